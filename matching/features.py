@@ -1,0 +1,248 @@
+"""Pairwise features of a (seeker, posting) pair, each in [0, 1] or None when unknown.
+
+A feature is None when one side lacks the data to compare. The scorers treat None as 0: missing
+data is never a match (a salary nobody stated does not "fit"). Protected attributes are not part
+of `SeekerProfile`, so they cannot enter a feature.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from matching.profiles import Location, Occupation, PostingProfile, Salary, SeekerProfile, Skill
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "semantic",
+    "occupation",
+    "required_skills",
+    "preferred_skills",
+    "distance",
+    "salary",
+    "employment_type",
+    "experience",
+    "education",
+    "languages",
+)
+
+# Hours a period stands for, to compare salaries given per hour, day, week, month or year.
+_HOURS_PER_PERIOD = {"HOUR": 1.0, "DAY": 8.0, "WEEK": 40.0, "MONTH": 173.33, "YEAR": 2080.0}
+# A salary offer this far below what the seeker asks scores 0; between, it falls linearly.
+_SALARY_TOLERANCE = 0.3
+_EARTH_RADIUS_KM = 6371.0088
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class SkillMatch:
+    """Which of a posting's skills the seeker has; names are the posting's wording."""
+
+    matched_required: tuple[str, ...]
+    missing_required: tuple[str, ...]
+    matched_preferred: tuple[str, ...]
+    missing_preferred: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PairFeatures:
+    values: dict[str, float | None]
+    distance_km: float | None
+    skills: SkillMatch
+
+
+def haversine_km(a: Location, b: Location) -> float:
+    """Great-circle distance in kilometres."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _normal_label(name: str) -> str:
+    return " ".join(_WORD.findall(name.lower()))
+
+
+def _stem(word: str) -> str:
+    # A light suffix strip, enough for "operating"/"operate" or "forklifts"/"forklift".
+    for suffix in ("ing", "ion", "es", "ed", "s", "e"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _tokens(name: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _WORD.findall(name.lower()) if len(w) > 2)
+
+
+class SkillIndex:
+    """A seeker's skills, indexed for matching by ESCO URI, exact label, or word overlap."""
+
+    def __init__(self, skills: tuple[Skill, ...], *, min_overlap: float = 0.6) -> None:
+        self.uris = {s.esco_uri for s in skills if s.esco_uri}
+        self.labels = {_normal_label(s.name) for s in skills}
+        self.token_sets = [t for t in (_tokens(s.name) for s in skills) if t]
+        self.min_overlap = min_overlap
+
+    def has(self, skill: Skill) -> bool:
+        if skill.esco_uri and skill.esco_uri in self.uris:
+            return True
+        if _normal_label(skill.name) in self.labels:
+            return True
+        wanted = _tokens(skill.name)
+        if not wanted:
+            return False
+        for have in self.token_sets:
+            overlap = len(wanted & have) / len(wanted | have)
+            if overlap >= self.min_overlap:
+                return True
+        return False
+
+
+def match_skills(seeker_skills: SkillIndex, posting: PostingProfile) -> SkillMatch:
+    req = [(s.name, seeker_skills.has(s)) for s in posting.skills_required]
+    pref = [(s.name, seeker_skills.has(s)) for s in posting.skills_preferred]
+    return SkillMatch(
+        matched_required=tuple(n for n, ok in req if ok),
+        missing_required=tuple(n for n, ok in req if not ok),
+        matched_preferred=tuple(n for n, ok in pref if ok),
+        missing_preferred=tuple(n for n, ok in pref if not ok),
+    )
+
+
+def _coverage(matched: tuple[str, ...], missing: tuple[str, ...]) -> float | None:
+    total = len(matched) + len(missing)
+    return len(matched) / total if total else None
+
+
+def occupation_fit(desired: tuple[Occupation, ...], offered: Occupation | None) -> float | None:
+    """1 for the same ESCO occupation, else by the longest shared ISCO-08 code prefix."""
+    if offered is None or not desired:
+        return None
+    best: float | None = None
+    for occ in desired:
+        if occ.esco_uri and offered.esco_uri and occ.esco_uri == offered.esco_uri:
+            return 1.0
+        if occ.isco08 and offered.isco08:
+            shared = 0
+            for x, y in zip(occ.isco08, offered.isco08, strict=False):
+                if x != y:
+                    break
+                shared += 1
+            # unit group (4 digits) 0.8, minor group 0.5, sub-major 0.25, major 0.1
+            fit = (0.0, 0.1, 0.25, 0.5, 0.8)[min(shared, 4)]
+            best = fit if best is None else max(best, fit)
+        elif _normal_label(occ.title) == _normal_label(offered.title):
+            return 1.0
+    return best
+
+
+# Sentence-embedding cosines of unrelated job texts sit around 0.1-0.3 and of the same job around
+# 0.6-0.8; stretching that band to [0, 1] lets the semantic factor separate jobs instead of adding
+# a near-constant to every score.
+SEMANTIC_FLOOR = 0.2
+SEMANTIC_CEILING = 0.7
+
+
+def semantic_fit(cosine: float) -> float:
+    return min(1.0, max(0.0, (cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
+
+
+def distance_fit(distance_km: float | None, radius_km: float | None, remote: bool) -> float | None:
+    """1 at the seeker's door, falling linearly to 0 at the edge of their radius; 1 if remote."""
+    if remote:
+        return 1.0
+    if distance_km is None or radius_km is None or radius_km <= 0:
+        return None
+    return max(0.0, 1.0 - distance_km / radius_km)
+
+
+def _hourly(amount: float, period: str) -> float | None:
+    hours = _HOURS_PER_PERIOD.get(period.upper())
+    return amount / hours if hours else None
+
+
+def salary_fit(desired: Salary | None, offered: Salary | None) -> float | None:
+    """1 when the offer's top reaches the seeker's minimum; linear to 0 at 30 % below it."""
+    if desired is None or offered is None or desired.min is None:
+        return None
+    if desired.currency.upper() != offered.currency.upper():
+        return None
+    top = offered.max if offered.max is not None else offered.min
+    if top is None:
+        return None
+    want = _hourly(desired.min, desired.period)
+    have = _hourly(top, offered.period)
+    if want is None or have is None or want <= 0:
+        return None
+    if have >= want:
+        return 1.0
+    shortfall = (want - have) / want
+    return max(0.0, 1.0 - shortfall / _SALARY_TOLERANCE)
+
+
+def employment_type_fit(wanted: tuple[str, ...], offered: tuple[str, ...]) -> float | None:
+    if not wanted or not offered:
+        return None
+    return 1.0 if {w.upper() for w in wanted} & {o.upper() for o in offered} else 0.0
+
+
+def experience_fit(years: float | None, minimum: float | None) -> float | None:
+    if minimum is None or years is None:
+        return None
+    if minimum <= 0 or years >= minimum:
+        return 1.0
+    return max(0.0, years / minimum)
+
+
+def education_fit(level: int | None, minimum: int | None) -> float | None:
+    """ISCED levels; each level short of the minimum costs a third."""
+    if minimum is None or level is None:
+        return None
+    if level >= minimum:
+        return 1.0
+    return max(0.0, 1.0 - (minimum - level) / 3.0)
+
+
+def language_fit(spoken: tuple[str, ...], required: tuple[str, ...]) -> float | None:
+    if not required or not spoken:
+        return None
+    have = {s.lower() for s in spoken}
+    return sum(1 for r in required if r.lower() in have) / len(required)
+
+
+def pair_features(
+    seeker: SeekerProfile,
+    posting: PostingProfile,
+    *,
+    cosine: float | None,
+    seeker_skills: SkillIndex | None = None,
+    radius_km: float | None = None,
+) -> PairFeatures:
+    """All features of one pair. `cosine` is the embedding similarity, None when not used.
+
+    `radius_km` overrides the seeker's own radius (when the radius was widened for this list).
+    """
+    index = seeker_skills if seeker_skills is not None else SkillIndex(seeker.skills)
+    skills = match_skills(index, posting)
+    distance = (
+        haversine_km(seeker.location, posting.job_location)
+        if seeker.location is not None and posting.job_location is not None
+        else None
+    )
+    radius = radius_km if radius_km is not None else seeker.max_distance_km
+    values: dict[str, float | None] = {
+        "semantic": None if cosine is None else semantic_fit(cosine),
+        "occupation": occupation_fit(seeker.desired_occupations, posting.occupation),
+        "required_skills": _coverage(skills.matched_required, skills.missing_required),
+        "preferred_skills": _coverage(skills.matched_preferred, skills.missing_preferred),
+        "distance": distance_fit(distance, radius, posting.remote_allowed),
+        "salary": salary_fit(seeker.desired_salary, posting.base_salary),
+        "employment_type": employment_type_fit(seeker.employment_types, posting.employment_type),
+        "experience": experience_fit(seeker.experience_years, posting.experience_years_min),
+        "education": education_fit(seeker.education_level, posting.education_level_min),
+        "languages": language_fit(seeker.languages, posting.languages_required),
+    }
+    return PairFeatures(values=values, distance_km=distance, skills=skills)

@@ -1,0 +1,72 @@
+"""Plain data the matching module works on: seekers and postings, free of web or database types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    name: str
+    esco_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Occupation:
+    title: str
+    isco08: str | None = None
+    esco_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+    city: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Salary:
+    currency: str
+    period: str
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeekerProfile:
+    """What matching may know about a seeker. Protected attributes are deliberately absent."""
+
+    headline: str | None = None
+    summary: str | None = None
+    skills: tuple[Skill, ...] = ()
+    desired_occupations: tuple[Occupation, ...] = ()
+    experience_years: float | None = None
+    education_level: int | None = None
+    languages: tuple[str, ...] = ()
+    location: Location | None = None
+    max_distance_km: float | None = None
+    desired_salary: Salary | None = None
+    employment_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PostingProfile:
+    title: str
+    description: str | None = None
+    occupation: Occupation | None = None
+    skills_required: tuple[Skill, ...] = ()
+    skills_preferred: tuple[Skill, ...] = ()
+    experience_years_min: float | None = None
+    education_level_min: int | None = None
+    languages_required: tuple[str, ...] = ()
+    employment_type: tuple[str, ...] = ()
+    base_salary: Salary | None = None
+    job_location: Location | None = None
+    remote_allowed: bool = False
+    date_posted: datetime | None = None
+    valid_through: datetime | None = None
+    hiring_organization: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

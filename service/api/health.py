@@ -1,0 +1,40 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.deps import State
+from service.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, operation_id="healthz")
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Not ready"}},
+    operation_id="readyz",
+)
+async def readyz(state: State) -> JSONResponse:
+    """Ready when the database answers and the model is loaded."""
+    checks = {"model": "ok" if state.embedder is not None else "missing"}
+    try:
+        async with asyncio.timeout(2):
+            async with state.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except (OSError, TimeoutError, Exception) as exc:  # any failure means "not ready"
+        checks["database"] = type(exc).__name__
+    ready = all(v == "ok" for v in checks.values())
+    body = Health(status="ready" if ready else "unready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -1,0 +1,190 @@
+"""The `jobmatch` command: serve, demo, migrate, agency, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from service.config import Settings, get_settings
+
+OPENAPI_PATH = Path("openapi") / "openapi.json"
+
+
+def _database_url(settings: Settings) -> str:
+    from service.db.pool import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from service.db import migrate
+
+    url = _database_url(get_settings())
+    target = args.revision or ("base" if args.direction == "down" else "head")
+    if args.direction == "down":
+        migrate.downgrade(url, target)
+    else:
+        migrate.upgrade(url, target)
+    print(f"migrated {args.direction} to {target}")
+
+
+def cmd_agency_create(args: argparse.Namespace) -> None:
+    from service.auth import Role
+    from service.db import agencies, migrate
+    from service.db.pool import create_pool
+
+    settings = get_settings()
+    url = _database_url(settings)
+    migrate.upgrade(url)
+
+    async def run() -> None:
+        pool = await create_pool(url, settings)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if await agencies.get_agency_by_name(conn, name=args.name):
+                    sys.exit(f"an agency named {args.name!r} already exists")
+                agency = await agencies.create_agency(conn, name=args.name)
+                key = await agencies.create_api_key(
+                    conn, agency_id=agency.id, role=Role.admin, name="first-admin"
+                )
+        finally:
+            await pool.close()
+        print(f"agency {agency.name} created: {agency.id}")
+        print(f"admin key (shown once, store it now): {key.secret}")
+
+    asyncio.run(run())
+
+
+def _serve(app: object, settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from service.db import migrate
+
+    settings = get_settings()
+    if not args.no_migrate:
+        migrate.upgrade(_database_url(settings))
+    if settings.workers > 1:
+        import uvicorn
+
+        uvicorn.run(
+            "service.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+        )
+        return
+    from service.main import configure_logging, create_app
+
+    configure_logging(settings.log_level)
+    _serve(create_app(settings), settings)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from service.db import migrate
+    from service.db.pool import create_pool
+    from service.demo import prepare_demo
+    from service.main import configure_logging, create_app, load_embedder
+    from service.state import AppState
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = _database_url(settings)
+    where = "external" if settings.database_url else f"embedded in {settings.data_dir}"
+    print(f"database: {where}")
+    migrate.upgrade(url)
+    print("loading the embedding model ...")
+    embedder = load_embedder(settings)
+
+    async def prepare() -> object:
+        from matching.score import WeightedSumScorer
+
+        pool = await create_pool(url, settings)
+        state = AppState(
+            settings=settings, pool=pool, embedder=embedder, scorer=WeightedSumScorer()
+        )
+        try:
+            return await prepare_demo(state, postings=args.postings, seekers=args.seekers)
+        finally:
+            await pool.close()
+
+    print("preparing the demo agency (the first run embeds the demo data, about a minute) ...")
+    info = asyncio.run(prepare())
+    base = f"http://{settings.host}:{settings.port}"
+    print("\n=== jobmatch demo ===")
+    print(f"agency: Demo Employment Agency ({info.agency_id})")  # type: ignore[attr-defined]
+    for role, secret in info.keys.items():  # type: ignore[attr-defined]
+        print(f"  {role.value:<11} key: {secret}")
+    portal = info.keys[next(iter(info.keys))]  # type: ignore[attr-defined]
+    print(f"\ninteractive docs: {base}/docs")
+    print(f'try: curl -H "Authorization: Bearer {portal}" "{base}/v1/postings?limit=5"')
+    print(f'     curl -H "Authorization: Bearer {portal}" "{base}/v1/seekers?limit=1"')
+    print(
+        f'     curl -H "Authorization: Bearer {portal}" "{base}/v1/seekers/<id>/matches?limit=10"'
+    )
+    print("\nThis service uses the ESCO classification of the European Commission.\n", flush=True)
+    _serve(create_app(settings, embedder=embedder), settings)
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    from service.main import create_app
+
+    spec = create_app(get_settings()).openapi()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(spec, indent=2, sort_keys=False) + "\n")
+    print(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="jobmatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "serve", help="run the API (embedded PostgreSQL unless JOBMATCH_DATABASE_URL)"
+    )
+    p.add_argument("--no-migrate", action="store_true", help="do not run migrations first")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="demo agency, keys and data, then serve on 127.0.0.1:8000")
+    p.add_argument("--postings", type=int, default=300)
+    p.add_argument("--seekers", type=int, default=300)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="apply (or revert) database migrations")
+    p.add_argument("direction", nargs="?", choices=["up", "down"], default="up")
+    p.add_argument("--revision", default=None)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("agency", help="manage agencies")
+    agency_sub = p.add_subparsers(dest="agency_command", required=True)
+    p = agency_sub.add_parser("create", help="create an agency and print its first admin key")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_agency_create)
+
+    p = sub.add_parser("openapi", help="write the OpenAPI spec")
+    p.add_argument("--output", default=str(OPENAPI_PATH))
+    p.set_defaults(func=cmd_openapi)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

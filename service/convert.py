@@ -1,0 +1,111 @@
+"""Between API bodies (dicts validated by service.schemas) and matching's plain dataclasses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from matching.profiles import (
+    Location,
+    Occupation,
+    PostingProfile,
+    Salary,
+    SeekerProfile,
+    Skill,
+)
+from service.db.records import NewRecord
+from service.schemas import PostingIn, SeekerIn
+
+
+def _loc(d: dict[str, Any] | None) -> Location | None:
+    return Location(d["lat"], d["lon"], d.get("city"), d.get("region")) if d else None
+
+
+def _sal(d: dict[str, Any] | None) -> Salary | None:
+    if not d:
+        return None
+    return Salary(d["currency"], d["period"], d.get("min"), d.get("max"))
+
+
+def _skills(items: list[dict[str, Any]] | None) -> tuple[Skill, ...]:
+    return tuple(Skill(s["name"], s.get("esco_uri")) for s in items or ())
+
+
+def _occ(d: dict[str, Any] | None) -> Occupation | None:
+    return Occupation(d["title"], d.get("isco08"), d.get("esco_uri")) if d else None
+
+
+def seeker_profile(p: dict[str, Any]) -> SeekerProfile:
+    """A stored seeker profile as matching sees it (no protected attributes exist here)."""
+    return SeekerProfile(
+        headline=p.get("headline"),
+        summary=p.get("summary"),
+        skills=_skills(p.get("skills")),
+        desired_occupations=tuple(
+            o for o in (_occ(x) for x in p.get("desired_occupations") or ()) if o
+        ),
+        experience_years=p.get("experience_years"),
+        education_level=p.get("education_level"),
+        languages=tuple(p.get("languages") or ()),
+        location=_loc(p.get("location")),
+        max_distance_km=p.get("max_distance_km"),
+        desired_salary=_sal(p.get("desired_salary")),
+        employment_types=tuple(p.get("employment_types") or ()),
+    )
+
+
+def _dt(v: str | None) -> datetime | None:
+    if not v:
+        return None
+    d = datetime.fromisoformat(v)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def posting_profile(p: dict[str, Any]) -> PostingProfile:
+    org = p.get("hiring_organization") or {}
+    return PostingProfile(
+        title=p["title"],
+        description=p.get("description"),
+        occupation=_occ(p.get("occupation")),
+        skills_required=_skills(p.get("skills_required")),
+        skills_preferred=_skills(p.get("skills_preferred")),
+        experience_years_min=p.get("experience_years_min"),
+        education_level_min=p.get("education_level_min"),
+        languages_required=tuple(p.get("languages_required") or ()),
+        employment_type=tuple(p.get("employment_type") or ()),
+        base_salary=_sal(p.get("base_salary")),
+        job_location=_loc(p.get("job_location")),
+        remote_allowed=bool(p.get("remote_allowed")),
+        valid_through=_dt(p.get("valid_through")),
+        hiring_organization=org.get("name"),
+    )
+
+
+def seeker_record(body: SeekerIn) -> NewRecord:
+    profile = body.model_dump(mode="json", exclude={"external_id", "protected"})
+    loc = profile.get("location") or {}
+    return NewRecord(
+        external_id=body.external_id,
+        profile=profile,
+        columns={
+            "lat": loc.get("lat"),
+            "lon": loc.get("lon"),
+            "max_distance_km": body.max_distance_km,
+            "personalised_ranking": body.personalised_ranking,
+        },
+    )
+
+
+def posting_record(body: PostingIn) -> NewRecord:
+    profile = body.model_dump(mode="json", exclude={"external_id"})
+    loc = profile.get("job_location") or {}
+    return NewRecord(
+        external_id=body.external_id,
+        profile=profile,
+        columns={
+            "lat": loc.get("lat"),
+            "lon": loc.get("lon"),
+            "remote_allowed": body.remote_allowed,
+            "valid_through": body.valid_through,
+        },
+    )

@@ -1,0 +1,91 @@
+"""Agencies and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+from pydantic import BaseModel
+
+from service.auth import Principal, Role, hash_secret, new_secret
+
+
+class Agency(BaseModel):
+    id: UUID
+    name: str
+    created_at: datetime
+
+
+class ApiKey(BaseModel):
+    id: UUID
+    agency_id: UUID
+    role: Role
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewApiKey(ApiKey):
+    secret: str
+
+
+async def create_agency(conn: asyncpg.Connection, *, name: str) -> Agency:
+    row = await conn.fetchrow(
+        "INSERT INTO agency (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
+        uuid4(),
+        name,
+    )
+    return Agency(**dict(row))
+
+
+async def get_agency_by_name(conn: asyncpg.Connection, *, name: str) -> Agency | None:
+    row = await conn.fetchrow("SELECT id, name, created_at FROM agency WHERE name = $1", name)
+    return Agency(**dict(row)) if row else None
+
+
+async def create_api_key(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    role: Role,
+    name: str,
+    created_by: UUID | None = None,
+) -> NewApiKey:
+    secret, prefix, digest = new_secret()
+    row = await conn.fetchrow(
+        """
+        INSERT INTO api_key (id, agency_id, role, name, prefix, secret_hash, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING id, agency_id, role, name, prefix, created_at, revoked_at
+        """,
+        uuid4(),
+        agency_id,
+        role.value,
+        name,
+        prefix,
+        digest,
+        created_by,
+    )
+    return NewApiKey(**dict(row), secret=secret)
+
+
+async def principal_for_secret(conn: asyncpg.Connection, *, secret: str) -> Principal | None:
+    row = await conn.fetchrow(
+        "SELECT id, agency_id, role FROM api_key WHERE secret_hash = $1 AND revoked_at IS NULL",
+        hash_secret(secret),
+    )
+    if row is None:
+        return None
+    return Principal(key_id=row["id"], agency_id=row["agency_id"], role=Role(row["role"]))
+
+
+async def revoke_keys_named(conn: asyncpg.Connection, *, agency_id: UUID, name: str) -> int:
+    status = await conn.execute(
+        "UPDATE api_key SET revoked_at = now() "
+        "WHERE agency_id = $1 AND name = $2 AND revoked_at IS NULL",
+        agency_id,
+        name,
+    )
+    return int(status.split()[-1])

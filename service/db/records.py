@@ -1,0 +1,190 @@
+"""Seekers and postings: the two record kinds agencies write, with their embeddings.
+
+Both kinds share one shape of storage (a JSONB profile, a few columns mirrored for filtering, an
+embedding per model), so the SQL is written once with the table name taken from a fixed set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+import numpy as np
+
+Kind = Literal["seeker", "posting"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: UUID
+    external_id: str
+    profile: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    external_id: str
+    profile: dict[str, Any]
+    columns: dict[str, Any]  # mirrored filter columns, see MIRRORED
+
+
+# Columns copied out of the profile so that SQL can filter on them (names fixed here, never input).
+MIRRORED: dict[Kind, tuple[str, ...]] = {
+    "seeker": ("lat", "lon", "max_distance_km", "personalised_ranking"),
+    "posting": ("lat", "lon", "remote_allowed", "valid_through"),
+}
+_SELECT = "id, external_id, profile, version, created_at, updated_at"
+
+
+def _row(record: asyncpg.Record) -> Row:
+    return Row(**{k: record[k] for k in Row.__slots__})
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    kind: Kind,
+    *,
+    agency_id: UUID,
+    record: NewRecord,
+    record_id: UUID | None = None,
+) -> Row:
+    cols = MIRRORED[kind]
+    placeholders = ", ".join(f"${i + 5}" for i in range(len(cols)))
+    row = await conn.fetchrow(
+        f"INSERT INTO {kind} (id, agency_id, external_id, profile, {', '.join(cols)}) "
+        f"VALUES ($1, $2, $3, $4, {placeholders}) RETURNING {_SELECT}",
+        record_id or uuid4(),
+        agency_id,
+        record.external_id,
+        record.profile,
+        *(record.columns[c] for c in cols),
+    )
+    return _row(row)
+
+
+async def replace(
+    conn: asyncpg.Connection,
+    kind: Kind,
+    *,
+    agency_id: UUID,
+    record_id: UUID,
+    record: NewRecord,
+    expected_version: int | None = None,
+) -> Row | None:
+    """Overwrite a record; None when it does not exist (or its version is not the expected one)."""
+    cols = MIRRORED[kind]
+    sets = ", ".join(f"{c} = ${i + 6}" for i, c in enumerate(cols))
+    row = await conn.fetchrow(
+        f"UPDATE {kind} SET external_id = $3, profile = $4, {sets}, "
+        "version = version + 1, updated_at = now() "
+        "WHERE id = $1 AND agency_id = $2 AND ($5::int IS NULL OR version = $5) "
+        f"RETURNING {_SELECT}",
+        record_id,
+        agency_id,
+        record.external_id,
+        record.profile,
+        expected_version,
+        *(record.columns[c] for c in cols),
+    )
+    return _row(row) if row else None
+
+
+async def get(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID, lock: bool = False
+) -> Row | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SELECT} FROM {kind} WHERE id = $1 AND agency_id = $2"
+        + (" FOR UPDATE" if lock else ""),
+        record_id,
+        agency_id,
+    )
+    return _row(row) if row else None
+
+
+async def get_many(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_ids: Sequence[UUID]
+) -> dict[UUID, Row]:
+    rows = await conn.fetch(
+        f"SELECT {_SELECT} FROM {kind} WHERE agency_id = $1 AND id = ANY($2::uuid[])",
+        agency_id,
+        list(record_ids),
+    )
+    return {r["id"]: _row(r) for r in rows}
+
+
+async def delete(conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID) -> bool:
+    status = await conn.execute(
+        f"DELETE FROM {kind} WHERE id = $1 AND agency_id = $2", record_id, agency_id
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def page(
+    conn: asyncpg.Connection,
+    kind: Kind,
+    *,
+    agency_id: UUID,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+    external_id: str | None = None,
+) -> list[Row]:
+    """Keyset pagination in creation order; fetches limit + 1 to know whether more follow."""
+    rows = await conn.fetch(
+        f"SELECT {_SELECT} FROM {kind} WHERE agency_id = $1 "
+        "AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid)) "
+        "AND ($4::text IS NULL OR external_id = $4) "
+        "ORDER BY created_at, id LIMIT $5",
+        agency_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        external_id,
+        limit + 1,
+    )
+    return [_row(r) for r in rows]
+
+
+async def existing_external_ids(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, external_ids: Sequence[str]
+) -> set[str]:
+    rows = await conn.fetch(
+        f"SELECT external_id FROM {kind} WHERE agency_id = $1 AND external_id = ANY($2::text[])",
+        agency_id,
+        list(external_ids),
+    )
+    return {r["external_id"] for r in rows}
+
+
+async def upsert_embeddings(
+    conn: asyncpg.Connection,
+    kind: Kind,
+    *,
+    agency_id: UUID,
+    model: str,
+    record_ids: Sequence[UUID],
+    vectors: np.ndarray,
+) -> None:
+    await conn.executemany(
+        f"INSERT INTO {kind}_embedding ({kind}_id, agency_id, model, embedding) "
+        "VALUES ($1, $2, $3, $4) "
+        f"ON CONFLICT ({kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
+        "created_at = now()",
+        [(rid, agency_id, model, vec) for rid, vec in zip(record_ids, vectors, strict=True)],
+    )
+
+
+async def embedding_of(
+    conn: asyncpg.Connection, kind: Kind, *, record_id: UUID, model: str
+) -> np.ndarray | None:
+    value = await conn.fetchval(
+        f"SELECT embedding FROM {kind}_embedding WHERE {kind}_id = $1 AND model = $2",
+        record_id,
+        model,
+    )
+    return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)

@@ -1,0 +1,74 @@
+"""Request dependencies: app state, the calling principal, and the permission check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.auth import PERMISSIONS, Principal
+from service.db import agencies
+from service.errors import ProblemError, not_found
+from service.state import AppState
+
+_bearer = HTTPBearer(auto_error=False, description="An API key of your agency")
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.jobmatch
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_principal(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "Send an API key as 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    async with state.pool.acquire() as conn:
+        principal = await agencies.principal_for_secret(conn, secret=credentials.credentials)
+    if principal is None:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "Unknown or revoked API key.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.principal = principal
+    return principal
+
+
+def authorize(operation: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency: the caller's principal, if its role may perform `operation` (else 403)."""
+    if operation not in PERMISSIONS:
+        raise KeyError(f"operation {operation!r} is not in the permission table")
+
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.may(operation):
+            raise ProblemError(
+                403, "Forbidden", f"The {principal.role.value} role may not do {operation}."
+            )
+        return principal
+
+    check.operation = operation  # type: ignore[attr-defined]  # read by the permission test
+    return check
+
+
+def parse_id(value: str, what: str) -> UUID:
+    """Ids are opaque; a malformed one is as unknown as a missing one (404)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise not_found(what) from None

@@ -1,0 +1,195 @@
+"""One error shape: RFC 9457 `application/problem+json` for every 4xx and 5xx answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("jobmatch.errors")
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://jobmatch.dev/problems/"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Raise anywhere to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        slug: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.slug = slug or title.lower().replace(" ", "-")
+        self.errors = errors
+        self.headers = headers
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "Not found", f"No {what} with this id in your agency.")
+
+
+def conflict(detail: str) -> ProblemError:
+    return ProblemError(409, "Conflict", detail)
+
+
+def field_errors_from_pydantic(
+    errors: list[Any], *, prefix: tuple[str | int, ...] = ()
+) -> list[FieldError]:
+    out = []
+    for err in errors:
+        loc = [str(p) for p in (*prefix, *err.get("loc", ()))]
+        # FastAPI prefixes locations with "body"/"query"/...; keep them, they say where to look.
+        out.append(
+            FieldError(field=".".join(loc), message=err.get("msg", ""), type=err.get("type"))
+        )
+    return out
+
+
+def validation_problem(errors: list[FieldError], detail: str | None = None) -> ProblemError:
+    return ProblemError(
+        422,
+        "Validation failed",
+        detail or "; ".join(f"{e.field}: {e.message}" for e in errors[:5]),
+        slug="validation",
+        errors=errors,
+    )
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    title: str,
+    detail: str | None,
+    *,
+    slug: str,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=_TYPE_BASE + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path if request is not None else None,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            slug=exc.slug,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors_from_pydantic(list(exc.errors()))
+        p = validation_problem(errors)
+        return problem_response(request, 422, p.title, p.detail, slug=p.slug, errors=errors)
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(request: Request, exc: ValidationError) -> JSONResponse:
+        errors = field_errors_from_pydantic(list(exc.errors()), prefix=("body",))
+        p = validation_problem(errors)
+        return problem_response(request, 422, p.title, p.detail, slug=p.slug, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = _TITLES.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            request,
+            exc.status_code,
+            title,
+            detail,
+            slug=title.lower().replace(" ", "-"),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(asyncpg.ConnectionDoesNotExistError)
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(OSError)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "The database is unavailable; retry shortly.",
+            slug="unavailable",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type and route only: exception text may quote personal data from a query.
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return problem_response(
+            request, 500, "Internal error", "Something went wrong on our side.", slug="internal"
+        )

@@ -1,0 +1,108 @@
+"""The FastAPI application: create_app(settings) and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from matching.embed import Embedder, SentenceTransformerEmbedder
+from matching.score import WeightedSumScorer
+from service.api import health, jobs, matches
+from service.api.records import make_bulk_router, make_router
+from service.config import Settings, get_settings
+from service.db.pool import create_pool, resolve_database_url
+from service.errors import Problem, install_error_handlers
+from service.middleware import AccessLog, BodySizeLimit
+from service.state import AppState
+
+EMBEDDING_DIMENSION = 384  # the width of the vector columns (see the initial migration)
+
+DESCRIPTION = """
+Job matching for public employment services: seekers and postings are embedded, scored by a
+transparent model, and ranked under the agency's fairness policy. Every list is stored and can be
+reviewed by caseworkers.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem documents.
+
+This service uses the ESCO classification of the European Commission.
+"""
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    embedder = SentenceTransformerEmbedder(settings.model_path)
+    if embedder.dimension != EMBEDDING_DIMENSION:
+        raise RuntimeError(
+            f"model {embedder.name} makes {embedder.dimension}-d vectors; the schema holds "
+            f"{EMBEDDING_DIMENSION}-d. Add a migration for the new width first."
+        )
+    return embedder
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = resolve_database_url(settings)
+        pool = await create_pool(url, settings)
+        state = AppState(
+            settings=settings,
+            pool=pool,
+            embedder=embedder or load_embedder(settings),
+            scorer=WeightedSumScorer(),
+        )
+        app.state.jobmatch = state
+        try:
+            yield
+        finally:
+            await pool.close()
+            state.model_executor.shutdown(wait=False)
+
+    app = FastAPI(
+        title="jobmatch",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0"},
+    )
+    install_error_handlers(app)
+    for router in (
+        health.router,
+        make_bulk_router("seeker"),
+        make_bulk_router("posting"),
+        matches.router,
+        make_router("seeker"),
+        make_router("posting"),
+        jobs.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make sure the Problem schema is in the spec even before a route references it."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = original()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

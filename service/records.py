@@ -1,0 +1,288 @@
+"""Writing and reading seekers and postings: validation, embedding, storage, representation."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import ValidationError
+
+from matching.text import posting_text, seeker_text
+from service import convert
+from service.auth import Principal, Role
+from service.db import protected as protected_db
+from service.db import records as db
+from service.db.records import Kind, NewRecord, Row
+from service.errors import ProblemError, conflict, field_errors_from_pydantic, not_found
+from service.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
+from service.state import AppState
+
+PROTECTED_READERS = frozenset({Role.caseworker, Role.admin})
+Body = SeekerIn | PostingIn
+
+
+def canonical_text(kind: Kind, body: Body) -> str:
+    if isinstance(body, SeekerIn):
+        profile = convert.seeker_profile(body.model_dump(mode="json"))
+        # Opted out of profiling: no embedding of their free text (PIPL Art. 24).
+        return seeker_text(profile, include_free_text=body.personalised_ranking)
+    return posting_text(convert.posting_profile(body.model_dump(mode="json")))
+
+
+def to_record(body: Body) -> NewRecord:
+    return (
+        convert.seeker_record(body) if isinstance(body, SeekerIn) else convert.posting_record(body)
+    )
+
+
+def parse_body(kind: Kind, data: Any, *, loc: tuple[str | int, ...] = ("body",)) -> Body:
+    model = SeekerIn if kind == "seeker" else PostingIn
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        from service.errors import validation_problem
+
+        raise validation_problem(
+            field_errors_from_pydantic(list(exc.errors()), prefix=loc)
+        ) from None
+
+
+def etag(row: Row) -> str:
+    return f'"{row.version}"'
+
+
+def represent(
+    kind: Kind, row: Row, *, protected: dict[str, Any] | None, principal: Principal
+) -> SeekerOut | PostingOut:
+    base = {
+        **row.profile,
+        "id": str(row.id),
+        "external_id": row.external_id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if kind == "posting":
+        return PostingOut.model_validate(base)
+    if protected is not None and principal.role in PROTECTED_READERS:
+        base["protected"] = protected
+    return SeekerOut.model_validate(base)
+
+
+def _duplicate(kind: Kind, external_id: str) -> ProblemError:
+    return conflict(f"A {kind} with external_id {external_id!r} already exists in your agency.")
+
+
+async def create(
+    state: AppState, principal: Principal, kind: Kind, body: Body
+) -> tuple[Row, dict[str, Any] | None]:
+    [vector] = await state.embed([canonical_text(kind, body)])
+    async with state.pool.acquire() as conn, conn.transaction():
+        try:
+            row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+        except asyncpg.UniqueViolationError:
+            raise _duplicate(kind, body.external_id) from None
+        await db.upsert_embeddings(
+            conn,
+            kind,
+            agency_id=principal.agency_id,
+            model=state.embedder.name,
+            record_ids=[row.id],
+            vectors=vector[None, :],
+        )
+        stored = await _write_protected(conn, principal, row.id, body)
+    return row, stored
+
+
+async def _write_protected(
+    conn: asyncpg.Connection, principal: Principal, seeker_id: UUID, body: Body
+) -> dict[str, Any] | None:
+    if not isinstance(body, SeekerIn):
+        return None
+    data = body.protected.model_dump(mode="json") if body.protected else None
+    await protected_db.put(conn, agency_id=principal.agency_id, seeker_id=seeker_id, data=data)
+    return await protected_db.get(conn, seeker_id=seeker_id)
+
+
+async def read(
+    state: AppState, principal: Principal, kind: Kind, record_id: UUID
+) -> tuple[Row, dict[str, Any] | None]:
+    async with state.pool.acquire() as conn:
+        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        if row is None:
+            raise not_found(kind)
+        prot = None
+        if kind == "seeker" and principal.role in PROTECTED_READERS:
+            prot = await protected_db.get(conn, seeker_id=row.id)
+    return row, prot
+
+
+def _parse_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    try:
+        return int(if_match.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise ProblemError(
+            412, "Precondition failed", "If-Match is not an ETag of this API."
+        ) from None
+
+
+async def replace(
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    record_id: UUID,
+    body: Body,
+    *,
+    if_match: str | None = None,
+) -> tuple[Row, dict[str, Any] | None]:
+    expected = _parse_version(if_match)
+    [vector] = await state.embed([canonical_text(kind, body)])
+    async with state.pool.acquire() as conn, conn.transaction():
+        current = await db.get(
+            conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
+        )
+        if current is None:
+            raise not_found(kind)
+        if expected is not None and current.version != expected:
+            raise ProblemError(
+                412, "Precondition failed", "The record changed since you read it; read it again."
+            )
+        try:
+            row = await db.replace(
+                conn,
+                kind,
+                agency_id=principal.agency_id,
+                record_id=record_id,
+                record=to_record(body),
+            )
+        except asyncpg.UniqueViolationError:
+            raise _duplicate(kind, body.external_id) from None
+        assert row is not None  # locked above
+        await db.upsert_embeddings(
+            conn,
+            kind,
+            agency_id=principal.agency_id,
+            model=state.embedder.name,
+            record_ids=[row.id],
+            vectors=vector[None, :],
+        )
+        stored = await _write_protected(conn, principal, row.id, body)
+    return row, stored
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+async def patch(
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    record_id: UUID,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None = None,
+) -> tuple[Row, dict[str, Any] | None]:
+    async with state.pool.acquire() as conn:
+        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        if row is None:
+            raise not_found(kind)
+        current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
+        if kind == "seeker":
+            prot = await protected_db.get(conn, seeker_id=row.id)
+            if prot is not None:
+                current["protected"] = prot
+    body = parse_body(kind, merge_patch(current, changes))
+    return await replace(
+        state, principal, kind, record_id, body, if_match=if_match or f'"{row.version}"'
+    )
+
+
+async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
+    async with state.pool.acquire() as conn:
+        if not await db.delete(conn, kind, agency_id=principal.agency_id, record_id=record_id):
+            raise not_found(kind)
+
+
+def encode_cursor(row: Row) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, rid = raw.split("|")
+        return datetime.fromisoformat(created), UUID(rid)
+    except (ValueError, UnicodeDecodeError):
+        from service.errors import FieldError, validation_problem
+
+        raise validation_problem(
+            [FieldError(field="query.cursor", message="not a cursor returned by this API")]
+        ) from None
+
+
+async def page(
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    *,
+    limit: int,
+    cursor: str | None,
+    external_id: str | None,
+) -> tuple[list[Row], dict[UUID, dict[str, Any]], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    async with state.pool.acquire() as conn:
+        rows = await db.page(
+            conn,
+            kind,
+            agency_id=principal.agency_id,
+            limit=limit,
+            after=after,
+            external_id=external_id,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        prot: dict[UUID, dict[str, Any]] = {}
+        if kind == "seeker" and principal.role in PROTECTED_READERS:
+            for r in rows:
+                p = await protected_db.get(conn, seeker_id=r.id)
+                if p is not None:
+                    prot[r.id] = p
+    return rows, prot, encode_cursor(rows[-1]) if more and rows else None
+
+
+async def store_batch(
+    state: AppState, principal: Principal, kind: Kind, bodies: Sequence[Body]
+) -> list[UUID]:
+    """Store validated, non-conflicting records with one batched embedding call."""
+    vectors = await state.embed([canonical_text(kind, b) for b in bodies])
+    ids: list[UUID] = []
+    async with state.pool.acquire() as conn, conn.transaction():
+        for body in bodies:
+            row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+            await _write_protected(conn, principal, row.id, body)
+            ids.append(row.id)
+        await db.upsert_embeddings(
+            conn,
+            kind,
+            agency_id=principal.agency_id,
+            model=state.embedder.name,
+            record_ids=ids,
+            vectors=vectors,
+        )
+    return ids

@@ -1,0 +1,262 @@
+"""Request and response bodies of the v1 API (field names per API.md and schema.org JobPosting)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=20_000)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+ExternalId = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="Agency's id")
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "FULL_TIME"
+    PART_TIME = "PART_TIME"
+    CONTRACTOR = "CONTRACTOR"
+    TEMPORARY = "TEMPORARY"
+    INTERN = "INTERN"
+    VOLUNTEER = "VOLUNTEER"
+    PER_DIEM = "PER_DIEM"
+    OTHER = "OTHER"
+
+
+class SalaryPeriod(StrEnum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+class Skill(Strict):
+    name: Text
+    esco_uri: Annotated[str, Field(max_length=300)] | None = None
+
+
+class Occupation(Strict):
+    title: Text
+    isco08: Annotated[str, Field(pattern=r"^[0-9]{1,4}$")] | None = None
+    esco_uri: Annotated[str, Field(max_length=300)] | None = None
+
+
+class Location(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    city: Annotated[str, Field(max_length=200)] | None = None
+    region: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Salary(Strict):
+    min: float | None = Field(default=None, ge=0, le=1e9)
+    max: float | None = Field(default=None, ge=0, le=1e9)
+    currency: Currency
+    period: SalaryPeriod
+
+    @model_validator(mode="after")
+    def _range(self) -> Salary:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Gender(StrEnum):
+    female = "female"
+    male = "male"
+    non_binary = "non_binary"
+    undisclosed = "undisclosed"
+
+
+class AgeBand(StrEnum):
+    a16_24 = "16-24"
+    a25_34 = "25-34"
+    a35_44 = "35-44"
+    a45_54 = "45-54"
+    a55_64 = "55-64"
+    a65 = "65+"
+
+
+class Protected(Strict):
+    """Sensitive data, used only for fairness constraints and audits, never as a score input.
+
+    Without `consent` the attributes are not stored: the seeker counts as "unknown".
+    """
+
+    consent: bool
+    gender: Gender | None = None
+    age_band: AgeBand | None = None
+    disability: bool | None = None
+    migrant_background: bool | None = None
+
+
+SkillList = Annotated[list[Skill], Field(max_length=200)]
+
+
+class SeekerFields(Strict):
+    headline: Annotated[str, Field(max_length=300)] | None = None
+    summary: LongText | None = None
+    skills: SkillList = Field(default_factory=list)
+    desired_occupations: Annotated[list[Occupation], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    experience_years: float | None = Field(default=None, ge=0, le=80)
+    education_level: int | None = Field(default=None, ge=0, le=8, description="ISCED 2011")
+    languages: Annotated[list[LanguageCode], Field(max_length=30)] = Field(default_factory=list)
+    location: Location | None = None
+    max_distance_km: float | None = Field(default=None, gt=0, le=1000)
+    desired_salary: Salary | None = None
+    employment_types: Annotated[list[EmploymentType], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+    available_from: date | None = None
+    personalised_ranking: bool = Field(
+        default=True, description="false = the seeker opted out of profiling"
+    )
+
+
+class SeekerIn(SeekerFields):
+    external_id: ExternalId
+    protected: Protected | None = None
+
+
+class SeekerOut(SeekerFields):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    created_at: datetime
+    updated_at: datetime
+    protected: Protected | None = Field(
+        default=None, description="Only in answers to caseworker and admin keys."
+    )
+
+
+class HiringOrganization(Strict):
+    name: Text
+
+
+class PostingFields(Strict):
+    title: Text
+    description: LongText | None = None
+    hiring_organization: HiringOrganization | None = None
+    occupation: Occupation | None = None
+    skills_required: SkillList = Field(default_factory=list)
+    skills_preferred: SkillList = Field(default_factory=list)
+    experience_years_min: float | None = Field(default=None, ge=0, le=80)
+    education_level_min: int | None = Field(default=None, ge=0, le=8)
+    languages_required: Annotated[list[LanguageCode], Field(max_length=30)] = Field(
+        default_factory=list
+    )
+    employment_type: Annotated[list[EmploymentType], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+    base_salary: Salary | None = None
+    job_location: Location | None = None
+    remote_allowed: bool = False
+    date_posted: date | None = None
+    valid_through: datetime | None = None
+    openings: int | None = Field(default=None, ge=1, le=100_000)
+
+    @field_validator("valid_through")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        from datetime import UTC
+
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=UTC)
+        return v
+
+
+class PostingIn(PostingFields):
+    external_id: ExternalId
+
+
+class PostingOut(PostingFields):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
+
+
+class RecordError(BaseModel):
+    index: int = Field(description="0-based position of the record in the upload")
+    external_id: str | None = None
+    errors: list[dict[str, Any]]
+
+
+class ImportJob(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    total: int
+    done: int
+    created: int
+    failed: int
+    errors: list[RecordError]
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class MatchExplanation(BaseModel):
+    matched_skills: list[str]
+    missing_skills: list[str]
+    matched_required_skills: list[str]
+    missing_required_skills: list[str]
+    matched_preferred_skills: list[str]
+    missing_preferred_skills: list[str]
+    distance_km: float | None
+    radius_km: float | None
+    notes: list[str]
+    note_codes: list[dict[str, Any]]
+
+
+class MatchItem(BaseModel):
+    rank: int
+    seeker_id: str | None = None
+    posting_id: str | None = None
+    external_id: str
+    title: str | None = Field(default=None, description="Posting title (jobs for a seeker)")
+    score: float
+    factors: dict[str, float] = Field(description="feature name → contribution; they sum to score")
+    explanation: MatchExplanation
+
+
+class MatchList(BaseModel):
+    id: str
+    kind: Literal["postings_for_seeker", "seekers_for_posting"]
+    seeker_id: str | None
+    posting_id: str | None
+    created_at: datetime
+    model_version: str
+    embedding_model: str
+    personalised: bool
+    radius_km: float | None = Field(description="Radius used (seeker lists)")
+    radius_widened_km: float = Field(description="How far the radius was widened; 0 if not")
+    candidates_considered: int
+    fairness_policy: dict[str, Any] | None = None
+    fairness: dict[str, Any] | None = None
+    items: list[MatchItem]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

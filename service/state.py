@@ -1,0 +1,33 @@
+"""What the app holds for its lifetime: settings, pool, embedder, scorer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import asyncpg
+import numpy as np
+
+from matching.embed import Embedder
+from matching.score import Scorer
+from service.config import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: asyncpg.Pool
+    embedder: Embedder
+    scorer: Scorer
+    # One thread for the model: torch already uses every core for one batch, and a single queue
+    # keeps concurrent requests from thrashing each other.
+    model_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+    )
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.model_executor, self.embedder.encode, list(texts))

@@ -1,0 +1,144 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, migrated with alembic; the real
+embedding model; an app with its lifespan; a fresh agency (with a key per role) per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded PostgreSQL server's URL (fresh data directory per session)."""
+    from service.embedded_db import start_embedded
+
+    # Not under pytest's private tmp dir: as root, PostgreSQL runs as another user that must
+    # reach its data directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="jobmatch-test-"))
+    data_dir.chmod(0o755)
+    yield start_embedded(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _create_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: str) -> str:
+    """A database migrated to head with alembic, shared by the session."""
+    from service.db import migrate
+
+    url = asyncio.run(_create_database(pg_server, "jobmatch_test"))
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def fresh_database(pg_server: str) -> Iterator[object]:
+    """A factory of empty databases (for migration tests)."""
+
+    def make(name: str) -> str:
+        return asyncio.run(_create_database(pg_server, name))
+
+    yield make
+
+
+@pytest.fixture(scope="session")
+def embedder() -> object:
+    """The real all-MiniLM-L6-v2 model, loaded once."""
+    from matching.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> object:
+    from service.config import Settings
+
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("unused"),
+        min_nearby_postings=3,
+        bulk_max_records=500,
+        max_body_bytes=2_000_000,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: object, embedder: object) -> AsyncIterator[object]:
+    from service.main import create_app
+
+    application = create_app(settings, embedder=embedder)  # type: ignore[arg-type]
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def pool(app: object) -> object:
+    return app.state.jobmatch.pool  # type: ignore[attr-defined]
+
+
+@dataclass
+class Agency:
+    id: str
+    name: str
+    keys: dict[str, str]
+    client: httpx.AsyncClient
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+_counter = iter(range(1_000_000))
+
+
+async def make_agency(app: object, pool: asyncpg.Pool, client: httpx.AsyncClient) -> Agency:
+    from service.auth import Role
+    from service.db import agencies
+
+    name = f"Test agency {next(_counter)} {os.getpid()}"
+    async with pool.acquire() as conn:
+        agency = await agencies.create_agency(conn, name=name)
+        keys = {
+            role.value: (
+                await agencies.create_api_key(conn, agency_id=agency.id, role=role, name=role.value)
+            ).secret
+            for role in Role
+        }
+    return Agency(id=str(agency.id), name=name, keys=keys, client=client)
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def agency(app: object, pool: asyncpg.Pool, client: httpx.AsyncClient) -> Agency:
+    return await make_agency(app, pool, client)
+
+
+@pytest.fixture
+async def other_agency(app: object, pool: asyncpg.Pool, client: httpx.AsyncClient) -> Agency:
+    return await make_agency(app, pool, client)

@@ -1,0 +1,300 @@
+"""Seekers and postings through the API: CRUD, pagination, validation, bulk import, JSON-LD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tests.conftest import Agency
+
+
+def seeker_body(external_id: str = "S-1", **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": external_id,
+        "headline": "Forklift operator with warehouse experience",
+        "summary": "Five years of loading, unloading and stock control in a distribution centre.",
+        "skills": [{"name": "operate forklift"}, {"name": "stock control"}],
+        "desired_occupations": [{"title": "forklift operator", "isco08": "8344"}],
+        "experience_years": 5,
+        "education_level": 3,
+        "languages": ["nl", "en"],
+        "location": {"lat": 51.9225, "lon": 4.4792, "city": "Rotterdam"},
+        "max_distance_km": 25,
+        "desired_salary": {"min": 2600, "currency": "EUR", "period": "MONTH"},
+        "employment_types": ["FULL_TIME"],
+        "protected": {"consent": True, "gender": "female", "age_band": "35-44"},
+    }
+    body.update(over)
+    return body
+
+
+def posting_body(external_id: str = "P-1", **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": external_id,
+        "title": "Forklift driver",
+        "description": "Load and unload lorries, move pallets with a forklift truck.",
+        "hiring_organization": {"name": "Havenlogistiek BV"},
+        "occupation": {"title": "forklift operator", "isco08": "8344"},
+        "skills_required": [{"name": "operate forklift"}, {"name": "load cargo"}],
+        "skills_preferred": [{"name": "stock control"}],
+        "employment_type": ["FULL_TIME"],
+        "base_salary": {"min": 2500, "max": 2900, "currency": "EUR", "period": "MONTH"},
+        "job_location": {"lat": 51.95, "lon": 4.45, "city": "Rotterdam"},
+        "valid_through": "2099-01-01T00:00:00Z",
+    }
+    body.update(over)
+    return body
+
+
+async def test_seeker_crud_round_trip(agency: Agency) -> None:
+    c = agency.client
+    r = await c.post("/v1/seekers", json=seeker_body(), headers=agency.auth("portal"))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    sid = created["id"]
+    assert r.headers["location"] == f"/v1/seekers/{sid}"
+    assert created["skills"][0]["name"] == "operate forklift"
+    # protected data is never echoed to a portal key ...
+    assert "protected" not in created or created["protected"] is None
+    r = await c.get(f"/v1/seekers/{sid}", headers=agency.auth("portal"))
+    assert r.status_code == 200 and r.json().get("protected") is None
+    # ... but a caseworker sees it
+    r = await c.get(f"/v1/seekers/{sid}", headers=agency.auth("caseworker"))
+    shown = {k: v for k, v in r.json()["protected"].items() if v is not None}
+    assert shown == {"consent": True, "gender": "female", "age_band": "35-44"}
+    etag = r.headers["etag"]
+
+    r = await c.patch(
+        f"/v1/seekers/{sid}",
+        content=orjson.dumps({"headline": "Reach truck driver", "desired_salary": None}),
+        headers={**agency.auth("portal"), "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["headline"] == "Reach truck driver"
+    assert r.json().get("desired_salary") is None
+    assert r.json()["skills"] == created["skills"]  # untouched fields stay
+    assert r.headers["etag"] != etag
+    r = await c.get(f"/v1/seekers/{sid}", headers=agency.auth("caseworker"))
+    assert r.json()["protected"]["gender"] == "female"  # a patch keeps protected data
+
+    replacement = seeker_body(headline="Warehouse worker", skills=[{"name": "pick orders"}])
+    r = await c.put(f"/v1/seekers/{sid}", json=replacement, headers=agency.auth("portal"))
+    assert r.status_code == 200
+    assert r.json()["skills"] == [{"name": "pick orders", "esco_uri": None}]
+
+    r = await c.delete(f"/v1/seekers/{sid}", headers=agency.auth("portal"))
+    assert r.status_code == 204
+    r = await c.get(f"/v1/seekers/{sid}", headers=agency.auth("portal"))
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_protected_without_consent_is_not_stored(agency: Agency, pool: Any) -> None:
+    body = seeker_body(protected={"consent": False, "gender": "male"})
+    r = await agency.client.post("/v1/seekers", json=body, headers=agency.auth("caseworker"))
+    assert r.status_code == 201
+    assert {k: v for k, v in r.json()["protected"].items() if v is not None} == {"consent": False}
+    async with pool.acquire() as conn:
+        gender = await conn.fetchval(
+            "SELECT gender FROM seeker_protected WHERE seeker_id = $1::uuid", r.json()["id"]
+        )
+    assert gender is None
+
+
+async def test_embedding_written_with_model_name(agency: Agency, pool: Any) -> None:
+    r = await agency.client.post("/v1/postings", json=posting_body(), headers=agency.auth("portal"))
+    pid = r.json()["id"]
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT model, vector_dims(embedding) AS dims FROM posting_embedding "
+            "WHERE posting_id = $1::uuid",
+            pid,
+        )
+    assert row["model"] == "all-MiniLM-L6-v2"
+    assert row["dims"] == 384
+
+
+async def test_validation_errors_name_fields_and_store_nothing(agency: Agency) -> None:
+    c = agency.client
+    bad = seeker_body(education_level=12, languages=["dutch"], unknown_field=1)
+    r = await c.post("/v1/seekers", json=bad, headers=agency.auth("portal"))
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"body.education_level", "body.languages.0", "body.unknown_field"} <= fields
+    r = await c.get("/v1/seekers", headers=agency.auth("portal"))
+    assert r.json()["items"] == []
+
+    r = await c.post(
+        "/v1/postings",
+        content=b"{not json",
+        headers={**agency.auth("portal"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+
+
+async def test_duplicate_external_id_conflicts(agency: Agency) -> None:
+    c = agency.client
+    assert (
+        await c.post("/v1/postings", json=posting_body(), headers=agency.auth("portal"))
+    ).status_code == 201
+    r = await c.post("/v1/postings", json=posting_body(), headers=agency.auth("portal"))
+    assert r.status_code == 409
+    assert r.json()["status"] == 409
+
+
+async def test_cursor_pagination_visits_every_record_once(agency: Agency) -> None:
+    rows = [posting_body(f"P-{i}", title=f"Cook {i}") for i in range(7)]
+    r = await agency.client.post("/v1/postings:bulk", json=rows, headers=agency.auth("portal"))
+    assert r.json()["created"] == 7
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        r = await agency.client.get("/v1/postings", params=params, headers=agency.auth("portal"))
+        assert r.status_code == 200
+        page = r.json()
+        seen += [p["external_id"] for p in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(f"P-{i}" for i in range(7))
+    assert pages == 3
+    r = await agency.client.get(
+        "/v1/postings", params={"limit": 1000}, headers=agency.auth("portal")
+    )
+    assert r.status_code == 422
+    r = await agency.client.get(
+        "/v1/postings", params={"cursor": "garbage!"}, headers=agency.auth("portal")
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
+
+
+async def test_bulk_ndjson_stores_valid_and_reports_bad(agency: Agency) -> None:
+    lines = [
+        orjson.dumps(seeker_body("S-a")),
+        orjson.dumps(seeker_body("S-b", education_level=-1)),
+        b"{this is not json",
+        orjson.dumps(seeker_body("S-a")),  # repeated in the same upload
+        orjson.dumps(seeker_body("S-c", location=None)),
+    ]
+    r = await agency.client.post(
+        "/v1/seekers:bulk",
+        content=b"\n".join(lines),
+        headers={**agency.auth("portal"), "Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert (job["total"], job["created"], job["failed"], job["status"]) == (5, 2, 3, "succeeded")
+    by_index = {e["index"]: e for e in job["errors"]}
+    assert set(by_index) == {1, 2, 3}
+    assert by_index[1]["errors"][0]["field"] == "education_level"
+    assert by_index[3]["external_id"] == "S-a"
+    r = await agency.client.get(f"/v1/jobs/{job['id']}", headers=agency.auth("portal"))
+    assert r.json()["created"] == 2
+    # re-importing an existing record reports it and stores nothing twice
+    r = await agency.client.post(
+        "/v1/seekers:bulk", json=[seeker_body("S-c")], headers=agency.auth("portal")
+    )
+    assert (
+        r.json()["failed"] == 1
+        and "already exists" in r.json()["errors"][0]["errors"][0]["message"]
+    )
+    r = await agency.client.get("/v1/seekers", headers=agency.auth("portal"))
+    assert sorted(s["external_id"] for s in r.json()["items"]) == ["S-a", "S-c"]
+
+
+async def test_jsonld_job_posting_is_accepted(agency: Agency) -> None:
+    doc = {
+        "@context": "https://schema.org/",
+        "@type": "JobPosting",
+        "identifier": {"@type": "PropertyValue", "name": "Gemeente", "value": "JL-77"},
+        "title": "Cook",
+        "description": "Prepare meals in a busy hotel kitchen.",
+        "datePosted": "2026-11-01",
+        "validThrough": "2099-03-18T00:00",
+        "employmentType": ["FULL_TIME", "PART_TIME"],
+        "hiringOrganization": {"@type": "Organization", "name": "Hotel de Zon"},
+        "jobLocation": {
+            "@type": "Place",
+            "address": {"addressLocality": "Utrecht", "addressRegion": "UT"},
+            "geo": {"@type": "GeoCoordinates", "latitude": 52.09, "longitude": 5.12},
+        },
+        "baseSalary": {
+            "@type": "MonetaryAmount",
+            "currency": "EUR",
+            "value": {
+                "@type": "QuantitativeValue",
+                "minValue": 14,
+                "maxValue": 17,
+                "unitText": "HOUR",
+            },
+        },
+        "skills": "prepare meals, food safety",
+    }
+    r = await agency.client.post(
+        "/v1/postings",
+        content=orjson.dumps(doc),
+        headers={**agency.auth("portal"), "Content-Type": "application/ld+json"},
+    )
+    assert r.status_code == 201, r.text
+    p = r.json()
+    assert p["external_id"] == "JL-77"
+    assert p["job_location"]["city"] == "Utrecht"
+    assert p["base_salary"] == {"min": 14.0, "max": 17.0, "currency": "EUR", "period": "HOUR"}
+    assert [s["name"] for s in p["skills_required"]] == ["prepare meals", "food safety"]
+    assert p["employment_type"] == ["FULL_TIME", "PART_TIME"]
+
+    r = await agency.client.post(
+        "/v1/postings",
+        content=orjson.dumps({"@type": "Event", "name": "x"}),
+        headers={**agency.auth("portal"), "Content-Type": "application/ld+json"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.@type"
+
+
+async def test_body_size_limit_answers_413(agency: Agency) -> None:
+    huge = seeker_body(summary="x" * 3_000_000)
+    r = await agency.client.post("/v1/seekers", json=huge, headers=agency.auth("portal"))
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_tenant_isolation_on_records(agency: Agency, other_agency: Agency) -> None:
+    c = agency.client
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=agency.auth("portal"))).json()[
+        "id"
+    ]
+    pid = (await c.post("/v1/postings", json=posting_body(), headers=agency.auth("portal"))).json()[
+        "id"
+    ]
+    foreign = other_agency.auth("portal")
+    for path in (f"/v1/seekers/{sid}", f"/v1/postings/{pid}", f"/v1/seekers/{sid}/matches"):
+        r = await c.get(path, headers=foreign)
+        assert r.status_code == 404, path
+    assert (
+        await c.put(f"/v1/postings/{pid}", json=posting_body(), headers=foreign)
+    ).status_code == 404
+    assert (await c.delete(f"/v1/seekers/{sid}", headers=foreign)).status_code == 404
+    assert (await c.get("/v1/seekers", headers=foreign)).json()["items"] == []
+    # the other agency may reuse the same external ids
+    r = await c.post("/v1/seekers", json=seeker_body(), headers=foreign)
+    assert r.status_code == 201
+    assert (await c.get(f"/v1/seekers/{sid}", headers=agency.auth("portal"))).status_code == 200
+
+
+async def test_auth_required_and_roles_enforced(agency: Agency) -> None:
+    c = agency.client
+    r = await c.get("/v1/postings")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    r = await c.get("/v1/postings", headers={"Authorization": "Bearer jm_nope"})
+    assert r.status_code == 401
+    r = await c.post("/v1/postings", json=posting_body(), headers=agency.auth("auditor"))
+    assert r.status_code == 403
+    r = await c.post("/v1/postings", json=posting_body(), headers=agency.auth("caseworker"))
+    assert r.status_code == 403
