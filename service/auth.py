@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "postings:delete": frozenset({P}),
     "matches:create": frozenset({P, C}),
     "jobs:read": frozenset({P, C, A}),
+    "fairness_policy:read": frozenset({C, A, U}),
+    "fairness_policy:write": frozenset({A}),
+    "reports:read": frozenset({A, U}),
 }
 
 KEY_PREFIX = "jm"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from matching.policy import FairnessPolicy
 from matching.profiles import (
     Location,
     Occupation,
@@ -108,4 +109,18 @@ def posting_record(body: PostingIn) -> NewRecord:
             "remote_allowed": body.remote_allowed,
             "valid_through": body.valid_through,
         },
+    )
+
+
+def fairness_policy(stored: dict[str, Any] | None) -> FairnessPolicy:
+    if not stored:
+        return FairnessPolicy()
+    return FairnessPolicy(
+        method=stored.get("method", "none"),
+        attributes=tuple(stored.get("attributes") or ("gender",)),
+        protected_groups=tuple(stored.get("protected_groups") or ()),
+        target_source=stored.get("target_source", "explicit"),
+        p=stored.get("p"),
+        targets=dict(stored.get("targets") or {}),
+        alpha=float(stored.get("alpha", 0.1)),
     )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
-from service.api import health, jobs, matches
+from service.api import fairness, health, jobs, matches
 from service.api.records import make_bulk_router, make_router
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         make_router("seeker"),
         make_router("posting"),
         jobs.router,
+        fairness.router,
     ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

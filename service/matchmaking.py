@@ -9,15 +9,20 @@ from uuid import UUID
 
 import orjson
 
+from matching.policy import apply_policy, group_label, placement_counts
 from matching.rank import ScoredPair, score_postings_for_seeker, score_seekers_for_posting
 from service import convert
 from service.auth import Principal
 from service.db import matches as db
+from service.db import policies
+from service.db import protected as protected_db
 from service.db import records as records_db
 from service.db.matches import StoredItem, StoredList
 from service.errors import ProblemError, not_found
 from service.schemas import MatchItem, MatchList
 from service.state import AppState
+
+PROTECTED_ATTRIBUTES = protected_db.FIELDS
 
 
 def _hash(*parts: Any) -> str:
@@ -154,7 +159,12 @@ async def seekers_for_posting(
             default_radius_km=s.default_seeker_radius_km,
             limit=max(s.match_candidate_pool, limit),
         )
+        policy_row = await policies.current(conn, agency_id=principal.agency_id)
+        protected = await protected_db.get_many(
+            conn, agency_id=principal.agency_id, seeker_ids=[c.id for c in candidates]
+        )
     seekers = [convert.seeker_profile(c.profile) for c in candidates]
+    # Scores are computed from profiles alone; protected data only re-orders afterwards.
     ranked: list[ScoredPair] = await asyncio.to_thread(
         score_seekers_for_posting,
         posting,
@@ -163,7 +173,20 @@ async def seekers_for_posting(
         state.scorer,
         language=language,
     )
-    top = ranked[:limit]
+    policy = convert.fairness_policy(policy_row.policy if policy_row else None)
+    attrs = [protected.get(candidates[p.candidate].id) for p in ranked]
+    outcome = await asyncio.to_thread(
+        apply_policy,
+        [p.score for p in ranked],
+        [group_label(a, policy.attributes) for a in attrs],
+        policy,
+        limit,
+    )
+    fairness = {
+        **outcome.report,
+        "placement": placement_counts(attrs, outcome.order, PROTECTED_ATTRIBUTES),
+    }
+    top = [ranked[i] for i in outcome.order]
     items = [
         StoredItem(
             rank=rank,
@@ -188,6 +211,11 @@ async def seekers_for_posting(
         considered=len(candidates),
         items=items,
         input_hash=_hash(posting_row.profile, limit),
+        fairness_policy=(
+            {**policy_row.policy, "version": policy_row.version} if policy_row else None
+        ),
+        policy_version=policy_row.version if policy_row else None,
+        fairness=fairness,
     )
     refs = {candidates[p.candidate].id: candidates[p.candidate] for p in top}
     return to_response(stored, items, {k: (c.external_id, c.profile) for k, c in refs.items()})
