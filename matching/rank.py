@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from matching.explain import explanation
-from matching.features import PairFeatures, SkillIndex, pair_features
+from matching.features import PairFeatures, SkillIndex, distance_fit, pair_features
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.score import Scorer, total
 
@@ -94,4 +95,51 @@ def score_seekers_for_posting(
         )
         for i, (s, c) in enumerate(zip(seekers, cosines, strict=True))
     ]
+    return _order(items)
+
+
+NON_PERSONALISED_VERSION = "non-personalised-v1"
+# The documented order for seekers who opted out of profiling (PIPL Art. 24): after the hard
+# filters, nearer and newer postings first. No embedding, no learned weights, nothing inferred.
+NON_PERSONALISED_WEIGHTS = {"distance": 0.7, "recency": 0.3}
+RECENCY_DAYS = 60.0
+
+
+def recency_fit(posted: datetime | None, now: datetime) -> float | None:
+    """1 for a posting published today, falling linearly to 0 after 60 days."""
+    if posted is None:
+        return None
+    age_days = (now - posted).total_seconds() / 86400
+    return min(1.0, max(0.0, 1.0 - age_days / RECENCY_DAYS))
+
+
+def non_personalised_order(
+    seeker: SeekerProfile,
+    postings: Sequence[PostingProfile],
+    *,
+    radius_km: float | None,
+    now: datetime,
+    language: str = "en",
+) -> list[ScoredPair]:
+    """Postings for a seeker who opted out: 0.7 × distance fit + 0.3 × recency."""
+    index = SkillIndex(seeker.skills)
+    items = []
+    for i, posting in enumerate(postings):
+        pair = pair_features(seeker, posting, cosine=None, seeker_skills=index, radius_km=radius_km)
+        values: dict[str, float | None] = {
+            "distance": distance_fit(pair.distance_km, radius_km, posting.remote_allowed),
+            "recency": recency_fit(posting.date_posted, now),
+        }
+        factors = {k: w * (values[k] or 0.0) for k, w in NON_PERSONALISED_WEIGHTS.items()}
+        items.append(
+            ScoredPair(
+                candidate=i,
+                score=total(factors),
+                factors=factors,
+                features=values,
+                explanation=explanation(
+                    pair, radius_km=radius_km, remote=posting.remote_allowed, language=language
+                ),
+            )
+        )
     return _order(items)

@@ -32,6 +32,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "fairness_policy:read": frozenset({C, A, U}),
     "fairness_policy:write": frozenset({A}),
     "reports:read": frozenset({A, U}),
+    "match_lists:read": frozenset({C}),
+    "decisions:write": frozenset({C}),
+    "outcomes:write": frozenset({P, C}),
+    "audit:read": frozenset({A, U}),
 }
 
 KEY_PREFIX = "jm"

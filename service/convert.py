@@ -77,6 +77,7 @@ def posting_profile(p: dict[str, Any]) -> PostingProfile:
         base_salary=_sal(p.get("base_salary")),
         job_location=_loc(p.get("job_location")),
         remote_allowed=bool(p.get("remote_allowed")),
+        date_posted=_dt(p.get("date_posted")),
         valid_through=_dt(p.get("valid_through")),
         hiring_organization=org.get("name"),
     )

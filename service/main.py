@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
-from service.api import fairness, health, jobs, matches
+from service.api import audit, fairness, health, jobs, matches, reviews
 from service.api.records import make_bulk_router, make_router
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         make_router("posting"),
         jobs.router,
         fairness.router,
+        reviews.router,
+        audit.router,
     ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import numpy as np
 import orjson
 
 from matching.policy import apply_policy, group_label, placement_counts
-from matching.rank import ScoredPair, score_postings_for_seeker, score_seekers_for_posting
-from service import convert
+from matching.profiles import PostingProfile, SeekerProfile
+from matching.rank import (
+    NON_PERSONALISED_VERSION,
+    ScoredPair,
+    non_personalised_order,
+    score_postings_for_seeker,
+    score_seekers_for_posting,
+)
+from service import auditing, convert
 from service.auth import Principal
 from service.db import matches as db
 from service.db import policies
 from service.db import protected as protected_db
 from service.db import records as records_db
 from service.db.matches import StoredItem, StoredList
+from service.db.reviews import Decision
 from service.errors import ProblemError, not_found
+from service.reviews import decision_out, final_ranks
 from service.schemas import MatchItem, MatchList
 from service.state import AppState
 
 PROTECTED_ATTRIBUTES = protected_db.FIELDS
+ROUTES = {
+    "postings_for_seeker": "GET /v1/seekers/{id}/matches",
+    "seekers_for_posting": "GET /v1/postings/{id}/matches",
+}
 
 
 def _hash(*parts: Any) -> str:
@@ -60,48 +76,88 @@ async def _widened_radius(
     return min(widened, radius + s.radius_max_extra_km)
 
 
+@dataclass(frozen=True, slots=True)
+class RankedPostings:
+    ranked: list[ScoredPair]
+    candidates: list[db.Candidate]
+    postings: list[PostingProfile]
+    radius: float  # the seeker's own (or the default)
+    used_radius: float | None  # after widening; None without a location
+
+
+async def rank_postings(
+    state: AppState,
+    principal: Principal,
+    seeker: SeekerProfile,
+    query: np.ndarray | None,
+    *,
+    limit: int,
+    language: str,
+) -> RankedPostings:
+    """Hard filters, retrieval and scoring of postings for a seeker profile (nothing stored).
+
+    Without a query vector (the seeker opted out of profiling) the order is non-personalised.
+    """
+    s = state.settings
+    radius = seeker.max_distance_km or s.default_seeker_radius_km
+    loc = seeker.location
+    async with state.pool.acquire() as conn:
+        used_radius: float | None = None
+        if loc is not None:
+            used_radius = await _widened_radius(state, conn, principal, loc.lat, loc.lon, radius)
+        where: dict[str, Any] = {
+            "agency_id": principal.agency_id,
+            "lat": loc.lat if loc else None,
+            "lon": loc.lon if loc else None,
+            "radius_km": used_radius,
+            "limit": max(s.match_candidate_pool, limit),
+        }
+        if query is not None:
+            candidates = await db.posting_candidates(
+                conn, model=state.embedder.name, query=query, **where
+            )
+        else:
+            # Opted out of profiling: no embedding, no learned score; nearest and newest first.
+            candidates = await db.nearby_postings(conn, **where)
+    postings = [convert.posting_profile(c.profile) for c in candidates]
+    if query is not None:
+        ranked = await asyncio.to_thread(
+            score_postings_for_seeker,
+            seeker,
+            postings,
+            [c.cosine for c in candidates],
+            state.scorer,
+            radius_km=used_radius,
+            language=language,
+        )
+    else:
+        ranked = non_personalised_order(
+            seeker, postings, radius_km=used_radius, now=datetime.now(UTC), language=language
+        )
+    return RankedPostings(ranked, candidates, postings, radius, used_radius)
+
+
 async def postings_for_seeker(
     state: AppState, principal: Principal, seeker_id: UUID, *, limit: int, language: str
 ) -> MatchList:
-    s = state.settings
     async with state.pool.acquire() as conn:
         seeker_row = await records_db.get(
             conn, "seeker", agency_id=principal.agency_id, record_id=seeker_id
         )
         if seeker_row is None:
             raise not_found("seeker")
-        seeker = convert.seeker_profile(seeker_row.profile)
-        query = await records_db.embedding_of(
-            conn, "seeker", record_id=seeker_id, model=state.embedder.name
-        )
-        if query is None:
-            raise _missing_embedding("seeker")
-        radius = seeker.max_distance_km or s.default_seeker_radius_km
-        loc = seeker.location
-        used_radius: float | None = None
-        if loc is not None:
-            used_radius = await _widened_radius(state, conn, principal, loc.lat, loc.lon, radius)
-        candidates = await db.posting_candidates(
-            conn,
-            agency_id=principal.agency_id,
-            model=state.embedder.name,
-            query=query,
-            lat=loc.lat if loc else None,
-            lon=loc.lon if loc else None,
-            radius_km=used_radius,
-            limit=max(s.match_candidate_pool, limit),
-        )
-    postings = [convert.posting_profile(c.profile) for c in candidates]
-    ranked = await asyncio.to_thread(
-        score_postings_for_seeker,
-        seeker,
-        postings,
-        [c.cosine for c in candidates],
-        state.scorer,
-        radius_km=used_radius,
-        language=language,
-    )
-    top = ranked[:limit]
+        personalised = bool(seeker_row.profile.get("personalised_ranking", True))
+        query = None
+        if personalised:
+            query = await records_db.embedding_of(
+                conn, "seeker", record_id=seeker_id, model=state.embedder.name
+            )
+            if query is None:
+                raise _missing_embedding("seeker")
+    seeker = convert.seeker_profile(seeker_row.profile)
+    result = await rank_postings(state, principal, seeker, query, limit=limit, language=language)
+    ranked, candidates, postings = result.ranked, result.candidates, result.postings
+    used_radius, radius = result.used_radius, result.radius
     items = [
         StoredItem(
             rank=rank,
@@ -111,8 +167,10 @@ async def postings_for_seeker(
             factors=p.factors,
             features=p.features,
             explanation=p.explanation,
+            external_id=candidates[p.candidate].external_id,
+            title=postings[p.candidate].title,
         )
-        for rank, p in enumerate(top, start=1)
+        for rank, p in enumerate(ranked[:limit], start=1)
     ]
     stored = await _persist(
         state,
@@ -120,15 +178,15 @@ async def postings_for_seeker(
         kind="postings_for_seeker",
         seeker_id=seeker_id,
         posting_id=None,
-        personalised=True,
+        personalised=personalised,
+        model_version=state.scorer.version if personalised else NON_PERSONALISED_VERSION,
         radius_km=used_radius,
         radius_widened_km=(used_radius - radius) if used_radius is not None else 0.0,
         considered=len(candidates),
         items=items,
         input_hash=_hash(seeker_row.profile, limit, used_radius),
     )
-    extra = {candidates[p.candidate].id: candidates[p.candidate] for p in top}
-    return to_response(stored, items, {k: (c.external_id, c.profile) for k, c in extra.items()})
+    return to_response(stored, items)
 
 
 async def seekers_for_posting(
@@ -196,6 +254,8 @@ async def seekers_for_posting(
             factors=p.factors,
             features=p.features,
             explanation=p.explanation,
+            external_id=candidates[p.candidate].external_id,
+            title=seekers[p.candidate].headline,
         )
         for rank, p in enumerate(top, start=1)
     ]
@@ -206,6 +266,7 @@ async def seekers_for_posting(
         seeker_id=None,
         posting_id=posting_id,
         personalised=True,
+        model_version=state.scorer.version,
         radius_km=None,
         radius_widened_km=0.0,
         considered=len(candidates),
@@ -217,8 +278,7 @@ async def seekers_for_posting(
         policy_version=policy_row.version if policy_row else None,
         fairness=fairness,
     )
-    refs = {candidates[p.candidate].id: candidates[p.candidate] for p in top}
-    return to_response(stored, items, {k: (c.external_id, c.profile) for k, c in refs.items()})
+    return to_response(stored, items)
 
 
 async def _persist(
@@ -229,6 +289,7 @@ async def _persist(
     seeker_id: UUID | None,
     posting_id: UUID | None,
     personalised: bool,
+    model_version: str,
     radius_km: float | None,
     radius_widened_km: float,
     considered: int,
@@ -243,8 +304,8 @@ async def _persist(
         "kind": kind,
         "seeker_id": seeker_id,
         "posting_id": posting_id,
-        "model_version": state.scorer.version,
-        "embedding_model": state.embedder.name,
+        "model_version": model_version,
+        "embedding_model": state.embedder.name if personalised else "none",
         "personalised": personalised,
         "radius_km": radius_km,
         "radius_widened_km": radius_widened_km,
@@ -258,32 +319,51 @@ async def _persist(
         list_id, created_at = await db.insert_list(
             conn, created_by=principal.key_id, items=items, **fields
         )
+        await auditing.log(
+            conn,
+            principal,
+            "match_list.create",
+            subject_type="match_list",
+            subject_id=list_id,
+            route=ROUTES[kind],
+            kind=kind,
+            seeker_id=str(seeker_id) if seeker_id else None,
+            posting_id=str(posting_id) if posting_id else None,
+            input_hash=input_hash,
+            model_version=model_version,
+            policy_version=policy_version,
+            items=len(items),
+        )
     return StoredList(id=list_id, created_at=created_at, **fields)
 
 
 def to_response(
     stored: StoredList,
     items: list[StoredItem],
-    refs: dict[UUID, tuple[str, dict[str, Any]]],
+    decisions: dict[int, list[Decision]] | None = None,
 ) -> MatchList:
-    """The API body of a list; `refs` maps the other side's ids to (external_id, profile)."""
+    """The API body of a list, as stored; with `decisions` (review view) per item, newest first."""
     for_seeker = stored.kind == "postings_for_seeker"
-    out = []
-    for it in items:
-        other = it.posting_id if for_seeker else it.seeker_id
-        external_id, profile = refs.get(other, ("", {}))
-        out.append(
-            MatchItem(
-                rank=it.rank,
-                seeker_id=None if for_seeker else str(it.seeker_id),
-                posting_id=str(it.posting_id) if for_seeker else None,
-                external_id=external_id,
-                title=profile.get("title") if for_seeker else profile.get("headline"),
-                score=it.score,
-                factors=it.factors,
-                explanation=it.explanation,  # type: ignore[arg-type]
-            )
+    final = final_ranks(len(items), decisions) if decisions is not None else {}
+    out = [
+        MatchItem(
+            rank=it.rank,
+            seeker_id=None if for_seeker else str(it.seeker_id),
+            posting_id=str(it.posting_id) if for_seeker else None,
+            external_id=it.external_id or "",
+            title=it.title,
+            score=it.score,
+            factors=it.factors,
+            explanation=it.explanation,  # type: ignore[arg-type]
+            decisions=(
+                [decision_out(d) for d in decisions.get(it.rank, [])]
+                if decisions is not None
+                else None
+            ),
+            final_rank=final.get(it.rank),
         )
+        for it in items
+    ]
     return MatchList(
         id=str(stored.id),
         kind=stored.kind,  # type: ignore[arg-type]

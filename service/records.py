@@ -12,7 +12,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from matching.text import posting_text, seeker_text
-from service import convert
+from service import auditing, convert
 from service.auth import Principal, Role
 from service.db import protected as protected_db
 from service.db import records as db
@@ -94,6 +94,10 @@ async def create(
             vectors=vector[None, :],
         )
         stored = await _write_protected(conn, principal, row.id, body)
+        if kind == "seeker":
+            await auditing.log(
+                conn, principal, "seeker.create", subject_type="seeker", subject_id=row.id
+            )
     return row, stored
 
 
@@ -115,8 +119,21 @@ async def read(
         if row is None:
             raise not_found(kind)
         prot = None
-        if kind == "seeker" and principal.role in PROTECTED_READERS:
-            prot = await protected_db.get(conn, seeker_id=row.id)
+        if kind == "seeker":
+            async with conn.transaction():
+                await auditing.log(
+                    conn, principal, "seeker.read", subject_type="seeker", subject_id=row.id
+                )
+                if principal.role in PROTECTED_READERS:
+                    prot = await protected_db.get(conn, seeker_id=row.id)
+                    if prot is not None:
+                        await auditing.log(
+                            conn,
+                            principal,
+                            "seeker.protected.read",
+                            subject_type="seeker",
+                            subject_id=row.id,
+                        )
     return row, prot
 
 
@@ -172,6 +189,10 @@ async def replace(
             vectors=vector[None, :],
         )
         stored = await _write_protected(conn, principal, row.id, body)
+        if kind == "seeker":
+            await auditing.log(
+                conn, principal, "seeker.update", subject_type="seeker", subject_id=row.id
+            )
     return row, stored
 
 
@@ -213,14 +234,24 @@ async def patch(
 
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
-    async with state.pool.acquire() as conn:
+    async with state.pool.acquire() as conn, conn.transaction():
         if not await db.delete(conn, kind, agency_id=principal.agency_id, record_id=record_id):
             raise not_found(kind)
+        if kind == "seeker":
+            # The fact of erasure stays in the audit log; nothing personal goes with it.
+            await auditing.log(
+                conn, principal, "seeker.erase", subject_type="seeker", subject_id=record_id
+            )
+
+
+def encode_key(created_at: datetime, record_id: UUID) -> str:
+    """An opaque cursor for keyset pagination over (created_at, id)."""
+    raw = f"{created_at.isoformat()}|{record_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def encode_cursor(row: Row) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_key(row.created_at, row.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
@@ -258,11 +289,23 @@ async def page(
         more = len(rows) > limit
         rows = rows[:limit]
         prot: dict[UUID, dict[str, Any]] = {}
-        if kind == "seeker" and principal.role in PROTECTED_READERS:
-            for r in rows:
-                p = await protected_db.get(conn, seeker_id=r.id)
-                if p is not None:
-                    prot[r.id] = p
+        if kind == "seeker":
+            ids = [r.id for r in rows]
+            async with conn.transaction():
+                await auditing.log_many(
+                    conn, principal, "seeker.read", subject_type="seeker", subject_ids=ids
+                )
+                if principal.role in PROTECTED_READERS:
+                    prot = await protected_db.get_all(
+                        conn, agency_id=principal.agency_id, seeker_ids=ids
+                    )
+                    await auditing.log_many(
+                        conn,
+                        principal,
+                        "seeker.protected.read",
+                        subject_type="seeker",
+                        subject_ids=list(prot),
+                    )
     return rows, prot, encode_cursor(rows[-1]) if more and rows else None
 
 
@@ -285,4 +328,8 @@ async def store_batch(
             record_ids=ids,
             vectors=vectors,
         )
+        if kind == "seeker":
+            await auditing.log_many(
+                conn, principal, "seeker.create", subject_type="seeker", subject_ids=ids
+            )
     return ids

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from service import auditing
 from service.api.common import problems
 from service.auth import Principal
 from service.db import policies
@@ -54,6 +55,14 @@ async def put_policy(body: FairnessPolicyIn, state: State, principal: Writer) ->
             agency_id=principal.agency_id,
             policy=body.model_dump(mode="json"),
             created_by=principal.key_id,
+        )
+        await auditing.log(
+            conn,
+            principal,
+            "fairness_policy.update",
+            subject_type="fairness_policy",
+            version=stored.version,
+            method=body.method,
         )
     return _out(stored)
 

@@ -98,6 +98,32 @@ async def posting_candidates(
     return [Candidate(r["id"], r["external_id"], r["profile"], float(r["cosine"])) for r in rows]
 
 
+async def nearby_postings(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+) -> list[Candidate]:
+    """Active postings within the radius (or remote), nearest then newest: no vectors involved."""
+    distance = _HAVERSINE.format(lat="$3", lon="$4")
+    rows = await conn.fetch(
+        "SELECT r.id, r.external_id, r.profile FROM posting r WHERE r.agency_id = $1 "
+        "AND (r.valid_through IS NULL OR r.valid_through > now()) "
+        f"AND ($2::float8 IS NULL OR r.remote_allowed OR {distance} <= $2) "
+        f"ORDER BY CASE WHEN $3::float8 IS NULL OR r.lat IS NULL THEN 0 ELSE {distance} END, "
+        "r.profile->>'date_posted' DESC NULLS LAST, r.id LIMIT $5",
+        agency_id,
+        radius_km,
+        lat,
+        lon,
+        limit,
+    )
+    return [Candidate(r["id"], r["external_id"], r["profile"], 0.0) for r in rows]
+
+
 async def seeker_candidates(
     conn: asyncpg.Connection,
     *,
@@ -140,6 +166,8 @@ class StoredItem:
     factors: dict[str, float]
     features: dict[str, float | None]
     explanation: dict[str, Any]
+    external_id: str | None = None  # of the other side, as it was when the list was made
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +238,8 @@ async def insert_list(
     )
     await conn.executemany(
         "INSERT INTO match_item (match_list_id, rank, seeker_id, posting_id, score, factors, "
-        "features, explanation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "features, explanation, external_id, title) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [
             (
                 list_id,
@@ -221,6 +250,8 @@ async def insert_list(
                 it.factors,
                 it.features,
                 it.explanation,
+                it.external_id,
+                it.title,
             )
             for it in items
         ],
@@ -242,8 +273,8 @@ async def get_list(
     if row is None:
         return None
     items = await conn.fetch(
-        "SELECT rank, seeker_id, posting_id, score, factors, features, explanation "
-        "FROM match_item WHERE match_list_id = $1 ORDER BY rank",
+        "SELECT rank, seeker_id, posting_id, score, factors, features, explanation, external_id, "
+        "title FROM match_item WHERE match_list_id = $1 ORDER BY rank",
         list_id,
     )
     return StoredList(**dict(row)), [StoredItem(**dict(i)) for i in items]

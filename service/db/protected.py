@@ -59,3 +59,19 @@ async def get_many(
         list(seeker_ids),
     )
     return {r["seeker_id"]: {f: r[f] for f in FIELDS} for r in rows}
+
+
+async def get_all(
+    conn: asyncpg.Connection, *, agency_id: UUID, seeker_ids: Sequence[UUID]
+) -> dict[UUID, dict[str, Any]]:
+    """Stored protected data (consent refusals included) of many seekers, for display."""
+    rows = await conn.fetch(
+        "SELECT seeker_id, consent, gender, age_band, disability, migrant_background "
+        "FROM seeker_protected WHERE agency_id = $1 AND seeker_id = ANY($2::uuid[])",
+        agency_id,
+        list(seeker_ids),
+    )
+    return {
+        r["seeker_id"]: {k: v for k, v in dict(r).items() if k != "seeker_id" and v is not None}
+        for r in rows
+    }

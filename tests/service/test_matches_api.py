@@ -73,7 +73,14 @@ async def test_jobs_for_seekers_are_relevant_and_within_radius(app: Any, demo: A
             r = await c.get(f"/v1/seekers/{s['id']}/matches", params={"limit": 5}, headers=h)
             assert r.status_code == 200, r.text
             body = r.json()
-            assert body["kind"] == "postings_for_seeker" and body["model_version"] == "default-v1"
+            assert body["kind"] == "postings_for_seeker"
+            if not s["personalised_ranking"]:
+                # opted out of profiling: the documented non-personalised order
+                assert body["personalised"] is False
+                assert body["model_version"] == "non-personalised-v1"
+                assert set(body["items"][0]["factors"]) == {"distance", "recency"}
+                continue
+            assert body["model_version"] == "default-v1" and body["personalised"] is True
             wanted = {_isco(o)[:2] for o in s["desired_occupations"] if _isco(o)}
 
             def related(p: dict[str, Any], wanted: set[str] = wanted) -> bool:

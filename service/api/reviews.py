@@ -1,0 +1,156 @@
+"""Caseworker review: stored match lists, decisions, outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from service import auditing, reviews, whatif
+from service.api.common import AcceptLanguage, Cursor, Limit, language, problems
+from service.auth import Principal
+from service.db import matches as matches_db
+from service.db import reviews as reviews_db
+from service.deps import State, authorize, parse_id
+from service.errors import not_found
+from service.matchmaking import to_response
+from service.records import decode_cursor, encode_key
+from service.schemas import (
+    DecisionsIn,
+    DecisionsOut,
+    MatchList,
+    MatchListSummary,
+    OutcomeIn,
+    OutcomeOut,
+    Page,
+    WhatIf,
+)
+
+router = APIRouter(tags=["review"])
+Reviewer = Annotated[Principal, Depends(authorize("match_lists:read"))]
+Decider = Annotated[Principal, Depends(authorize("decisions:write"))]
+Reporter = Annotated[Principal, Depends(authorize("outcomes:write"))]
+
+
+@router.get(
+    "/v1/match-lists",
+    response_model=Page[MatchListSummary],
+    responses=problems(422),
+    operation_id="list_match_lists",
+)
+async def list_match_lists(
+    state: State,
+    principal: Reviewer,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    posting_id: Annotated[str | None, Query(max_length=64)] = None,
+    seeker_id: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    reviewed: Annotated[
+        bool | None, Query(description="false: only lists without any decision yet")
+    ] = None,
+) -> Page[MatchListSummary]:
+    """Your agency's match lists, newest first."""
+    async with state.pool.acquire() as conn:
+        rows = await reviews_db.list_summaries(
+            conn,
+            agency_id=principal.agency_id,
+            seeker_id=parse_id(seeker_id, "seeker") if seeker_id else None,
+            posting_id=parse_id(posting_id, "posting") if posting_id else None,
+            since=from_,
+            until=to,
+            unreviewed=reviewed is False,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[MatchListSummary](
+        items=[
+            MatchListSummary(
+                **{
+                    **r.model_dump(),
+                    "id": str(r.id),
+                    "seeker_id": str(r.seeker_id) if r.seeker_id else None,
+                    "posting_id": str(r.posting_id) if r.posting_id else None,
+                }
+            )
+            for r in rows
+        ],
+        next_cursor=encode_key(rows[-1].created_at, rows[-1].id) if more and rows else None,
+    )
+
+
+@router.get(
+    "/v1/match-lists/{list_id}",
+    response_model=MatchList,
+    responses=problems(404),
+    operation_id="get_match_list",
+)
+async def get_match_list(list_id: str, state: State, principal: Reviewer) -> MatchList:
+    """A stored list exactly as produced, with each item's decisions and rank after overrides."""
+    lid = parse_id(list_id, "match list")
+    async with state.pool.acquire() as conn, conn.transaction():
+        found = await matches_db.get_list(conn, agency_id=principal.agency_id, list_id=lid)
+        if found is None:
+            raise not_found("match list")
+        stored, items = found
+        decisions = await reviews_db.decisions_for_list(conn, match_list_id=lid)
+        await auditing.log(
+            conn, principal, "match_list.read", subject_type="match_list", subject_id=lid
+        )
+    return to_response(stored, items, reviews.by_item(decisions))
+
+
+@router.post(
+    "/v1/match-lists/{list_id}/decisions",
+    response_model=DecisionsOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(404, 422),
+    operation_id="record_decisions",
+)
+async def record_decisions(
+    list_id: str, body: DecisionsIn, state: State, principal: Decider
+) -> DecisionsOut:
+    """Shortlist, reject (with a reason code), contact, or override (move to a rank, with a
+    reason). Decisions are append-only: a newer one supersedes, the older stays visible."""
+    out = await reviews.record_decisions(
+        state, principal, parse_id(list_id, "match list"), body.decisions
+    )
+    return DecisionsOut(items=out)
+
+
+@router.post(
+    "/v1/outcomes",
+    response_model=OutcomeOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(404, 422),
+    operation_id="record_outcome",
+)
+async def record_outcome(body: OutcomeIn, state: State, principal: Reporter) -> OutcomeOut:
+    """Record what happened for a seeker–posting pair: applied, interviewed, hired, not_hired."""
+    return await reviews.record_outcome(state, principal, body)
+
+
+@router.get(
+    "/v1/match-lists/{list_id}/items/{rank}/what-would-change",
+    response_model=WhatIf,
+    responses=problems(404, 409),
+    operation_id="what_would_change",
+)
+async def what_would_change(
+    list_id: str,
+    rank: Annotated[int, Path(ge=1, le=1000)],
+    state: State,
+    principal: Reviewer,
+    accept_language: AcceptLanguage = None,
+) -> WhatIf:
+    """The smallest changes to the seeker's profile (one missing required skill, a wider radius,
+    another employment type) that would reach the top 10 for the posting, or bring more
+    postings into the seeker's top 20 — each one re-scored, not guessed."""
+    result = await whatif.what_would_change(
+        state, principal, parse_id(list_id, "match list"), rank, language=language(accept_language)
+    )
+    return WhatIf(**result)
