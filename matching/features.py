@@ -164,6 +164,12 @@ def _hourly(amount: float, period: str) -> float | None:
     return amount / hours if hours else None
 
 
+def monthly_amount(amount: float, period: str) -> float | None:
+    """A pay amount given per hour, day, week, month or year, expressed per month."""
+    hourly = _hourly(amount, period)
+    return None if hourly is None else hourly * _HOURS_PER_PERIOD["MONTH"]
+
+
 def salary_fit(desired: Salary | None, offered: Salary | None) -> float | None:
     """1 when the offer's top reaches the seeker's minimum; linear to 0 at 30 % below it."""
     if desired is None or offered is None or desired.min is None:

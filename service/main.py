@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
-from service.api import audit, fairness, health, jobs, matches, reviews
+from service.api import audit, fairness, health, jobs, matches, reports, reviews
 from service.api.records import make_bulk_router, make_router
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         fairness.router,
         reviews.router,
         audit.router,
+        reports.router,
     ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from matching.fairness import fair_mtable, is_fair
 from tests.conftest import Agency
 from tests.service.test_records_api import posting_body, seeker_body
@@ -202,3 +204,58 @@ async def test_protected_attributes_never_change_a_score(agency: Agency) -> None
     await c.patch(f"/v1/seekers/{ids[0]}", json={"protected": {"gender": "male"}}, headers=h)
     again = (await c.get(f"/v1/postings/{pid}/matches", headers=h)).json()
     assert {i["seeker_id"]: (i["score"], i["factors"]) for i in again["items"]} == scores
+
+
+async def test_fairness_report_over_a_period(agency: Agency) -> None:
+    c = agency.client
+    cw = agency.auth("caseworker")
+    posting_id = await _pool(agency)
+    lst = (
+        await c.get(f"/v1/postings/{posting_id}/matches", params={"limit": 20}, headers=cw)
+    ).json()
+    seekers = (await c.get("/v1/seekers", params={"limit": 200}, headers=cw)).json()["items"]
+    gender = {s["id"]: (s["protected"] or {}).get("gender") for s in seekers}
+    # shortlist the first five men and the first two women shown
+    men = [i["rank"] for i in lst["items"] if gender[i["seeker_id"]] == "male"][:5]
+    women = [i["rank"] for i in lst["items"] if gender[i["seeker_id"]] == "female"][:2]
+    decisions = [{"rank": r, "action": "shortlist"} for r in men + women]
+    r = await c.post(
+        f"/v1/match-lists/{lst['id']}/decisions", json={"decisions": decisions}, headers=cw
+    )
+    assert r.status_code == 201
+    for s in seekers[:3]:
+        await c.get(f"/v1/seekers/{s['id']}/matches", headers=cw)
+
+    assert (await c.get("/v1/reports/fairness", headers=agency.auth("portal"))).status_code == 403
+    r = await c.get("/v1/reports/fairness", headers=agency.auth("auditor"))
+    assert r.status_code == 200, r.text
+    report = r.json()
+
+    placed = report["top_k_placement"]["by_attribute"]["gender"]
+    shown = {
+        g: sum(1 for i in lst["items"] if gender[i["seeker_id"]] == g) for g in ("male", "female")
+    }
+    assert placed["totals"] == {"male": 30, "female": 10}
+    assert placed["selected"] == shown
+    assert placed["unknown"] == 4
+    rates = {g: shown[g] / n for g, n in (("male", 30), ("female", 10))}
+    top_rate = max(rates.values())
+    assert placed["ratios"]["female"] == pytest.approx(rates["female"] / top_rate)
+
+    short = report["shortlisting"]["by_attribute"]["gender"]
+    expected = {"male": len(men), "female": len(women)}
+    assert short["selected"] == {g: n for g, n in expected.items() if shown[g]}
+    assert short["totals"] == {g: n for g, n in shown.items() if n}
+
+    rec = report["recommendations"]["by_attribute"]["gender"]
+    assert (
+        sum(v["recommendations"] for v in rec.values())
+        == report["recommendations"]["recommendations"]
+    )
+    assert all(v["mean_score"] is not None for v in rec.values())
+    r = await c.get(
+        "/v1/reports/fairness",
+        params={"from": "2030-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"},
+        headers=agency.auth("admin"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.from"

@@ -1,0 +1,62 @@
+"""Rows for the fairness report: candidate-list placement, shortlisting, recommendations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+_PERIOD = "l.agency_id = $1 AND l.created_at >= $2 AND l.created_at < $3"
+
+
+async def placements(
+    conn: asyncpg.Connection, *, agency_id: UUID, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT l.fairness->'placement' AS placement FROM match_list l "
+        f"WHERE {_PERIOD} AND l.kind = 'seekers_for_posting' AND l.fairness ? 'placement'",
+        agency_id,
+        since,
+        until,
+    )
+    return [r["placement"] for r in rows]
+
+
+async def shortlisting(
+    conn: asyncpg.Connection, *, agency_id: UUID, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Every candidate shown in a list of the period, and whether a caseworker shortlisted
+    (or contacted) them from it; attributes only with consent."""
+    rows = await conn.fetch(
+        "SELECT p.gender, p.age_band, p.disability, p.migrant_background, "
+        "EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = i.match_list_id "
+        "AND d.rank = i.rank AND d.action IN ('shortlist', 'contact')) AS selected "
+        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
+        "LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent "
+        f"WHERE {_PERIOD} AND l.kind = 'seekers_for_posting'",
+        agency_id,
+        since,
+        until,
+    )
+    return [dict(r) for r in rows]
+
+
+async def recommendations(
+    conn: asyncpg.Connection, *, agency_id: UUID, since: datetime, until: datetime, top: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT p.gender, p.age_band, p.disability, p.migrant_background, i.score, "
+        "post.profile->'base_salary' AS salary "
+        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
+        "JOIN posting post ON post.id = i.posting_id "
+        "LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent "
+        f"WHERE {_PERIOD} AND l.kind = 'postings_for_seeker' AND l.personalised "
+        "AND i.rank <= $4",
+        agency_id,
+        since,
+        until,
+        top,
+    )
+    return [dict(r) for r in rows]
