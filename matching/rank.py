@@ -81,15 +81,17 @@ def score_seekers_for_posting(
     cosines: Sequence[float | None],
     scorer: Scorer,
     *,
+    default_radius_km: float | None = None,
     language: str = "en",
 ) -> list[ScoredPair]:
-    """All candidate seekers scored for one posting, best first."""
+    """All candidate seekers scored for one posting, best first; seekers who state no radius
+    get `default_radius_km` (the same radius the retrieval filter assumed)."""
     items = [
         _scored(
             i,
-            pair_features(s, posting, cosine=c),
+            pair_features(s, posting, cosine=c, radius_km=s.max_distance_km or default_radius_km),
             scorer,
-            radius_km=s.max_distance_km,
+            radius_km=s.max_distance_km or default_radius_km,
             remote=posting.remote_allowed,
             language=language,
         )

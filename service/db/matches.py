@@ -45,14 +45,18 @@ async def count_postings_within(
     radius_km: float,
     at_least: int,
 ) -> int:
-    """How many active postings lie within the radius (or are remote), counting up to at_least."""
+    """How many active on-site postings lie within the radius, counting up to at_least.
+
+    Remote postings are left out: they are always in reach, so counting them would stop the
+    radius from widening for someone who needs work they can travel to.
+    """
     lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
     distance = _HAVERSINE.format(lat="$2", lon="$3")
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM posting r WHERE r.agency_id = $1 "
-            "AND (r.valid_through IS NULL OR r.valid_through > now()) AND (r.remote_allowed OR "
-            f"(r.lat BETWEEN $5 AND $6 AND r.lon BETWEEN $7 AND $8 AND {distance} <= $4)) "
+            "AND (r.valid_through IS NULL OR r.valid_through > now()) AND NOT r.remote_allowed "
+            f"AND r.lat BETWEEN $5 AND $6 AND r.lon BETWEEN $7 AND $8 AND {distance} <= $4 "
             "LIMIT $9) t",
             agency_id,
             lat,

@@ -80,7 +80,7 @@ async def test_jobs_for_seekers_are_relevant_and_within_radius(app: Any, demo: A
                 assert body["model_version"] == "non-personalised-v1"
                 assert set(body["items"][0]["factors"]) == {"distance", "recency"}
                 continue
-            assert body["model_version"] == "default-v1" and body["personalised"] is True
+            assert body["model_version"] == "default-v2" and body["personalised"] is True
             wanted = {_isco(o)[:2] for o in s["desired_occupations"] if _isco(o)}
 
             def related(p: dict[str, Any], wanted: set[str] = wanted) -> bool:
@@ -116,7 +116,8 @@ async def test_match_list_is_persisted_with_items(app: Any, demo: Agency, pool: 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         h = demo.auth("caseworker")
-        posting = (await c.get("/v1/postings", params={"limit": 1}, headers=h)).json()["items"][0]
+        now = datetime.now(UTC).isoformat()
+        posting = next(p for p in await _all(c, "/v1/postings", h) if p["valid_through"] > now)
         r = await c.get(f"/v1/postings/{posting['id']}/matches", params={"limit": 10}, headers=h)
         assert r.status_code == 200, r.text
         body = r.json()
@@ -145,6 +146,8 @@ async def test_expired_postings_are_never_matched(agency: Agency) -> None:
         for i in (await c.get(f"/v1/seekers/{sid}/matches", headers=h)).json()["items"]
     ]
     assert live in ids and old not in ids
+    r = await c.get(f"/v1/postings/{old}/matches", headers=h)
+    assert r.status_code == 409 and r.json()["type"].endswith("/posting-expired")
 
 
 async def test_radius_widens_when_few_postings_nearby(agency: Agency) -> None:
