@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "seekers:write": frozenset({P, C}),
     "seekers:read": frozenset({P, C}),
     "seekers:delete": frozenset({P, C}),
+    "seekers:export": frozenset({C, A}),
     "postings:write": frozenset({P}),
     "postings:read": frozenset({P, C}),
     "postings:delete": frozenset({P}),
@@ -36,6 +37,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "decisions:write": frozenset({C}),
     "outcomes:write": frozenset({P, C}),
     "audit:read": frozenset({A, U}),
+    "api_keys:read": frozenset({A}),
+    "api_keys:write": frozenset({A}),
+    "models:train": frozenset({A}),
+    "models:read": frozenset({A}),
+    "models:activate": frozenset({A}),
 }
 
 KEY_PREFIX = "jm"

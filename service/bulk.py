@@ -12,7 +12,7 @@ from service.db import jobs as jobs_db
 from service.db import records as db
 from service.db.records import Kind
 from service.errors import FieldError, ProblemError, validation_problem
-from service.schemas import ImportJob, RecordError
+from service.schemas import ImportJob, JobStatus, RecordError
 from service.state import AppState
 
 _CHUNK = 256  # records per embedding batch and per transaction
@@ -23,7 +23,7 @@ def parse_upload(raw: bytes, content_type: str) -> list[Any]:
     text = raw.strip()
     if not text:
         raise validation_problem([FieldError(field="body", message="the upload is empty")])
-    if "ndjson" not in content_type and text[:1] == b"[":
+    if "ndjson" not in content_type and (text[:1] == b"[" or "json" in content_type):
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
@@ -32,6 +32,13 @@ def parse_upload(raw: bytes, content_type: str) -> list[Any]:
             ) from None
         if not isinstance(data, list):
             raise validation_problem([FieldError(field="body", message="expected a JSON array")])
+        wrong = [
+            FieldError(field=f"body.{i}", message="expected a JSON object")
+            for i, item in enumerate(data)
+            if not isinstance(item, dict)
+        ]
+        if wrong:
+            raise validation_problem(wrong[:100])
         return data
     items: list[Any] = []
     for line in text.splitlines():
@@ -93,7 +100,9 @@ async def import_records(
             agency_id=principal.agency_id,
             kind=f"{kind}_import",
             created_by=principal.key_id,
+            created_by_role=principal.role.value,
             total=len(items),
+            status="running",
         )
         taken = await db.existing_external_ids(
             conn,
@@ -133,8 +142,8 @@ def _dup(index: int, external_id: str, why: str) -> RecordError:
     )
 
 
-def job_out(job: jobs_db.Job) -> ImportJob:
-    return ImportJob(
+def job_out(job: jobs_db.Job) -> JobStatus:
+    return JobStatus(
         id=str(job.id),
         kind=job.kind,
         status=job.status,  # type: ignore[arg-type]
@@ -145,4 +154,8 @@ def job_out(job: jobs_db.Job) -> ImportJob:
         errors=[RecordError(**e) for e in job.result.get("errors", [])],
         created_at=job.created_at,
         finished_at=job.finished_at,
+        phase=job.phase,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+        result={k: v for k, v in job.result.items() if k not in ("created", "failed", "errors")},
     )

@@ -143,6 +143,49 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _serve(create_app(settings, embedder=embedder), settings)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Drain the job queue (next to, or instead of, the API processes' own workers)."""
+    from matching.score import WeightedSumScorer
+    from service import training  # noqa: F401  (registers job handlers)
+    from service.db import migrate
+    from service.db.pool import create_pool
+    from service.jobs import run_worker
+    from service.main import configure_logging, load_embedder
+    from service.state import AppState
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = _database_url(settings)
+    migrate.upgrade(url)
+
+    async def run() -> None:
+        import signal
+
+        pool = await create_pool(url, settings)
+        state = AppState(
+            settings=settings,
+            pool=pool,
+            embedder=load_embedder(settings),
+            scorer=WeightedSumScorer(),
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("worker running; Ctrl-C to stop", flush=True)
+        try:
+            await run_worker(
+                state,
+                stop=stop,
+                poll_seconds=settings.job_poll_seconds,
+                stale_seconds=settings.job_stale_seconds,
+            )
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from service.main import create_app
 
@@ -179,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     p = agency_sub.add_parser("create", help="create an agency and print its first admin key")
     p.add_argument("name")
     p.set_defaults(func=cmd_agency_create)
+
+    p = sub.add_parser("worker", help="run a background-job worker (retraining, imports)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("openapi", help="write the OpenAPI spec")
     p.add_argument("--output", default=str(OPENAPI_PATH))

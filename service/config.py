@@ -28,6 +28,28 @@ class Settings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 10
     statement_timeout_ms: int = 15_000
+    db_connect_timeout_s: float = Field(
+        default=5.0, description="Give up opening a database connection after this long (503)."
+    )
+    db_acquire_timeout_s: float = Field(
+        default=10.0, description="Give up waiting for a free pooled connection after this long."
+    )
+
+    rate_limit_per_minute: int = Field(
+        default=600, description="Requests per minute per API key, per process (0 = no limit)."
+    )
+    rate_limit_burst: int = Field(
+        default=120, description="Token bucket size: requests a key may send in one burst."
+    )
+    idempotency_ttl_hours: float = Field(
+        default=24.0, description="How long an Idempotency-Key and its response are kept."
+    )
+    idempotency_wait_s: float = Field(
+        default=10.0, description="How long a repeat waits for the first request with its key."
+    )
+    idempotency_stale_s: float = Field(
+        default=600.0, description="A key still pending after this long may be taken over."
+    )
 
     max_body_bytes: int = 8 * 1024 * 1024
     bulk_max_records: int = 5_000
@@ -46,6 +68,20 @@ class Settings(BaseSettings):
     radius_max_extra_km: float = 100.0
     default_seeker_radius_km: float = Field(
         default=30.0, description="Radius assumed for a seeker who states none."
+    )
+
+    run_worker: bool = Field(
+        default=True, description="Run a background-job worker inside each API process."
+    )
+    job_poll_seconds: float = 1.0
+    job_stale_seconds: float = Field(
+        default=120.0, description="A running job without a heartbeat this long is re-queued."
+    )
+    model_gate_tolerance: float = Field(
+        default=0.01, description="A new model may be this much worse in NDCG@10 and still pass."
+    )
+    fairness_gate_min_impact_ratio: float = Field(
+        default=0.8, description="Minimum top-10 impact ratio per group for activation."
     )
 
 

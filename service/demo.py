@@ -8,6 +8,8 @@ from uuid import UUID
 from service.auth import Principal, Role
 from service.bulk import import_records
 from service.db import agencies
+from service.errors import ProblemError
+from service.feedback import record_simulated_feedback
 from service.state import AppState
 
 DEMO_AGENCY = "Demo Employment Agency"
@@ -20,7 +22,9 @@ class DemoInfo:
     seeded: bool
 
 
-async def prepare_demo(state: AppState, *, postings: int, seekers: int) -> DemoInfo:
+async def prepare_demo(
+    state: AppState, *, postings: int, seekers: int, feedback_lists: int = 40
+) -> DemoInfo:
     """Create the demo agency and its data on first run; issue fresh keys on every run."""
     from seed.generate import generate_postings, generate_seekers
 
@@ -40,4 +44,29 @@ async def prepare_demo(state: AppState, *, postings: int, seekers: int) -> DemoI
         principal = Principal(key_id=UUID(int=0), agency_id=agency.id, role=Role.portal)
         await import_records(state, principal, "posting", generate_postings(postings))
         await import_records(state, principal, "seeker", generate_seekers(seekers))
+        if feedback_lists:
+            await seed_feedback(state, agency.id, lists=feedback_lists)
     return DemoInfo(agency_id=agency.id, keys=keys, seeded=seeded)
+
+
+async def seed_feedback(state: AppState, agency_id: UUID, *, lists: int) -> int:
+    """Candidate lists for the first `lists` live postings, with simulated caseworker feedback,
+    so an admin can retrain at once and see a model that beats the default scorer."""
+    from service.db import records as records_db
+    from service.matchmaking import seekers_for_posting
+
+    principal = Principal(key_id=UUID(int=0), agency_id=agency_id, role=Role.caseworker)
+    list_ids: list[UUID] = []
+    async with state.pool.acquire() as conn:
+        rows = await records_db.page(
+            conn, "posting", agency_id=agency_id, limit=lists * 2, after=None
+        )
+    for row in rows:
+        if len(list_ids) >= lists:
+            break
+        try:
+            produced = await seekers_for_posting(state, principal, row.id, limit=20, language="en")
+        except ProblemError:  # expired postings are not matched
+            continue
+        list_ids.append(UUID(produced.id))
+    return await record_simulated_feedback(state, principal, list_ids)

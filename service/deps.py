@@ -47,6 +47,15 @@ async def get_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
+    wait = state.rate_limiter.take(principal.key_id)
+    if wait is not None:
+        raise ProblemError(
+            429,
+            "Too many requests",
+            f"This key may send {state.settings.rate_limit_per_minute} requests a minute; "
+            "retry after the time in Retry-After.",
+            headers={"Retry-After": state.rate_limiter.retry_after(wait)},
+        )
     return principal
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import asyncpg
@@ -169,14 +170,21 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    # Connection lost or refused, server shutting down or starting, statement timeout
+    # (QueryCanceledError), connect/acquire timeouts (TimeoutError is an OSError): all 503.
     @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.CannotConnectNowError)
-    @app.exception_handler(asyncpg.ConnectionDoesNotExistError)
-    @app.exception_handler(asyncpg.QueryCanceledError)
+    @app.exception_handler(asyncpg.exceptions.OperatorInterventionError)
+    @app.exception_handler(asyncpg.exceptions.InsufficientResourcesError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
+        if not isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
+            # The pool may hold more connections to a server that went away: replace them all
+            # on their next use, so the service recovers by itself when the database is back.
+            state = getattr(request.app.state, "jobmatch", None)
+            if state is not None:
+                await state.pool.expire_connections()
         return problem_response(
             request,
             503,
@@ -188,8 +196,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the type and route only: exception text may quote personal data from a query.
-        log.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        # The type, route template and stack only: the exception's text (and the request's path
+        # and body) may quote personal data.
+        route = getattr(request.scope.get("route"), "path", "-")
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unhandled %s on %s\n%s", type(exc).__name__, route, stack)
         return problem_response(
             request, 500, "Internal error", "Something went wrong on our side.", slug="internal"
         )

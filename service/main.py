@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,12 +11,29 @@ from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
-from service.api import audit, fairness, health, jobs, matches, reports, reviews
+from service import (
+    idempotency,
+    training,  # noqa: F401  (registers the train_model job handler)
+)
+from service.api import (
+    audit,
+    fairness,
+    health,
+    jobs,
+    keys,
+    matches,
+    models,
+    privacy,
+    reports,
+    reviews,
+)
 from service.api.records import make_bulk_router, make_router
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
 from service.errors import Problem, install_error_handlers
+from service.jobs import run_worker
 from service.middleware import AccessLog, BodySizeLimit
+from service.ratelimit import RateLimiter
 from service.state import AppState
 
 EMBEDDING_DIMENSION = 384  # the width of the vector columns (see the initial migration)
@@ -53,11 +71,28 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             pool=pool,
             embedder=embedder or load_embedder(settings),
             scorer=WeightedSumScorer(),
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         )
         app.state.jobmatch = state
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(
+                run_worker(
+                    state,
+                    stop=stop,
+                    poll_seconds=settings.job_poll_seconds,
+                    stale_seconds=settings.job_stale_seconds,
+                )
+            )
+            if settings.run_worker
+            else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await pool.close()
             state.model_executor.shutdown(wait=False)
 
@@ -81,8 +116,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         reviews.router,
         audit.router,
         reports.router,
+        models.router,
+        keys.router,
+        privacy.router,
     ):
         app.include_router(router)
+    idempotency.install(app)  # innermost: stores the first response of a keyed create
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     _register_problem_schema(app)

@@ -21,6 +21,7 @@ from matching.rank import (
     score_postings_for_seeker,
     score_seekers_for_posting,
 )
+from matching.score import Scorer
 from service import auditing, convert
 from service.auth import Principal
 from service.db import matches as db
@@ -33,6 +34,7 @@ from service.errors import ProblemError, not_found
 from service.reviews import decision_out, final_ranks
 from service.schemas import MatchItem, MatchList
 from service.state import AppState
+from service.training import active_scorer
 
 PROTECTED_ATTRIBUTES = protected_db.FIELDS
 ROUTES = {
@@ -91,6 +93,7 @@ async def rank_postings(
     seeker: SeekerProfile,
     query: np.ndarray | None,
     *,
+    scorer: Scorer,
     limit: int,
     language: str,
 ) -> RankedPostings:
@@ -126,7 +129,7 @@ async def rank_postings(
             seeker,
             postings,
             [c.cosine for c in candidates],
-            state.scorer,
+            scorer,
             radius_km=used_radius,
             language=language,
         )
@@ -154,8 +157,11 @@ async def postings_for_seeker(
             )
             if query is None:
                 raise _missing_embedding("seeker")
+        scorer = await active_scorer(state, conn, principal.agency_id)
     seeker = convert.seeker_profile(seeker_row.profile)
-    result = await rank_postings(state, principal, seeker, query, limit=limit, language=language)
+    result = await rank_postings(
+        state, principal, seeker, query, scorer=scorer, limit=limit, language=language
+    )
     ranked, candidates, postings = result.ranked, result.candidates, result.postings
     used_radius, radius = result.used_radius, result.radius
     items = [
@@ -179,7 +185,7 @@ async def postings_for_seeker(
         seeker_id=seeker_id,
         posting_id=None,
         personalised=personalised,
-        model_version=state.scorer.version if personalised else NON_PERSONALISED_VERSION,
+        model_version=scorer.version if personalised else NON_PERSONALISED_VERSION,
         radius_km=used_radius,
         radius_widened_km=(used_radius - radius) if used_radius is not None else 0.0,
         considered=len(candidates),
@@ -225,6 +231,7 @@ async def seekers_for_posting(
             limit=max(s.match_candidate_pool, limit),
         )
         policy_row = await policies.current(conn, agency_id=principal.agency_id)
+        scorer = await active_scorer(state, conn, principal.agency_id)
         protected = await protected_db.get_many(
             conn, agency_id=principal.agency_id, seeker_ids=[c.id for c in candidates]
         )
@@ -235,7 +242,7 @@ async def seekers_for_posting(
         posting,
         seekers,
         [c.cosine for c in candidates],
-        state.scorer,
+        scorer,
         default_radius_km=s.default_seeker_radius_km,
         language=language,
     )
@@ -274,7 +281,7 @@ async def seekers_for_posting(
         seeker_id=None,
         posting_id=posting_id,
         personalised=True,
-        model_version=state.scorer.version,
+        model_version=scorer.version,
         radius_km=None,
         radius_widened_km=0.0,
         considered=len(candidates),
@@ -388,3 +395,13 @@ def to_response(
         fairness=stored.fairness,
         items=out,
     )
+
+
+def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
+    """Keys that may not read protected data get no per-attribute placement counts: in a short
+    list they would tell the protected attributes of the few people in it."""
+    from service.records import PROTECTED_READERS
+
+    if match_list.fairness and principal.role not in PROTECTED_READERS:
+        match_list.fairness = {k: v for k, v in match_list.fairness.items() if k != "placement"}
+    return match_list

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,15 +83,31 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
+        except Exception as exc:
+            # Answered here rather than by the server, whose error log would print the
+            # exception's text (which may quote personal data): type, route and stack only.
+            route_path = getattr(scope.get("route"), "path", "-")
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unhandled %s on %s\n%s", type(exc).__name__, route_path, stack)
+            if not started:
+                response = problem_response(
+                    None,
+                    500,
+                    "Internal error",
+                    "Something went wrong on our side.",
+                    slug="internal",
+                )
+                await response(scope, receive, send)
         finally:
             route: Any = scope.get("route")
             principal = getattr(scope.get("state", {}).get("principal"), "key_id", None)

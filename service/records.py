@@ -9,11 +9,14 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 from pydantic import ValidationError
 
 from matching.text import posting_text, seeker_text
 from service import auditing, convert
 from service.auth import Principal, Role
+from service.db import idempotency as idempotency_db
+from service.db import privacy as privacy_db
 from service.db import protected as protected_db
 from service.db import records as db
 from service.db.records import Kind, NewRecord, Row
@@ -22,6 +25,13 @@ from service.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
 from service.state import AppState
 
 PROTECTED_READERS = frozenset({Role.caseworker, Role.admin})
+# What a retry with the Idempotency-Key of an erased seeker's create answers.
+ERASED_RESPONSE = {
+    "type": "https://jobmatch.dev/problems/gone",
+    "title": "Gone",
+    "status": 410,
+    "detail": "The record this request created has been erased.",
+}
 Body = SeekerIn | PostingIn
 
 
@@ -235,9 +245,23 @@ async def patch(
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
     async with state.pool.acquire() as conn, conn.transaction():
-        if not await db.delete(conn, kind, agency_id=principal.agency_id, record_id=record_id):
+        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        if row is None or not await db.delete(
+            conn, kind, agency_id=principal.agency_id, record_id=record_id
+        ):
             raise not_found(kind)
         if kind == "seeker":
+            # Foreign keys cascade to protected data, embeddings, match items, the seeker's own
+            # lists, decisions and outcomes; what only mentions them by value is scrubbed here.
+            await privacy_db.scrub_import_errors(
+                conn, agency_id=principal.agency_id, external_id=row.external_id
+            )
+            await idempotency_db.forget_responses_mentioning(
+                conn,
+                agency_id=principal.agency_id,
+                needles=[str(record_id), orjson.dumps(row.external_id).decode()],
+                gone=ERASED_RESPONSE,
+            )
             # The fact of erasure stays in the audit log; nothing personal goes with it.
             await auditing.log(
                 conn, principal, "seeker.erase", subject_type="seeker", subject_id=record_id

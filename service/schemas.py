@@ -216,6 +216,15 @@ class ImportJob(BaseModel):
     finished_at: datetime | None = None
 
 
+class JobStatus(ImportJob):
+    """Any background job: status, progress (done / total, phase) and its result."""
+
+    phase: str | None = None
+    error: str | None = Field(default=None, description="Why it failed, in plain words")
+    cancel_requested: bool = False
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
 class MatchExplanation(BaseModel):
     matched_skills: list[str]
     missing_skills: list[str]

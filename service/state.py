@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import asyncpg
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from matching.embed import Embedder
 from matching.score import Scorer
 from service.config import Settings
+from service.ratelimit import RateLimiter
 
 
 @dataclass
@@ -23,9 +25,13 @@ class AppState:
     scorer: Scorer
     # One thread for the model: torch already uses every core for one batch, and a single queue
     # keeps concurrent requests from thrashing each other.
+    # Parsed learned scorers by model id (artifacts never change once stored).
+    model_cache: dict[UUID, Scorer] = field(default_factory=dict)
     model_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
     )
+    # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
+    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode off the event loop."""

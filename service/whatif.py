@@ -23,6 +23,7 @@ from service.db import records as records_db
 from service.errors import ProblemError, not_found
 from service.matchmaking import rank_postings
 from service.state import AppState
+from service.training import active_scorer
 
 TOP_FOR_POSTING = 10
 TOP_FOR_SEEKER = 20
@@ -61,6 +62,7 @@ async def what_would_change(
         posting_vec = await records_db.embedding_of(
             conn, "posting", record_id=item.posting_id, model=state.embedder.name
         )
+        scorer = await active_scorer(state, conn, principal.agency_id)
         await auditing.log(
             conn,
             principal,
@@ -91,7 +93,7 @@ async def what_would_change(
 
         def score_of(profile: Any, vec: Any) -> float:
             pair = pair_features(profile, posting, cosine=float(vec @ posting_vec))
-            return total(state.scorer.contributions(pair.values))
+            return total(scorer.contributions(pair.values))
 
         now = score_of(seeker, seeker_vec)
         changes = changes_for_posting(seeker, posting)
@@ -116,7 +118,13 @@ async def what_would_change(
 
     # A seeker's job list: how many new postings would each change bring into the top 20?
     base = await rank_postings(
-        state, principal, seeker, seeker_vec, limit=TOP_FOR_SEEKER, language=language
+        state,
+        principal,
+        seeker,
+        seeker_vec,
+        scorer=scorer,
+        limit=TOP_FOR_SEEKER,
+        language=language,
     )
     top_now = {base.candidates[p.candidate].id for p in base.ranked[:TOP_FOR_SEEKER]}
     changes = changes_for_seeker(
@@ -130,6 +138,7 @@ async def what_would_change(
             principal,
             change.seeker,
             vectors.get(i, seeker_vec),
+            scorer=scorer,
             limit=TOP_FOR_SEEKER,
             language=language,
         )

@@ -80,6 +80,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> obj
         min_nearby_postings=3,
         bulk_max_records=500,
         max_body_bytes=2_000_000,
+        # far above what any test sends; tests of the limiter swap in a strict one
+        rate_limit_per_minute=1_000_000,
+        rate_limit_burst=100_000,
     )
 
 

@@ -21,14 +21,23 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body or upload too large",
         415: "Unsupported content type",
         422: "Invalid input; `errors` names each bad field",
+        429: "Too many requests from this key; retry after `Retry-After` seconds",
+        503: "The database is unavailable or too slow; retry after `Retry-After` seconds",
     }
     out: dict[int | str, dict[str, Any]] = {}
-    for status in (401, 403, *statuses):
+    for status in sorted({401, 403, *statuses, 429, 503}):
         out[status] = {
             "model": Problem,
             "description": text.get(status, "Error"),
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
+        if status in (429, 503):
+            out[status]["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
     return out
 
 

@@ -31,13 +31,14 @@ async def postings_for_seeker(
     accept_language: AcceptLanguage = None,
 ) -> MatchList:
     """Rank active postings for a seeker; the list is stored and can be reviewed later."""
-    return await matchmaking.postings_for_seeker(
+    produced = await matchmaking.postings_for_seeker(
         state,
         principal,
         parse_id(seeker_id, "seeker"),
         limit=limit,
         language=language(accept_language),
     )
+    return matchmaking.visible_to(principal, produced)
 
 
 @router.get(
@@ -54,10 +55,11 @@ async def seekers_for_posting(
     accept_language: AcceptLanguage = None,
 ) -> MatchList:
     """Rank seekers for a posting; the list is stored and can be reviewed later."""
-    return await matchmaking.seekers_for_posting(
+    produced = await matchmaking.seekers_for_posting(
         state,
         principal,
         parse_id(posting_id, "posting"),
         limit=limit,
         language=language(accept_language),
     )
+    return matchmaking.visible_to(principal, produced)

@@ -11,6 +11,7 @@ from service.auth import Principal
 from service.db.records import Kind
 from service.deps import State, authorize, parse_id
 from service.errors import FieldError, ProblemError, validation_problem
+from service.idempotency import Idempotent
 from service.schemas import ImportJob, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
 
 _MERGE_PATCH = "application/merge-patch+json"
@@ -68,7 +69,9 @@ def make_router(kind: Kind) -> APIRouter:
         summary=f"Create a {kind}",
         operation_id=f"create_{kind}",
     )
-    async def create(request: Request, response: Response, state: State, principal: Writer) -> Any:
+    async def create(
+        request: Request, response: Response, state: State, principal: Writer, _: Idempotent
+    ) -> Any:
         """Store a record and its embedding; a duplicate external_id answers 409."""
         content_type = request.headers.get("content-type", "application/json").split(";")[0]
         data = await _json_body(request)
@@ -210,7 +213,9 @@ def make_bulk_router(kind: Kind) -> APIRouter:
         summary=f"Import many {plural} (NDJSON or JSON array)",
         operation_id=f"bulk_import_{plural}",
     )
-    async def bulk_import(request: Request, state: State, principal: Writer) -> ImportJob:
+    async def bulk_import(
+        request: Request, state: State, principal: Writer, _: Idempotent
+    ) -> ImportJob:
         """Stores the valid records and reports each bad one by its position."""
         items = bulk.parse_upload(await request.body(), request.headers.get("content-type", ""))
         return await bulk.import_records(state, principal, kind, items)

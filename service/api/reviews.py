@@ -14,6 +14,7 @@ from service.db import matches as matches_db
 from service.db import reviews as reviews_db
 from service.deps import State, authorize, parse_id
 from service.errors import not_found
+from service.idempotency import Idempotent
 from service.matchmaking import to_response
 from service.records import decode_cursor, encode_key
 from service.schemas import (
@@ -112,7 +113,7 @@ async def get_match_list(list_id: str, state: State, principal: Reviewer) -> Mat
     operation_id="record_decisions",
 )
 async def record_decisions(
-    list_id: str, body: DecisionsIn, state: State, principal: Decider
+    list_id: str, body: DecisionsIn, state: State, principal: Decider, _: Idempotent
 ) -> DecisionsOut:
     """Shortlist, reject (with a reason code), contact, or override (move to a rank, with a
     reason). Decisions are append-only: a newer one supersedes, the older stays visible."""
@@ -129,7 +130,9 @@ async def record_decisions(
     responses=problems(404, 422),
     operation_id="record_outcome",
 )
-async def record_outcome(body: OutcomeIn, state: State, principal: Reporter) -> OutcomeOut:
+async def record_outcome(
+    body: OutcomeIn, state: State, principal: Reporter, _: Idempotent
+) -> OutcomeOut:
     """Record what happened for a seeker–posting pair: applied, interviewed, hired, not_hired."""
     return await reviews.record_outcome(state, principal, body)
 

@@ -89,3 +89,64 @@ async def revoke_keys_named(conn: asyncpg.Connection, *, agency_id: UUID, name: 
         name,
     )
     return int(status.split()[-1])
+
+
+_KEY_COLS = "id, agency_id, role, name, prefix, created_at, revoked_at"
+
+
+class ApiKeyRow(ApiKey):
+    created_by: UUID | None
+
+
+async def list_api_keys(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+) -> list[ApiKeyRow]:
+    """Keys of the agency (revoked ones too) in creation order; fetches limit + 1."""
+    rows = await conn.fetch(
+        f"SELECT {_KEY_COLS}, created_by FROM api_key WHERE agency_id = $1 "
+        "AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid)) "
+        "ORDER BY created_at, id LIMIT $4",
+        agency_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit + 1,
+    )
+    return [ApiKeyRow(**dict(r)) for r in rows]
+
+
+async def get_api_key(
+    conn: asyncpg.Connection, *, agency_id: UUID, key_id: UUID, lock: bool = False
+) -> ApiKeyRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_KEY_COLS}, created_by FROM api_key WHERE id = $1 AND agency_id = $2"
+        + (" FOR UPDATE" if lock else ""),
+        key_id,
+        agency_id,
+    )
+    return ApiKeyRow(**dict(row)) if row else None
+
+
+async def lock_active_admin_keys(conn: asyncpg.Connection, *, agency_id: UUID) -> set[UUID]:
+    """Ids of the agency's active admin keys, locked until the transaction ends (so that two
+    concurrent revocations cannot both take the last ones)."""
+    rows = await conn.fetch(
+        "SELECT id FROM api_key WHERE agency_id = $1 AND role = 'admin' AND revoked_at IS NULL "
+        "ORDER BY id FOR UPDATE",
+        agency_id,
+    )
+    return {r["id"] for r in rows}
+
+
+async def revoke_api_key(conn: asyncpg.Connection, *, agency_id: UUID, key_id: UUID) -> bool:
+    """Revoke an active key; False when there is no such active key in the agency."""
+    status = await conn.execute(
+        "UPDATE api_key SET revoked_at = now() "
+        "WHERE id = $1 AND agency_id = $2 AND revoked_at IS NULL",
+        key_id,
+        agency_id,
+    )
+    return bool(status.endswith(" 1"))

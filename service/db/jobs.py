@@ -1,4 +1,5 @@
-"""Background jobs and their progress (bulk imports today)."""
+"""The job table: a PostgreSQL-backed queue (claimed with FOR UPDATE SKIP LOCKED) and the
+progress of each job."""
 
 from __future__ import annotations
 
@@ -16,14 +17,25 @@ class Job(BaseModel):
     kind: str
     status: str
     created_by: UUID | None
+    created_by_role: str | None
     total: int
     done: int
+    phase: str | None
+    params: dict[str, Any]
     result: dict[str, Any]
+    error: str | None
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
 
 
-_COLS = "id, agency_id, kind, status, created_by, total, done, result, created_at, finished_at"
+_COLS = (
+    "id, agency_id, kind, status, created_by, created_by_role, total, done, phase, params, "
+    "result, error, attempts, max_attempts, cancel_requested, created_at, started_at, finished_at"
+)
 
 
 async def create(
@@ -32,38 +44,126 @@ async def create(
     agency_id: UUID,
     kind: str,
     created_by: UUID | None,
-    total: int,
-    status: str = "running",
+    created_by_role: str | None = None,
+    total: int = 0,
+    status: str = "queued",
+    params: dict[str, Any] | None = None,
+    max_attempts: int = 3,
 ) -> Job:
+    """A new job; `status="queued"` puts it on the queue for any worker."""
     row = await conn.fetchrow(
-        f"INSERT INTO job (id, agency_id, kind, status, created_by, total) "
-        f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLS}",
+        f"INSERT INTO job (id, agency_id, kind, status, created_by, created_by_role, total, "
+        f"params, max_attempts, started_at) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        f"CASE WHEN $4 = 'running' THEN now() END) RETURNING {_COLS}",
         uuid4(),
         agency_id,
         kind,
         status,
         created_by,
+        created_by_role,
         total,
+        params or {},
+        max_attempts,
     )
     return Job(**dict(row))
 
 
-async def progress(conn: asyncpg.Connection, *, job_id: UUID, done: int) -> None:
-    await conn.execute("UPDATE job SET done = $2 WHERE id = $1", job_id, done)
+async def claim(conn: asyncpg.Connection, *, worker: str, kinds: list[str]) -> Job | None:
+    """Take the oldest queued job of the given kinds; concurrent workers skip each other's."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE job SET status = 'running', claimed_by = $1, attempts = attempts + 1,
+            started_at = coalesce(started_at, now()), heartbeat_at = now()
+        WHERE id = (
+            SELECT id FROM job WHERE status = 'queued' AND kind = ANY($2::text[])
+            ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1
+        )
+        RETURNING {_COLS}
+        """,
+        worker,
+        kinds,
+    )
+    return Job(**dict(row)) if row else None
+
+
+async def progress(
+    conn: asyncpg.Connection,
+    *,
+    job_id: UUID,
+    done: int,
+    total: int | None = None,
+    phase: str | None = None,
+) -> bool:
+    """Record progress and beat the heart; returns whether cancellation was requested."""
+    cancel = await conn.fetchval(
+        "UPDATE job SET done = $2, total = coalesce($3, total), phase = coalesce($4, phase), "
+        "heartbeat_at = now() WHERE id = $1 RETURNING cancel_requested",
+        job_id,
+        done,
+        total,
+        phase,
+    )
+    return bool(cancel)
 
 
 async def finish(
-    conn: asyncpg.Connection, *, job_id: UUID, status: str, done: int, result: dict[str, Any]
+    conn: asyncpg.Connection,
+    *,
+    job_id: UUID,
+    status: str,
+    done: int | None = None,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
 ) -> Job:
     row = await conn.fetchrow(
-        f"UPDATE job SET status = $2, done = $3, result = $4, finished_at = now() "
-        f"WHERE id = $1 RETURNING {_COLS}",
+        f"UPDATE job SET status = $2, done = coalesce($3, done), result = coalesce($4, result), "
+        f"error = $5, finished_at = now(), heartbeat_at = now() WHERE id = $1 RETURNING {_COLS}",
         job_id,
         status,
         done,
         result,
+        error,
     )
     return Job(**dict(row))
+
+
+async def request_cancel(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> Job | None:
+    """A queued job is cancelled at once; a running one when its worker next reports progress."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE job SET cancel_requested = true,
+            status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+            finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
+        WHERE id = $1 AND agency_id = $2 RETURNING {_COLS}
+        """,
+        job_id,
+        agency_id,
+    )
+    return Job(**dict(row)) if row else None
+
+
+async def reap_stale(conn: asyncpg.Connection, *, stale_seconds: float) -> list[UUID]:
+    """Jobs whose worker stopped beating: back on the queue while attempts remain, else failed.
+
+    Nothing stays "running" forever when a worker process dies.
+    """
+    rows = await conn.fetch(
+        """
+        UPDATE job SET
+            status = CASE WHEN attempts < max_attempts AND NOT cancel_requested THEN 'queued'
+                          WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,
+            error = CASE WHEN attempts < max_attempts AND NOT cancel_requested THEN error
+                         ELSE 'the worker stopped responding' END,
+            finished_at = CASE WHEN attempts < max_attempts AND NOT cancel_requested THEN NULL
+                               ELSE now() END,
+            claimed_by = NULL
+        WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)
+        RETURNING id
+        """,
+        stale_seconds,
+    )
+    return [r["id"] for r in rows]
 
 
 async def get(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> Job | None:

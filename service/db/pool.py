@@ -28,12 +28,34 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
+class Pool(asyncpg.Pool):  # type: ignore[misc]
+    """An asyncpg pool whose `acquire()` gives up after `acquire_timeout` seconds by default.
+
+    Without it a request waits forever for a connection when the database is down or every
+    connection is stuck; with it the request fails fast with TimeoutError, answered as 503.
+    """
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    pool = Pool(
         url,
+        acquire_timeout=settings.db_acquire_timeout_s,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         init=init_connection,
+        timeout=settings.db_connect_timeout_s,  # connecting (each new connection)
         command_timeout=settings.statement_timeout_ms / 1000 + 5,
         server_settings={
             "statement_timeout": str(settings.statement_timeout_ms),
@@ -42,5 +64,5 @@ async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
             "hnsw.ef_search": "100",
         },
     )
-    assert pool is not None
+    await pool
     return pool

@@ -1,0 +1,105 @@
+"""The PostgreSQL job queue: exactly-once delivery across workers, dead workers, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+from service import jobs
+from service.db import jobs as jobs_db
+from tests.conftest import Agency
+
+RUNS: Counter[UUID] = Counter()
+
+
+@jobs.handler("test_count")
+async def _count(state: Any, job: Any, progress: Any) -> dict[str, Any]:
+    RUNS[job.id] += 1
+    await asyncio.sleep(0.01)  # let the other worker try to take the same job
+    await progress(1, 1, "counted")
+    return {"ran": True}
+
+
+@jobs.handler("test_slow")
+async def _slow(state: Any, job: Any, progress: Any) -> dict[str, Any]:
+    for i in range(100):
+        await progress(i, 100, "working")
+        await asyncio.sleep(0.05)
+    return {}
+
+
+async def _enqueue(pool: Any, agency: Agency, kind: str, n: int) -> list[UUID]:
+    async with pool.acquire() as conn:
+        return [
+            (await jobs_db.create(conn, agency_id=UUID(agency.id), kind=kind, created_by=None)).id
+            for _ in range(n)
+        ]
+
+
+async def test_two_workers_run_each_job_exactly_once(app: Any, pool: Any, agency: Agency) -> None:
+    state = app.state.jobmatch
+    ids = await _enqueue(pool, agency, "test_count", 40)
+    stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(jobs.run_worker(state, stop=stop, poll_seconds=0.05, name=f"w{i}"))
+        for i in range(2)
+    ]
+    async with pool.acquire() as conn:
+        for _ in range(400):
+            left = await conn.fetchval(
+                "SELECT count(*) FROM job WHERE id = ANY($1::uuid[]) AND status <> 'succeeded'",
+                ids,
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.05)
+        claimed_by = await conn.fetch("SELECT claimed_by FROM job WHERE id = ANY($1::uuid[])", ids)
+    stop.set()
+    await asyncio.gather(*workers)
+    assert left == 0
+    assert all(RUNS[i] == 1 for i in ids), {i: RUNS[i] for i in ids if RUNS[i] != 1}
+    # the work really was shared (the app's own worker may have taken some as well)
+    assert len({r["claimed_by"] for r in claimed_by}) >= 2
+
+
+async def test_a_job_whose_worker_died_is_requeued_then_failed(pool: Any, agency: Agency) -> None:
+    [job_id] = await _enqueue(pool, agency, "test_orphan", 1)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE job SET max_attempts = 2 WHERE id = $1", job_id)
+        for attempt in (1, 2):
+            job = await jobs_db.claim(conn, worker="doomed", kinds=["test_orphan"])
+            assert job is not None and job.id == job_id and job.attempts == attempt
+            # the worker dies: no heartbeat for longer than the stale limit
+            await conn.execute(
+                "UPDATE job SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1", job_id
+            )
+            await jobs_db.reap_stale(conn, stale_seconds=60)
+            status = await conn.fetchval("SELECT status FROM job WHERE id = $1", job_id)
+            assert status == ("queued" if attempt == 1 else "failed")
+        error = await conn.fetchval("SELECT error FROM job WHERE id = $1", job_id)
+    assert error == "the worker stopped responding"
+
+
+async def test_cancel_a_running_job(app: Any, pool: Any, agency: Agency) -> None:
+    [job_id] = await _enqueue(pool, agency, "test_slow", 1)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE job SET created_by_role = 'admin' WHERE id = $1", job_id)
+    c = agency.client
+    for _ in range(100):
+        job = (await c.get(f"/v1/jobs/{job_id}", headers=agency.auth("admin"))).json()
+        if job["status"] == "running" and job["done"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    assert job["phase"] == "working" and job["total"] == 100
+    r = await c.post(f"/v1/jobs/{job_id}:cancel", headers=agency.auth("admin"))
+    assert r.status_code == 200
+    for _ in range(100):
+        job = (await c.get(f"/v1/jobs/{job_id}", headers=agency.auth("admin"))).json()
+        if job["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert job["status"] == "cancelled" and job["done"] < 100
+    # a job started by the admin role is not the portal's to see
+    assert (await c.get(f"/v1/jobs/{job_id}", headers=agency.auth("portal"))).status_code == 404
