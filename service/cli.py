@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -62,14 +63,22 @@ def cmd_agency_create(args: argparse.Namespace) -> None:
 def _serve(app: object, settings: Settings) -> None:
     import uvicorn
 
-    uvicorn.run(
-        app,  # type: ignore[arg-type]
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-        access_log=False,  # ours (service.middleware.AccessLog) leaves out query strings
-    )
+    from service.embedded_db import stop_embedded
+
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; with this handler
+    # in place that becomes a normal exit, so the embedded PostgreSQL is stopped below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        uvicorn.run(
+            app,  # type: ignore[arg-type]
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+            access_log=False,  # ours (service.middleware.AccessLog) leaves out query strings
+        )
+    finally:
+        stop_embedded()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -186,6 +195,64 @@ def cmd_worker(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def cmd_retrain(args: argparse.Namespace) -> None:
+    """Train a model on an agency's feedback now, in this process, and print its evaluation."""
+    from matching.score import WeightedSumScorer
+    from service import training
+    from service.db import agencies, migrate
+    from service.db import jobs as jobs_db
+    from service.db.pool import create_pool
+    from service.jobs import run_one
+    from service.main import configure_logging, load_embedder
+    from service.state import AppState
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    url = _database_url(settings)
+    migrate.upgrade(url)
+
+    async def run() -> None:
+        pool = await create_pool(url, settings)
+        state = AppState(
+            settings=settings,
+            pool=pool,
+            embedder=load_embedder(settings),
+            scorer=WeightedSumScorer(),
+        )
+        try:
+            async with pool.acquire() as conn:
+                agency = await agencies.get_agency_by_name(conn, name=args.agency)
+                if agency is None:
+                    sys.exit(f"no agency named {args.agency!r}")
+            await training.check_enough_data(state, agency.id)
+            async with pool.acquire() as conn:
+                job = await jobs_db.create(
+                    conn,
+                    agency_id=agency.id,
+                    kind="train_model",
+                    created_by=None,
+                    created_by_role="admin",
+                    total=3,
+                )
+            while True:  # run queued jobs here until ours is done
+                async with pool.acquire() as conn:
+                    current = await jobs_db.get(conn, agency_id=agency.id, job_id=job.id)
+                assert current is not None
+                if current.status in ("succeeded", "failed", "cancelled"):
+                    break
+                await run_one(state, "jobmatch-retrain")
+            print(
+                json.dumps(
+                    {"status": current.status, "error": current.error, **current.result}, indent=2
+                )
+            )
+            print("activate it with POST /v1/models/<model_id>:activate (admin key)")
+        finally:
+            await pool.close()
+
+    asyncio.run(run())
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from service.main import create_app
 
@@ -223,8 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("name")
     p.set_defaults(func=cmd_agency_create)
 
-    p = sub.add_parser("worker", help="run a background-job worker (retraining, imports)")
+    p = sub.add_parser("worker", help="run a background-job worker (retraining, re-embedding)")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("retrain", help="train a scoring model on an agency's feedback now")
+    p.add_argument("--agency", required=True, help="the agency's name")
+    p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("openapi", help="write the OpenAPI spec")
     p.add_argument("--output", default=str(OPENAPI_PATH))

@@ -66,7 +66,9 @@ def worker_name() -> str:
 async def run_one(state: AppState, worker: str) -> bool:
     """Claim and run one job; False when the queue is empty."""
     async with state.pool.acquire() as conn:
-        job = await jobs_db.claim(conn, worker=worker, kinds=list(HANDLERS))
+        job = await jobs_db.claim(
+            conn, worker=worker, kinds=list(HANDLERS), model=state.embedder.name
+        )
     if job is None:
         return False
     progress = Progress(state, job)

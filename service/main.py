@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
 from service import (
+    embeddings,
     idempotency,
     training,  # noqa: F401  (registers the train_model job handler)
 )
@@ -87,9 +88,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             if settings.run_worker
             else None
         )
+        # Vectors missing for the configured model (a new model, or a restore) are filled in the
+        # background; matching serves the old ones meanwhile.
+        reembed = asyncio.create_task(embeddings.enqueue_reembedding(state))
         try:
             yield
         finally:
+            await reembed
             stop.set()
             if worker is not None:
                 await worker

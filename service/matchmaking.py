@@ -30,6 +30,7 @@ from service.db import protected as protected_db
 from service.db import records as records_db
 from service.db.matches import StoredItem, StoredList
 from service.db.reviews import Decision
+from service.embeddings import serving_model
 from service.errors import ProblemError, not_found
 from service.reviews import decision_out, final_ranks
 from service.schemas import MatchItem, MatchList
@@ -94,6 +95,7 @@ async def rank_postings(
     query: np.ndarray | None,
     *,
     scorer: Scorer,
+    embedding_model: str,
     limit: int,
     language: str,
 ) -> RankedPostings:
@@ -117,7 +119,7 @@ async def rank_postings(
         }
         if query is not None:
             candidates = await db.posting_candidates(
-                conn, model=state.embedder.name, query=query, **where
+                conn, model=embedding_model, query=query, **where
             )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
@@ -150,17 +152,23 @@ async def postings_for_seeker(
         if seeker_row is None:
             raise not_found("seeker")
         personalised = bool(seeker_row.profile.get("personalised_ranking", True))
+        model = await serving_model(state, conn, principal.agency_id)
         query = None
         if personalised:
-            query = await records_db.embedding_of(
-                conn, "seeker", record_id=seeker_id, model=state.embedder.name
-            )
+            query = await records_db.embedding_of(conn, "seeker", record_id=seeker_id, model=model)
             if query is None:
                 raise _missing_embedding("seeker")
         scorer = await active_scorer(state, conn, principal.agency_id)
     seeker = convert.seeker_profile(seeker_row.profile)
     result = await rank_postings(
-        state, principal, seeker, query, scorer=scorer, limit=limit, language=language
+        state,
+        principal,
+        seeker,
+        query,
+        scorer=scorer,
+        embedding_model=model,
+        limit=limit,
+        language=language,
     )
     ranked, candidates, postings = result.ranked, result.candidates, result.postings
     used_radius, radius = result.used_radius, result.radius
@@ -186,6 +194,7 @@ async def postings_for_seeker(
         posting_id=None,
         personalised=personalised,
         model_version=scorer.version if personalised else NON_PERSONALISED_VERSION,
+        embedding_model=model,
         radius_km=used_radius,
         radius_widened_km=(used_radius - radius) if used_radius is not None else 0.0,
         considered=len(candidates),
@@ -213,16 +222,15 @@ async def seekers_for_posting(
                 "This posting's valid_through has passed; expired postings are never matched.",
                 slug="posting-expired",
             )
-        query = await records_db.embedding_of(
-            conn, "posting", record_id=posting_id, model=state.embedder.name
-        )
+        model = await serving_model(state, conn, principal.agency_id)
+        query = await records_db.embedding_of(conn, "posting", record_id=posting_id, model=model)
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location
         candidates = await db.seeker_candidates(
             conn,
             agency_id=principal.agency_id,
-            model=state.embedder.name,
+            model=model,
             query=query,
             lat=loc.lat if loc else None,
             lon=loc.lon if loc else None,
@@ -282,6 +290,7 @@ async def seekers_for_posting(
         posting_id=posting_id,
         personalised=True,
         model_version=scorer.version,
+        embedding_model=model,
         radius_km=None,
         radius_widened_km=0.0,
         considered=len(candidates),
@@ -305,6 +314,7 @@ async def _persist(
     posting_id: UUID | None,
     personalised: bool,
     model_version: str,
+    embedding_model: str,
     radius_km: float | None,
     radius_widened_km: float,
     considered: int,
@@ -320,7 +330,7 @@ async def _persist(
         "seeker_id": seeker_id,
         "posting_id": posting_id,
         "model_version": model_version,
-        "embedding_model": state.embedder.name if personalised else "none",
+        "embedding_model": embedding_model if personalised else "none",
         "personalised": personalised,
         "radius_km": radius_km,
         "radius_widened_km": radius_widened_km,
@@ -397,11 +407,18 @@ def to_response(
     )
 
 
+# What of a list's fairness block a key without access to protected data sees: the policy's
+# shape, not figures per group (pool shares, skew, placement counts), which in a short list or
+# a small pool would tell the protected attributes of the few people in it.
+PUBLIC_FAIRNESS_FIELDS = ("method", "attributes", "k", "pool_size", "alpha")
+
+
 def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
-    """Keys that may not read protected data get no per-attribute placement counts: in a short
-    list they would tell the protected attributes of the few people in it."""
     from service.records import PROTECTED_READERS
 
     if match_list.fairness and principal.role not in PROTECTED_READERS:
-        match_list.fairness = {k: v for k, v in match_list.fairness.items() if k != "placement"}
+        match_list.fairness = {
+            **{k: v for k, v in match_list.fairness.items() if k in PUBLIC_FAIRNESS_FIELDS},
+            "group_figures": "shown to caseworker and admin keys only",
+        }
     return match_list

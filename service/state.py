@@ -27,6 +27,8 @@ class AppState:
     # keeps concurrent requests from thrashing each other.
     # Parsed learned scorers by model id (artifacts never change once stored).
     model_cache: dict[UUID, Scorer] = field(default_factory=dict)
+    # agency → (embedding model whose vectors matching uses, when that was checked)
+    serving_models: dict[UUID, tuple[str, float]] = field(default_factory=dict)
     model_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
     )

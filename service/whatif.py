@@ -20,6 +20,7 @@ from service import auditing, convert
 from service.auth import Principal
 from service.db import matches as matches_db
 from service.db import records as records_db
+from service.embeddings import serving_model
 from service.errors import ProblemError, not_found
 from service.matchmaking import rank_postings
 from service.state import AppState
@@ -56,11 +57,12 @@ async def what_would_change(
         )
         if seeker_row is None or posting_row is None:
             raise not_found("seeker or posting (erased since the list was made)")
+        model = await serving_model(state, conn, principal.agency_id)
         seeker_vec = await records_db.embedding_of(
-            conn, "seeker", record_id=item.seeker_id, model=state.embedder.name
+            conn, "seeker", record_id=item.seeker_id, model=model
         )
         posting_vec = await records_db.embedding_of(
-            conn, "posting", record_id=item.posting_id, model=state.embedder.name
+            conn, "posting", record_id=item.posting_id, model=model
         )
         scorer = await active_scorer(state, conn, principal.agency_id)
         await auditing.log(
@@ -78,7 +80,7 @@ async def what_would_change(
             "Not personalised",
             "The seeker opted out of profiling; their list follows distance and recency only.",
         )
-    if seeker_vec is None or posting_vec is None:
+    if seeker_vec is None or posting_vec is None or model != state.embedder.name:
         raise ProblemError(409, "Embedding not ready", "Retry once re-embedding has finished.")
     seeker = convert.seeker_profile(seeker_row.profile)
     posting = convert.posting_profile(posting_row.profile)
@@ -123,6 +125,7 @@ async def what_would_change(
         seeker,
         seeker_vec,
         scorer=scorer,
+        embedding_model=model,
         limit=TOP_FOR_SEEKER,
         language=language,
     )
@@ -139,6 +142,7 @@ async def what_would_change(
             change.seeker,
             vectors.get(i, seeker_vec),
             scorer=scorer,
+            embedding_model=model,
             limit=TOP_FOR_SEEKER,
             language=language,
         )

@@ -69,20 +69,28 @@ async def create(
     return Job(**dict(row))
 
 
-async def claim(conn: asyncpg.Connection, *, worker: str, kinds: list[str]) -> Job | None:
-    """Take the oldest queued job of the given kinds; concurrent workers skip each other's."""
+async def claim(
+    conn: asyncpg.Connection, *, worker: str, kinds: list[str], model: str | None = None
+) -> Job | None:
+    """Take the oldest queued job of the given kinds; concurrent workers skip each other's.
+
+    A job with `params.requires_model` is only taken by a worker running that embedding model
+    (during a model switch, old and new replicas share the queue).
+    """
     row = await conn.fetchrow(
         f"""
         UPDATE job SET status = 'running', claimed_by = $1, attempts = attempts + 1,
             started_at = coalesce(started_at, now()), heartbeat_at = now()
         WHERE id = (
             SELECT id FROM job WHERE status = 'queued' AND kind = ANY($2::text[])
+              AND (params->>'requires_model' IS NULL OR params->>'requires_model' = $3)
             ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1
         )
         RETURNING {_COLS}
         """,
         worker,
         kinds,
+        model,
     )
     return Job(**dict(row)) if row else None
 
@@ -171,3 +179,14 @@ async def get(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> Job
         f"SELECT {_COLS} FROM job WHERE id = $1 AND agency_id = $2", job_id, agency_id
     )
     return Job(**dict(row)) if row else None
+
+
+async def pending_of_kind(conn: asyncpg.Connection, *, agency_id: UUID, kind: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM job WHERE agency_id = $1 AND kind = $2 "
+            "AND status IN ('queued', 'running'))",
+            agency_id,
+            kind,
+        )
+    )

@@ -188,3 +188,63 @@ async def embedding_of(
         model,
     )
     return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)
+
+
+async def missing_embeddings(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, model: str, limit: int
+) -> list[Row]:
+    """Records of the agency without a vector from `model` (a batch of at most `limit`)."""
+    rows = await conn.fetch(
+        f"SELECT {_SELECT} FROM {kind} r WHERE r.agency_id = $1 AND NOT EXISTS ("
+        f"SELECT 1 FROM {kind}_embedding e WHERE e.{kind}_id = r.id AND e.model = $2) "
+        "ORDER BY r.id LIMIT $3",
+        agency_id,
+        model,
+        limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def count_missing_embeddings(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, model: str
+) -> int:
+    return int(
+        await conn.fetchval(
+            f"SELECT count(*) FROM {kind} r WHERE r.agency_id = $1 AND NOT EXISTS ("
+            f"SELECT 1 FROM {kind}_embedding e WHERE e.{kind}_id = r.id AND e.model = $2)",
+            agency_id,
+            model,
+        )
+    )
+
+
+async def previous_model(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, other_than: str
+) -> str | None:
+    """The model that made most of the agency's other vectors (the one to keep serving)."""
+    value = await conn.fetchval(
+        f"SELECT model FROM {kind}_embedding WHERE agency_id = $1 AND model <> $2 "
+        "GROUP BY model ORDER BY count(*) DESC LIMIT 1",
+        agency_id,
+        other_than,
+    )
+    return str(value) if value is not None else None
+
+
+async def drop_other_models(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, keep: str
+) -> None:
+    await conn.execute(
+        f"DELETE FROM {kind}_embedding WHERE agency_id = $1 AND model <> $2", agency_id, keep
+    )
+
+
+async def agencies_missing_embeddings(conn: asyncpg.Connection, *, model: str) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT r.agency_id FROM seeker r WHERE NOT EXISTS (SELECT 1 FROM "
+        "seeker_embedding e WHERE e.seeker_id = r.id AND e.model = $1) "
+        "UNION SELECT DISTINCT r.agency_id FROM posting r WHERE NOT EXISTS (SELECT 1 FROM "
+        "posting_embedding e WHERE e.posting_id = r.id AND e.model = $1)",
+        model,
+    )
+    return [r["agency_id"] for r in rows]
