@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import orjson
 
 from service import records
-from service.auth import Principal
+from service.auth import Principal, Role
 from service.db import jobs as jobs_db
 from service.db import records as db
 from service.db.records import Kind
 from service.errors import FieldError, ProblemError, validation_problem
-from service.schemas import ImportJob, JobStatus, RecordError
+from service.jobs import handler
+from service.schemas import JobStatus, RecordError
 from service.state import AppState
 
 _CHUNK = 256  # records per embedding batch and per transaction
@@ -60,9 +63,10 @@ def _external_id(item: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def import_records(
-    state: AppState, principal: Principal, kind: Kind, items: list[Any]
-) -> ImportJob:
+def validate_upload(
+    state: AppState, kind: Kind, items: list[Any]
+) -> tuple[list[tuple[int, records.Body]], list[RecordError]]:
+    """Per-record validation (at once, in the request): the valid records and the errors."""
     limit = state.settings.bulk_max_records
     if len(items) > limit:
         raise ProblemError(
@@ -93,17 +97,20 @@ async def import_records(
             continue
         seen.add(body.external_id)
         valid.append((index, body))
+    return valid, errors
 
+
+async def store_upload(
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    valid: list[tuple[int, records.Body]],
+    errors: list[RecordError],
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Embed and store the valid records in batches; records whose external_id is taken by
+    then are reported, not stored."""
     async with state.pool.acquire() as conn:
-        job = await jobs_db.create(
-            conn,
-            agency_id=principal.agency_id,
-            kind=f"{kind}_import",
-            created_by=principal.key_id,
-            created_by_role=principal.role.value,
-            total=len(items),
-            status="running",
-        )
         taken = await db.existing_external_ids(
             conn,
             kind,
@@ -115,23 +122,81 @@ async def import_records(
         if body.external_id in taken:
             errors.append(_dup(index, body.external_id, "already exists in your agency"))
         else:
-            fresh.append(body)
-
+            fresh.append((index, body))
     created = 0
+    total = len(valid) + len(errors)
     for start in range(0, len(fresh), _CHUNK):
         chunk = fresh[start : start + _CHUNK]
-        await records.store_batch(state, principal, kind, chunk)
-        created += len(chunk)
-        async with state.pool.acquire() as conn:
-            await jobs_db.progress(conn, job_id=job.id, done=created + len(errors))
-
+        try:
+            await records.store_batch(state, principal, kind, [b for _, b in chunk])
+            created += len(chunk)
+        except asyncpg.UniqueViolationError:  # a record written meanwhile: store one by one
+            for index, body in chunk:
+                try:
+                    await records.store_batch(state, principal, kind, [body])
+                    created += 1
+                except asyncpg.UniqueViolationError:
+                    errors.append(_dup(index, body.external_id, "already exists in your agency"))
+        if progress is not None:
+            await progress(created + len(errors), total, "storing")
     errors.sort(key=lambda e: e.index)
-    result = {"created": created, "failed": len(errors), "errors": [e.model_dump() for e in errors]}
+    return {"created": created, "failed": len(errors), "errors": [e.model_dump() for e in errors]}
+
+
+def _principal_of(job: jobs_db.Job) -> Principal:
+    assert job.created_by is not None and job.created_by_role is not None
+    return Principal(key_id=job.created_by, agency_id=job.agency_id, role=Role(job.created_by_role))
+
+
+async def _import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[str, Any]:
+    kind: Kind = "seeker" if job.kind == "seeker_import" else "posting"
+    valid = [(i, records.parse_body(kind, item, loc=())) for i, item in job.params["records"]]
+    errors = [RecordError(**e) for e in job.params["errors"]]
+    return await store_upload(state, _principal_of(job), kind, valid, errors, progress)
+
+
+handler("seeker_import")(_import_job)
+handler("posting_import")(_import_job)
+
+
+async def import_records(
+    state: AppState, principal: Principal, kind: Kind, items: list[Any]
+) -> tuple[JobStatus, bool]:
+    """Validate now, queue the import, and wait up to `bulk_wait_seconds` for it to finish.
+
+    Returns the job and whether it finished; an unfinished job is polled at GET /v1/jobs/{id}.
+    """
+    valid, errors = validate_upload(state, kind, items)
     async with state.pool.acquire() as conn:
-        job = await jobs_db.finish(
-            conn, job_id=job.id, status="succeeded", done=len(items), result=result
+        job = await jobs_db.create(
+            conn,
+            agency_id=principal.agency_id,
+            kind=f"{kind}_import",
+            created_by=principal.key_id,
+            created_by_role=principal.role.value,
+            total=len(items),
+            params={
+                "records": [(i, b.model_dump(mode="json")) for i, b in valid],
+                "errors": [e.model_dump() for e in errors],
+            },
         )
-    return job_out(job)
+    deadline = asyncio.get_running_loop().time() + state.settings.bulk_wait_seconds
+    while True:
+        async with state.pool.acquire() as conn:
+            current = await jobs_db.get(conn, agency_id=principal.agency_id, job_id=job.id)
+        assert current is not None
+        finished = current.status in ("succeeded", "failed", "cancelled")
+        if finished or asyncio.get_running_loop().time() >= deadline:
+            return job_out(current), finished
+        await asyncio.sleep(0.1)
+
+
+async def import_now(
+    state: AppState, principal: Principal, kind: Kind, items: list[Any]
+) -> dict[str, Any]:
+    """Import in this process without the queue (the demo loads its data before serving)."""
+    valid, errors = validate_upload(state, kind, items)
+    return await store_upload(state, principal, kind, valid, errors)
 
 
 def _dup(index: int, external_id: str, why: str) -> RecordError:

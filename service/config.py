@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         default=True, description="Run a background-job worker inside each API process."
     )
     job_poll_seconds: float = 1.0
+    bulk_wait_seconds: float = Field(
+        default=30.0,
+        description="Bulk imports answer 200 when done within this time, else 202 (poll the job).",
+    )
     job_stale_seconds: float = Field(
         default=120.0, description="A running job without a heartbeat this long is re-queued."
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from service.auth import Principal, Role
-from service.bulk import import_records
+from service.bulk import import_now
 from service.db import agencies
 from service.errors import ProblemError
 from service.feedback import record_simulated_feedback
@@ -42,8 +42,8 @@ async def prepare_demo(
             keys[role] = key.secret
     if seeded:
         principal = Principal(key_id=UUID(int=0), agency_id=agency.id, role=Role.portal)
-        await import_records(state, principal, "posting", generate_postings(postings))
-        await import_records(state, principal, "seeker", generate_seekers(seekers))
+        await import_now(state, principal, "posting", generate_postings(postings))
+        await import_now(state, principal, "seeker", generate_seekers(seekers))
         if feedback_lists:
             await seed_feedback(state, agency.id, lists=feedback_lists)
     return DemoInfo(agency_id=agency.id, keys=keys, seeded=seeded)

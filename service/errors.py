@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("jobmatch.errors")
 
@@ -132,6 +134,27 @@ _TITLES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the most specific route templates that match the request's path (a
+    `/jobs/{id}:cancel` path also matches `/jobs/{id}`; it is the former's resource)."""
+    from fastapi.routing import iter_route_contexts
+
+    scope = {**request.scope, "method": "\x00"}  # fits no route's methods: path-only matches
+    best, methods = -1, set[str]()
+    for ctx in iter_route_contexts(request.app.router.routes):
+        if not ctx.methods:
+            continue
+        match, _ = ctx.matches(scope)
+        if match == Match.NONE:
+            continue
+        literal = len(re.sub(r"{[^}]*}", "", ctx.path or ""))
+        if literal > best:
+            best, methods = literal, set[str]()
+        if literal == best:
+            methods |= set(ctx.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -159,15 +182,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework's only 400: a body it could not parse (not UTF-8, not JSON). Answer
+            # like every other unreadable body: 422 naming the body.
+            p = validation_problem([FieldError(field="body", message="not valid JSON")])
+            return problem_response(request, 422, p.title, p.detail, slug=p.slug, errors=p.errors)
         title = _TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; name all of
+            # the resource's methods.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return problem_response(
             request,
             exc.status_code,
             title,
             detail,
             slug=title.lower().replace(" ", "-"),
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     # Connection lost or refused, server shutting down or starting, statement timeout

@@ -45,6 +45,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _KEPT_HEADERS = ("location", "etag", "content-type")
 _SWEEP_CHANCE = 0.01  # share of claims that also delete every agency's expired keys
+_pending: set[asyncio.Future[None]] = set()  # releases in flight (kept referenced)
 
 
 class Replay(Exception):
@@ -195,7 +196,12 @@ class IdempotencyMiddleware:
         finally:
             c = claim()
             if c is not None and not done:
-                await _release(c)
+                # Also when the request is cancelled (client gone): shielded, the release runs
+                # to its end even if this task does not.
+                release = asyncio.ensure_future(_release(c))
+                _pending.add(release)
+                release.add_done_callback(_pending.discard)
+                await asyncio.shield(release)
 
 
 async def _finish(claim: Claim, messages: list[Message]) -> None:

@@ -255,6 +255,32 @@ class RejectReason(StrEnum):
 
 
 class DecisionIn(Strict):
+    # The rules of _complete, in the schema too (clients and fuzzers can generate valid bodies).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"action": {"const": "reject"}}, "required": ["action"]},
+                    "then": {
+                        "required": ["reason_code"],
+                        "properties": {"reason_code": {"type": "string"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"action": {"const": "override"}}, "required": ["action"]},
+                    "then": {
+                        "required": ["new_rank", "note"],
+                        "properties": {
+                            "new_rank": {"type": "integer"},
+                            "note": {"type": "string", "pattern": "\\S"},
+                        },
+                    },
+                    "else": {"properties": {"new_rank": {"type": "null"}}},
+                },
+            ]
+        }
+    )
+
     rank: int = Field(ge=1, le=1000, description="The item's rank in the stored list")
     action: Literal["shortlist", "reject", "contact", "override"]
     reason_code: RejectReason | None = Field(default=None, description="Required for reject")
@@ -375,10 +401,49 @@ class FairnessPolicyIn(Strict):
     (`female|55-64`); booleans read `true` / `false`. Seekers without consent are `unknown`.
     """
 
-    method: Literal["none", "fa_ir", "det_const_sort"] = "none"
-    attributes: Annotated[list[ProtectedAttribute], Field(min_length=1, max_length=2)] = Field(
-        default_factory=lambda: [ProtectedAttribute.gender]
+    # The rules of _consistent, in the schema too, but for "target shares sum to at most 1".
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"method": {"const": "fa_ir"}}, "required": ["method"]},
+                    "then": {
+                        "required": ["protected_groups"],
+                        "properties": {"protected_groups": {"minItems": 1}},
+                    },
+                },
+                {
+                    "if": {
+                        "properties": {
+                            "method": {"const": "fa_ir"},
+                            "target_source": {"const": "explicit"},
+                        },
+                        "required": ["method"],
+                    },
+                    "then": {"required": ["p"], "properties": {"p": {"type": "number"}}},
+                },
+                {
+                    "if": {
+                        "properties": {
+                            "method": {"const": "det_const_sort"},
+                            "target_source": {"const": "explicit"},
+                        },
+                        "required": ["method"],
+                    },
+                    "then": {
+                        "required": ["targets"],
+                        "properties": {"targets": {"minProperties": 1}},
+                    },
+                },
+            ]
+        }
     )
+
+    method: Literal["none", "fa_ir", "det_const_sort"] = "none"
+    attributes: Annotated[
+        list[ProtectedAttribute],
+        Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True}),
+    ] = Field(default_factory=lambda: [ProtectedAttribute.gender])
     protected_groups: Annotated[
         list[Annotated[str, Field(max_length=100)]], Field(max_length=20)
     ] = Field(default_factory=list, description="fa_ir: the group labels counted as protected")
@@ -389,9 +454,10 @@ class FairnessPolicyIn(Strict):
     p: float | None = Field(
         default=None, gt=0, lt=1, description="fa_ir: minimum share of protected candidates"
     )
-    targets: Annotated[dict[Annotated[str, Field(max_length=100)], float], Field(max_length=50)] = (
-        Field(default_factory=dict, description="det_const_sort: target share per group")
-    )
+    targets: Annotated[
+        dict[Annotated[str, Field(max_length=100)], Annotated[float, Field(ge=0, le=1)]],
+        Field(max_length=50),
+    ] = Field(default_factory=dict, description="det_const_sort: target share per group")
     alpha: float = Field(default=0.1, gt=0, le=0.5, description="fa_ir: significance level")
     reason: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None, description="Why the policy changes (kept in its history)"

@@ -83,6 +83,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> obj
         # far above what any test sends; tests of the limiter swap in a strict one
         rate_limit_per_minute=1_000_000,
         rate_limit_burst=100_000,
+        job_poll_seconds=0.1,  # the in-app worker picks up queued imports quickly
     )
 
 

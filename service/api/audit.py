@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from service.api.common import Limit, problems
+from service.api.common import Limit, Timestamp, problems
 from service.auth import Principal
 from service.db import audit as audit_db
-from service.deps import State, authorize, parse_id
-from service.errors import FieldError, validation_problem
+from service.deps import State, authorize
 
 router = APIRouter(tags=["audit"])
 
@@ -45,31 +45,22 @@ async def list_audit_events(
     state: State,
     principal: Annotated[Principal, Depends(authorize("audit:read"))],
     limit: Limit = 50,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
-    actor: Annotated[str | None, Query(max_length=64, description="API key id")] = None,
-    subject: Annotated[str | None, Query(max_length=64, description="subject id")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    actor: Annotated[UUID | None, Query(description="API key id")] = None,
+    subject: Annotated[UUID | None, Query(description="subject id")] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
 ) -> AuditPage:
     """Audit events of your agency, oldest first, filtered by actor, subject, action and time."""
-    ids = {}
-    for name, value in (("actor", actor), ("subject", subject)):
-        if value is not None:
-            try:
-                ids[name] = parse_id(value, name)
-            except Exception:
-                raise validation_problem(
-                    [FieldError(field=f"query.{name}", message="not an id")]
-                ) from None
     async with state.pool.acquire() as conn:
         rows = await audit_db.page(
             conn,
             agency_id=principal.agency_id,
             after_seq=int(cursor) if cursor else None,
             limit=limit,
-            actor_key_id=ids.get("actor"),
-            subject_id=ids.get("subject"),
+            actor_key_id=actor,
+            subject_id=subject,
             action=action,
             since=from_,
             until=to,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Header, Query
+from pydantic import BeforeValidator
 
 from matching.explain import pick_language
 from service.errors import PROBLEM_JSON, Problem
@@ -41,6 +44,18 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+# RFC 3339 date-times only (what `format: date-time` promises): Pydantic alone would also take
+# numbers as Unix times and dates without a time.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    if not (isinstance(value, str) and _RFC3339.match(value)):
+        raise ValueError("expected an RFC 3339 date-time with offset, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (max 200)")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
 AcceptLanguage = Annotated[
@@ -51,3 +66,21 @@ AcceptLanguage = Annotated[
 
 def language(accept_language: str | None) -> str:
     return pick_language(accept_language)
+
+
+def validation_errors_as_problems(spec: dict[str, Any]) -> None:
+    """FastAPI documents a route's 422 as its own `HTTPValidationError` unless the route names
+    422 itself; every 422 of this API is a problem document, so document it as one."""
+    problem = {
+        "description": "Invalid input; `errors` names each bad field",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for item in spec.get("paths", {}).values():
+        for op in item.values():
+            response = op.get("responses", {}).get("422", {})
+            if "HTTPValidationError" in str(response):
+                op["responses"]["422"] = problem
+    schemas = spec.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(spec.get("paths")):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)

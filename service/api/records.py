@@ -12,7 +12,7 @@ from service.db.records import Kind
 from service.deps import State, authorize, parse_id
 from service.errors import FieldError, ProblemError, validation_problem
 from service.idempotency import Idempotent
-from service.schemas import ImportJob, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
+from service.schemas import JobStatus, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
 
 _MERGE_PATCH = "application/merge-patch+json"
 _JSONLD = "application/ld+json"
@@ -199,8 +199,11 @@ def make_bulk_router(kind: Kind) -> APIRouter:
 
     @router.post(
         f"/v1/{plural}:bulk",
-        response_model=ImportJob,
-        responses=problems(413, 422),
+        response_model=JobStatus,
+        responses={
+            202: {"model": JobStatus, "description": "Still importing: poll GET /v1/jobs/{id}"},
+            **problems(413, 422),
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -214,10 +217,16 @@ def make_bulk_router(kind: Kind) -> APIRouter:
         operation_id=f"bulk_import_{plural}",
     )
     async def bulk_import(
-        request: Request, state: State, principal: Writer, _: Idempotent
-    ) -> ImportJob:
-        """Stores the valid records and reports each bad one by its position."""
+        request: Request, response: Response, state: State, principal: Writer, _: Idempotent
+    ) -> JobStatus:
+        """Validates every record at once, then imports the valid ones as a background job
+        (batched embedding). Answers 200 with the finished job when it completes within
+        `bulk_wait_seconds`, else 202 with the job to poll; bad records are reported by position."""
         items = bulk.parse_upload(await request.body(), request.headers.get("content-type", ""))
-        return await bulk.import_records(state, principal, kind, items)
+        job, finished = await bulk.import_records(state, principal, kind, items)
+        if not finished:
+            response.status_code = status.HTTP_202_ACCEPTED
+            response.headers["Location"] = f"/v1/jobs/{job.id}"
+        return job
 
     return router

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from matching.audit_report import placement_impact, recommendation_quality, selection_impact
 from matching.features import monthly_amount
-from service.api.common import problems
+from service.api.common import Timestamp, problems
 from service.auth import Principal
 from service.db import reports
 from service.db.protected import FIELDS
@@ -52,9 +52,9 @@ async def fairness_report(
     state: State,
     principal: Annotated[Principal, Depends(authorize("reports:read"))],
     from_: Annotated[
-        datetime | None, Query(alias="from", description="default: 30 days ago")
+        Timestamp | None, Query(alias="from", description="default: 30 days ago")
     ] = None,
-    to: Annotated[datetime | None, Query(description="default: now")] = None,
+    to: Annotated[Timestamp | None, Query(description="default: now")] = None,
 ) -> FairnessReport:
     """Impact ratios of top-k placement and of shortlisting per protected attribute, and the
     quality of the jobs recommended to each group, over a period. Seekers without consent are

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from service import auditing, reviews, whatif
-from service.api.common import AcceptLanguage, Cursor, Limit, language, problems
+from service.api.common import AcceptLanguage, Cursor, Limit, Timestamp, language, problems
 from service.auth import Principal
 from service.db import matches as matches_db
 from service.db import reviews as reviews_db
@@ -45,10 +45,10 @@ async def list_match_lists(
     principal: Reviewer,
     limit: Limit = 50,
     cursor: Cursor = None,
-    posting_id: Annotated[str | None, Query(max_length=64)] = None,
-    seeker_id: Annotated[str | None, Query(max_length=64)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    posting_id: UUID | None = None,
+    seeker_id: UUID | None = None,
+    from_: Annotated[Timestamp | None, Query(alias="from")] = None,
+    to: Timestamp | None = None,
     reviewed: Annotated[
         bool | None, Query(description="false: only lists without any decision yet")
     ] = None,
@@ -58,8 +58,8 @@ async def list_match_lists(
         rows = await reviews_db.list_summaries(
             conn,
             agency_id=principal.agency_id,
-            seeker_id=parse_id(seeker_id, "seeker") if seeker_id else None,
-            posting_id=parse_id(posting_id, "posting") if posting_id else None,
+            seeker_id=seeker_id,
+            posting_id=posting_id,
             since=from_,
             until=to,
             unreviewed=reviewed is False,

@@ -125,8 +125,10 @@ async def finish(
     error: str | None = None,
 ) -> Job:
     row = await conn.fetchrow(
+        # params go: an import's records must not outlive it (nor an erasure)
         f"UPDATE job SET status = $2, done = coalesce($3, done), result = coalesce($4, result), "
-        f"error = $5, finished_at = now(), heartbeat_at = now() WHERE id = $1 RETURNING {_COLS}",
+        f"error = $5, params = '{{}}'::jsonb, finished_at = now(), heartbeat_at = now() "
+        f"WHERE id = $1 RETURNING {_COLS}",
         job_id,
         status,
         done,

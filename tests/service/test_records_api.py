@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -298,3 +299,25 @@ async def test_auth_required_and_roles_enforced(agency: Agency) -> None:
     assert r.status_code == 403
     r = await c.post("/v1/postings", json=posting_body(), headers=agency.auth("caseworker"))
     assert r.status_code == 403
+
+
+async def test_bulk_import_runs_on_the_job_queue(agency: Agency, app: Any, pool: Any) -> None:
+    """A slow import answers 202 with the job; the queue's worker finishes it."""
+    state = app.state.jobmatch
+    original = state.settings.bulk_wait_seconds
+    object.__setattr__(state.settings, "bulk_wait_seconds", 0.0)
+    try:
+        rows = [posting_body(f"Q-{i}") for i in range(5)]
+        r = await agency.client.post("/v1/postings:bulk", json=rows, headers=agency.auth("portal"))
+    finally:
+        object.__setattr__(state.settings, "bulk_wait_seconds", original)
+    assert r.status_code == 202 and r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
+    for _ in range(200):
+        job = (await agency.client.get(r.headers["location"], headers=agency.auth("portal"))).json()
+        if job["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    assert (job["status"], job["created"], job["done"], job["total"]) == ("succeeded", 5, 5, 5)
+    async with pool.acquire() as conn:  # the uploaded records do not linger in the job row
+        params = await conn.fetchval("SELECT params FROM job WHERE id = $1::uuid", job["id"])
+    assert params == {}
