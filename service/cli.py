@@ -8,9 +8,15 @@ import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from service.state import AppState
 
 OPENAPI_PATH = Path("openapi") / "openapi.json"
 
@@ -152,80 +158,68 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _serve(create_app(settings, embedder=embedder), settings)
 
 
-def cmd_worker(args: argparse.Namespace) -> None:
-    """Drain the job queue (next to, or instead of, the API processes' own workers)."""
+@asynccontextmanager
+async def _offline_state() -> AsyncIterator[AppState]:
+    """Settings, migrated database, pool and model for commands that run without the server."""
     from matching.score import WeightedSumScorer
-    from service import training  # noqa: F401  (registers job handlers)
+    from service import embeddings, training  # noqa: F401  (register their job handlers)
     from service.db import migrate
     from service.db.pool import create_pool
-    from service.jobs import run_worker
     from service.main import configure_logging, load_embedder
     from service.state import AppState
 
     settings = get_settings()
     configure_logging(settings.log_level)
     url = _database_url(settings)
-    migrate.upgrade(url)
-
-    async def run() -> None:
-        import signal
-
-        pool = await create_pool(url, settings)
-        state = AppState(
+    await asyncio.to_thread(migrate.upgrade, url)
+    pool = await create_pool(url, settings)
+    try:
+        yield AppState(
             settings=settings,
             pool=pool,
             embedder=load_embedder(settings),
             scorer=WeightedSumScorer(),
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print("worker running; Ctrl-C to stop", flush=True)
-        try:
+    finally:
+        await pool.close()
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Drain the job queue (next to, or instead of, the API processes' own workers)."""
+    from service.jobs import run_worker
+
+    async def run() -> None:
+        async with _offline_state() as state:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            print("worker running; Ctrl-C to stop", flush=True)
             await run_worker(
                 state,
                 stop=stop,
-                poll_seconds=settings.job_poll_seconds,
-                stale_seconds=settings.job_stale_seconds,
+                poll_seconds=state.settings.job_poll_seconds,
+                stale_seconds=state.settings.job_stale_seconds,
             )
-        finally:
-            await pool.close()
 
     asyncio.run(run())
 
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Train a model on an agency's feedback now, in this process, and print its evaluation."""
-    from matching.score import WeightedSumScorer
     from service import training
-    from service.db import agencies, migrate
+    from service.db import agencies
     from service.db import jobs as jobs_db
-    from service.db.pool import create_pool
     from service.jobs import run_one
-    from service.main import configure_logging, load_embedder
-    from service.state import AppState
-
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    url = _database_url(settings)
-    migrate.upgrade(url)
 
     async def run() -> None:
-        pool = await create_pool(url, settings)
-        state = AppState(
-            settings=settings,
-            pool=pool,
-            embedder=load_embedder(settings),
-            scorer=WeightedSumScorer(),
-        )
-        try:
-            async with pool.acquire() as conn:
+        async with _offline_state() as state:
+            async with state.pool.acquire() as conn:
                 agency = await agencies.get_agency_by_name(conn, name=args.agency)
-                if agency is None:
-                    sys.exit(f"no agency named {args.agency!r}")
+            if agency is None:
+                sys.exit(f"no agency named {args.agency!r}")
             await training.check_enough_data(state, agency.id)
-            async with pool.acquire() as conn:
+            async with state.pool.acquire() as conn:
                 job = await jobs_db.create(
                     conn,
                     agency_id=agency.id,
@@ -235,20 +229,15 @@ def cmd_retrain(args: argparse.Namespace) -> None:
                     total=3,
                 )
             while True:  # run queued jobs here until ours is done
-                async with pool.acquire() as conn:
+                async with state.pool.acquire() as conn:
                     current = await jobs_db.get(conn, agency_id=agency.id, job_id=job.id)
                 assert current is not None
                 if current.status in ("succeeded", "failed", "cancelled"):
                     break
                 await run_one(state, "jobmatch-retrain")
-            print(
-                json.dumps(
-                    {"status": current.status, "error": current.error, **current.result}, indent=2
-                )
-            )
+            summary = {"status": current.status, "error": current.error, **current.result}
+            print(json.dumps(summary, indent=2))
             print("activate it with POST /v1/models/<model_id>:activate (admin key)")
-        finally:
-            await pool.close()
 
     asyncio.run(run())
 
