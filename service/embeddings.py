@@ -52,7 +52,16 @@ async def serving_model(state: AppState, conn: asyncpg.Connection, agency_id: UU
 
 async def enqueue_reembedding(state: AppState) -> list[UUID]:
     """Queue a re-embedding job for every agency with records the current model has not seen
-    (unless one is already queued or running)."""
+    (unless one is already queued or running). Never raises: a start-up check that finds the
+    database away is simply tried again at the next start."""
+    try:
+        return await _enqueue_reembedding(state)
+    except Exception as exc:
+        log.warning("could not check for missing embeddings: %s", type(exc).__name__)
+        return []
+
+
+async def _enqueue_reembedding(state: AppState) -> list[UUID]:
     async with state.pool.acquire() as conn:
         agencies = await records_db.agencies_missing_embeddings(conn, model=state.embedder.name)
         queued = []

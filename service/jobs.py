@@ -16,11 +16,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from service.db import jobs as jobs_db
 from service.db.jobs import Job
 from service.state import AppState
 
 log = logging.getLogger("jobmatch.jobs")
+
+# What a lost or restarting database raises; the worker waits and tries again.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 
 class JobCancelled(Exception):
@@ -106,7 +118,7 @@ async def run_worker(
                     log.warning("job %s lost its worker; re-queued or failed", job_id)
             while not stop.is_set() and await run_one(state, worker):
                 pass
-        except (OSError, ConnectionError) as exc:  # database away: wait and try again
+        except DATABASE_DOWN as exc:  # database away: wait and try again
             log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
