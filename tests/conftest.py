@@ -84,6 +84,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> obj
         rate_limit_per_minute=1_000_000,
         rate_limit_burst=100_000,
         job_poll_seconds=0.1,  # the in-app worker picks up queued imports quickly
+        # tests read an import's outcome from its answer: wait for it even on a loaded machine
+        # (test_bulk_import_runs_on_the_job_queue sets this to 0 to see the 202 path)
+        bulk_wait_seconds=600.0,
     )
 
 
