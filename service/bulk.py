@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from service.db import records as db
 from service.db.records import Kind
 from service.errors import FieldError, ProblemError, validation_problem
 from service.jobs import handler
-from service.schemas import JobStatus, RecordError
+from service.schemas import NOT_BLANK, JobStatus, RecordError, storable
 from service.state import AppState
 
 _CHUNK = 256  # records per embedding batch and per transaction
@@ -24,7 +25,7 @@ _CHUNK = 256  # records per embedding batch and per transaction
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
     """Records from an NDJSON or JSON-array body; a line that is not JSON becomes an error item."""
     text = raw.strip()
-    if not text:
+    if not re.search(NOT_BLANK, raw.decode("utf-8", "replace")):  # only whitespace, any kind
         raise validation_problem([FieldError(field="body", message="the upload is empty")])
     if "ndjson" not in content_type and (text[:1] == b"[" or "json" in content_type):
         try:
@@ -60,7 +61,8 @@ class _BadLine:
 
 def _external_id(item: Any) -> str | None:
     value = item.get("external_id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    # Kept in the job's report: only what PostgreSQL can store, and not a novel's worth.
+    return value[:200] if isinstance(value, str) and storable(value) else None
 
 
 def validate_upload(

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import PERMISSIONS, Principal
 from service.db import agencies
-from service.errors import ProblemError, not_found
+from service.errors import FieldError, ProblemError, not_found, validation_problem
 from service.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="An API key of your agency")
@@ -64,15 +64,39 @@ def authorize(operation: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     if operation not in PERMISSIONS:
         raise KeyError(f"operation {operation!r} is not in the permission table")
 
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(get_principal)]
+    ) -> Principal:
         if not principal.may(operation):
             raise ProblemError(
                 403, "Forbidden", f"The {principal.role.value} role may not do {operation}."
             )
+        reject_unknown_query_parameters(request)
         return principal
 
     check.operation = operation  # type: ignore[attr-defined]  # read by the permission test
     return check
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """422 for query parameters the route does not document, or given twice (each takes one
+    value): like unknown body fields, a typo (`?limt=5`) must not silently do something else."""
+    route = request.scope.get("route")
+    op = request.app.openapi()["paths"].get(getattr(route, "path", None), {})
+    op = op.get(request.method.lower())
+    if op is None:
+        return
+    known = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+    errors = [
+        FieldError(
+            field=f"query.{k}"[:200],
+            message="unknown parameter" if k not in known else "given more than once",
+        )
+        for k in sorted(set(request.query_params))
+        if k not in known or len(request.query_params.getlist(k)) > 1
+    ]
+    if errors:
+        raise validation_problem(errors)
 
 
 def parse_id(value: str, what: str) -> UUID:

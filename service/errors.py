@@ -73,7 +73,12 @@ def field_errors_from_pydantic(
 ) -> list[FieldError]:
     out = []
     for err in errors:
-        loc = [str(p) for p in (*prefix, *err.get("loc", ()))]
+        # Locations name input keys, which may hold anything: keep them printable and storable
+        # (bulk reports are stored).
+        loc = [
+            str(p).encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")[:200]
+            for p in (*prefix, *err.get("loc", ()))
+        ]
         # FastAPI prefixes locations with "body"/"query"/...; keep them, they say where to look.
         out.append(
             FieldError(field=".".join(loc), message=err.get("msg", ""), type=err.get("type"))
@@ -205,9 +210,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Connection lost or refused, server shutting down or starting, statement timeout
     # (QueryCanceledError), connect/acquire timeouts (TimeoutError is an OSError): all 503.
+    # A connection that dies mid-statement can also leave asyncpg's protocol in a state it
+    # reports as InternalClientError or InterfaceError ("connection is closed").
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.exceptions.OperatorInterventionError)
     @app.exception_handler(asyncpg.exceptions.InsufficientResourcesError)
+    @app.exception_handler(asyncpg.exceptions.InternalClientError)
+    @app.exception_handler(asyncpg.exceptions.InterfaceError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:

@@ -2,11 +2,97 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from service.errors import FieldError, validation_problem
 
 _PERIODS = {"HOUR", "DAY", "WEEK", "MONTH", "YEAR"}
+
+# The JobPosting properties read, with the JSON types accepted for each (others are ignored).
+_READ: dict[str, tuple[str, ...]] = {
+    "identifier": ("string", "object", "array"),
+    "title": ("string",),
+    "description": ("string",),
+    "datePosted": ("string",),
+    "validThrough": ("string",),
+    "employmentType": ("string", "array"),
+    "hiringOrganization": ("string", "object"),
+    "jobLocation": ("object", "array"),
+    "jobLocationType": ("string",),
+    "baseSalary": ("object",),
+    "skills": ("string", "array"),
+    "occupationalCategory": ("string", "object"),
+    "experienceRequirements": ("string", "object"),
+    "totalJobOpenings": ("integer",),
+}
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+    "integer": (int,),
+}
+
+JOB_POSTING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A schema.org JobPosting (JSON-LD). Read: "
+    + ", ".join(_READ)
+    + " (identifier is the external_id: a string, or a PropertyValue whose value is one); "
+    "other properties are ignored. The mapped fields are validated like a JSON posting.",
+    "required": ["@type", "identifier", "title"],
+    "properties": {
+        "@type": {
+            "anyOf": [
+                {"const": "JobPosting"},
+                {"type": "array", "items": {"type": "string"}, "contains": {"const": "JobPosting"}},
+            ]
+        },
+        **{
+            name: {"type": list(types) if len(types) > 1 else types[0]}
+            for name, types in _READ.items()
+        },
+    },
+}
+
+
+def _wrong_types(doc: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    for name, types in _READ.items():
+        value = doc.get(name)
+        allowed = tuple(t for k in types for t in _PY_TYPES[k])
+        if value is not None and (not isinstance(value, allowed) or isinstance(value, bool)):
+            errors.append(
+                FieldError(field=f"body.{name}", message=f"expected {' or '.join(types)}")
+            )
+    return errors
+
+
+def _timestamp(value: Any) -> Any:
+    """schema.org dates may omit the offset or the seconds: make them RFC 3339 (UTC if none)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # refused by the posting's validation
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+
+
+def _day(value: Any) -> Any:
+    """datePosted may be a DateTime: keep its date."""
+    if isinstance(value, str) and len(value) > 10 and value[10] in "Tt ":
+        return value[:10]
+    return value
+
+
+def _number(value: Any) -> Any:
+    """schema.org numbers are often written as text ("52.09"): read those as numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # refused by the posting's validation
+    return value
 
 
 def _first(value: Any) -> Any:
@@ -17,7 +103,7 @@ def _text(value: Any) -> str | None:
     value = _first(value)
     if isinstance(value, dict):
         value = value.get("name") or value.get("value")
-    return str(value) if value not in (None, "") else None
+    return value if isinstance(value, str) and value else None
 
 
 def _skills(value: Any) -> list[dict[str, Any]]:
@@ -45,7 +131,7 @@ def _location(value: Any) -> dict[str, Any] | None:
     address = place.get("address") or {}
     if not isinstance(geo, dict) or "latitude" not in geo or "longitude" not in geo:
         return None
-    loc: dict[str, Any] = {"lat": geo["latitude"], "lon": geo["longitude"]}
+    loc: dict[str, Any] = {"lat": _number(geo["latitude"]), "lon": _number(geo["longitude"])}
     if isinstance(address, dict):
         if address.get("addressLocality"):
             loc["city"] = address["addressLocality"]
@@ -61,11 +147,11 @@ def _salary(value: Any) -> dict[str, Any] | None:
     currency = value.get("currency")
     out: dict[str, Any] = {"currency": currency}
     if isinstance(amount, dict):
-        out["min"] = amount.get("minValue", amount.get("value"))
-        out["max"] = amount.get("maxValue", amount.get("value"))
+        out["min"] = _number(amount.get("minValue", amount.get("value")))
+        out["max"] = _number(amount.get("maxValue", amount.get("value")))
         unit = str(amount.get("unitText", "")).upper()
     else:
-        out["min"] = out["max"] = amount
+        out["min"] = out["max"] = _number(amount)
         unit = str(value.get("unitText", "")).upper()
     out["period"] = unit if unit in _PERIODS else unit or None
     return {k: v for k, v in out.items() if v is not None}
@@ -80,10 +166,13 @@ def from_jsonld(doc: Any) -> dict[str, Any]:
         raise validation_problem(
             [FieldError(field="body.@type", message="expected a schema.org JobPosting")]
         )
+    wrong = _wrong_types(doc)
+    if wrong:
+        raise validation_problem(wrong)
     identifier = _first(doc.get("identifier"))
     if isinstance(identifier, dict):  # a PropertyValue: its value is the id, its name the issuer
         identifier = identifier.get("value")
-    external_id = str(identifier) if identifier not in (None, "") else None
+    external_id = identifier if isinstance(identifier, str) and identifier else None
     employment = doc.get("employmentType") or []
     occupation = doc.get("occupationalCategory")
     fields: dict[str, Any] = {
@@ -99,8 +188,8 @@ def from_jsonld(doc: Any) -> dict[str, Any]:
         "base_salary": _salary(doc.get("baseSalary")),
         "job_location": _location(doc.get("jobLocation")),
         "remote_allowed": doc.get("jobLocationType") == "TELECOMMUTE",
-        "date_posted": doc.get("datePosted"),
-        "valid_through": doc.get("validThrough"),
+        "date_posted": _day(doc.get("datePosted")),
+        "valid_through": _timestamp(doc.get("validThrough")),
         "openings": doc.get("totalJobOpenings"),
     }
     if isinstance(occupation, dict):

@@ -28,7 +28,7 @@ from service.api import (
     reports,
     reviews,
 )
-from service.api.common import validation_errors_as_problems
+from service.api.common import tidy_spec
 from service.api.records import make_bulk_router, make_router
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
@@ -142,7 +142,7 @@ def _register_problem_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         spec = original()
-        validation_errors_as_problems(spec)
+        tidy_spec(spec)
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas.setdefault(
             "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")

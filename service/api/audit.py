@@ -48,7 +48,7 @@ async def list_audit_events(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     actor: Annotated[UUID | None, Query(description="API key id")] = None,
     subject: Annotated[UUID | None, Query(description="subject id")] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(pattern=r"^[a-z0-9_.]{1,100}$")] = None,
     from_: Annotated[Timestamp | None, Query(alias="from")] = None,
     to: Timestamp | None = None,
 ) -> AuditPage:

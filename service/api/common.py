@@ -68,6 +68,25 @@ def language(accept_language: str | None) -> str:
     return pick_language(accept_language)
 
 
+def tidy_spec(spec: dict[str, Any]) -> None:
+    """Corrections to the spec FastAPI generates (see the two functions below)."""
+    validation_errors_as_problems(spec)
+    parameters_are_never_null(spec)
+
+
+def parameters_are_never_null(spec: dict[str, Any]) -> None:
+    """An optional query, header or path parameter is absent or a string, never JSON null:
+    FastAPI writes `anyOf: [{...}, {"type": "null"}]` for `str | None`; keep the `{...}`."""
+    for item in spec.get("paths", {}).values():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                schema = param.get("schema", {})
+                options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+                if len(options) == 1 and len(schema["anyOf"]) == 2:
+                    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+                    param["schema"] = {**options[0], **rest}
+
+
 def validation_errors_as_problems(spec: dict[str, Any]) -> None:
     """FastAPI documents a route's 422 as its own `HTTPValidationError` unless the route names
     422 itself; every 422 of this API is a problem document, so document it as one."""

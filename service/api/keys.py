@@ -15,7 +15,7 @@ from service.db import agencies
 from service.deps import State, authorize, parse_id
 from service.errors import conflict, not_found
 from service.records import decode_cursor, encode_key
-from service.schemas import Strict
+from service.schemas import NOT_BLANK, Strict
 
 router = APIRouter(tags=["api keys"])
 Reader = Annotated[Principal, Depends(authorize("api_keys:read"))]
@@ -24,7 +24,10 @@ Writer = Annotated[Principal, Depends(authorize("api_keys:write"))]
 
 class ApiKeyIn(Strict):
     name: str = Field(
-        min_length=1, max_length=200, description="What the key is for (shown in listings)"
+        min_length=1,
+        max_length=200,
+        pattern=NOT_BLANK,
+        description="What the key is for (shown in listings)",
     )
     role: Role
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel
 
 from service import bulk, jsonld, records
 from service.api.common import Cursor, Limit, problems
@@ -12,9 +13,36 @@ from service.db.records import Kind
 from service.deps import State, authorize, parse_id
 from service.errors import FieldError, ProblemError, validation_problem
 from service.idempotency import Idempotent
-from service.schemas import JobStatus, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
+from service.schemas import NOT_BLANK, JobStatus, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
 
 _MERGE_PATCH = "application/merge-patch+json"
+IfMatch = Annotated[
+    str | None,
+    Header(
+        pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$',  # quotes optional: some clients drop them
+        description="The ETag you read: 412, and nothing changes, if the record changed since",
+    ),
+]
+
+
+def merge_patch_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The schema of an RFC 7396 merge patch of `model`: every field optional, null removes an
+    optional one, nested objects merge into the stored ones."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    required = set(schema.pop("required", []))
+    for name, prop in schema["properties"].items():
+        nullable = any(option.get("type") == "null" for option in prop.get("anyOf", []))
+        if name not in required and not nullable:
+            schema["properties"][name] = {"anyOf": [prop, {"type": "null"}]}
+    schema["title"] = f"{model.__name__} merge patch"
+    schema["description"] = (
+        "Given fields change, null removes one, nested objects merge (RFC 7396); the result "
+        f"must be a valid {model.__name__}."
+    )
+    return schema
+
+
 _JSONLD = "application/ld+json"
 
 
@@ -47,15 +75,7 @@ def make_router(kind: Kind) -> APIRouter:
             "required": True,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{In.__name__}"}},
-                **(
-                    {
-                        _JSONLD: {
-                            "schema": {"type": "object", "description": "schema.org JobPosting"}
-                        }
-                    }
-                    if kind == "posting"
-                    else {}
-                ),
+                **({_JSONLD: {"schema": jsonld.JOB_POSTING_SCHEMA}} if kind == "posting" else {}),
             },
         }
     }
@@ -100,7 +120,9 @@ def make_router(kind: Kind) -> APIRouter:
         principal: Reader,
         limit: Limit = 50,
         cursor: Cursor = None,
-        external_id: Annotated[str | None, Query(max_length=200)] = None,
+        external_id: Annotated[
+            str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+        ] = None,
     ) -> Any:
         """Your agency's records in creation order, a page at a time."""
         rows, prot, next_cursor = await records.page(
@@ -136,7 +158,7 @@ def make_router(kind: Kind) -> APIRouter:
         response: Response,
         state: State,
         principal: Writer,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: IfMatch = None,
     ) -> Any:
         """Replace the whole record (fields left out are cleared) and re-embed it."""
         row, prot = await records.replace(
@@ -152,8 +174,8 @@ def make_router(kind: Kind) -> APIRouter:
             "requestBody": {
                 "required": True,
                 "content": {
-                    _MERGE_PATCH: {"schema": {"type": "object"}},
-                    "application/json": {"schema": {"type": "object"}},
+                    _MERGE_PATCH: {"schema": merge_patch_schema(In)},
+                    "application/json": {"schema": merge_patch_schema(In)},
                 },
             }
         },
@@ -166,7 +188,7 @@ def make_router(kind: Kind) -> APIRouter:
         response: Response,
         state: State,
         principal: Writer,
-        if_match: Annotated[str | None, Header()] = None,
+        if_match: IfMatch = None,
     ) -> Any:
         """RFC 7396 merge patch: given fields change, null removes, the rest stays."""
         changes = await _json_body(request)
@@ -208,7 +230,13 @@ def make_bulk_router(kind: Kind) -> APIRouter:
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/x-ndjson": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {
+                        "schema": {
+                            "type": "string",
+                            "pattern": NOT_BLANK,
+                            "description": "One JSON object per line",
+                        }
+                    },
                     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
                 },
             }

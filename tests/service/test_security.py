@@ -578,3 +578,54 @@ async def test_protected_data_never_reaches_a_portal_nor_any_log(
     log_text = "\n".join(lines)
     for needle in [*PROTECTED_VALUES, *FREE_TEXT, "LEAK-1"]:
         assert needle not in log_text, needle
+
+
+async def test_query_parameters_must_be_known_and_single(agency: Agency) -> None:
+    c, h = agency.client, agency.auth("portal")
+    assert (await c.get("/v1/postings", params={"limit": 5}, headers=h)).status_code == 200
+    r = await c.get("/v1/postings", params={"limt": 5}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "query.limt", "message": "unknown parameter"}]
+    r = await c.get("/v1/postings", params=[("limit", "1"), ("limit", "2")], headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["message"] == "given more than once"
+    # checked after authentication: no key is still 401
+    assert (await c.get("/v1/postings", params={"limt": 5})).status_code == 401
+
+
+async def test_bodies_keep_to_json_types_and_storable_text(agency: Agency) -> None:
+    c, h = agency.client, agency.auth("portal")
+    for field, value in (
+        ("experience_years", "5"),  # a string is not a number
+        ("personalised_ranking", 0),  # nor 0 a boolean
+        ("available_from", 0),  # nor a Unix time a date
+        ("headline", "nul \u0000 inside"),  # PostgreSQL text cannot hold NUL
+        ("external_id", "   "),  # only whitespace: stripped, empty
+    ):
+        r = await c.post("/v1/seekers", json={**seeker_body("T-1"), field: value}, headers=h)
+        assert r.status_code == 422, (field, r.text)
+        assert r.json()["errors"][0]["field"] == f"body.{field}", r.text
+    # in an upload, such a record is reported by position, and the report can be stored
+    rows = [seeker_body("T-2"), {**seeker_body("T-\u0000"), "\u0000": 1}]
+    r = await c.post("/v1/seekers:bulk", json=rows, headers=h)
+    assert r.status_code == 200 and (r.json()["created"], r.json()["failed"]) == (1, 1)
+    assert r.json()["errors"][0]["external_id"] is None
+    r = await c.get("/v1/seekers", params={"external_id": "T-\u0000"}, headers=h)
+    assert r.status_code == 422
+    # bytes that are not JSON (not even UTF-8) are a 422 on every route
+    for path in ("/v1/seekers", "/v1/outcomes"):
+        r = await c.post(
+            path, content=b"\xff\xfe{", headers={**h, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body", r.text
+
+
+async def test_unsupported_methods_name_every_allowed_one(agency: Agency) -> None:
+    c, h = agency.client, agency.auth("portal")
+    for path, allowed in (
+        ("/v1/seekers", "GET, POST"),
+        (f"/v1/seekers/{uuid4()}", "DELETE, GET, PATCH, PUT"),
+        (f"/v1/jobs/{uuid4()}:cancel", "POST"),
+    ):
+        r = await c.request("OPTIONS", path, headers=h)
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (path, r.headers)
+        assert r.headers["content-type"].startswith("application/problem+json")
