@@ -7,6 +7,7 @@ of `SeekerProfile`, so they cannot enter a feature.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ def haversine_km(a: Location, b: Location) -> float:
     return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+# Skill labels repeat across thousands of postings (ESCO's preferred labels), so their
+# normal forms are cached rather than recomputed for every pair scored.
+@functools.lru_cache(maxsize=1 << 16)
 def _normal_label(name: str) -> str:
     return " ".join(_WORD.findall(name.lower()))
 
@@ -73,6 +77,7 @@ def _stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _tokens(name: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in _WORD.findall(name.lower()) if len(w) > 2)
 
@@ -84,9 +89,22 @@ class SkillIndex:
         self.uris = {s.esco_uri for s in skills if s.esco_uri}
         self.labels = {_normal_label(s.name) for s in skills}
         self.token_sets = [t for t in (_tokens(s.name) for s in skills) if t]
+        self.by_token: dict[str, list[frozenset[str]]] = {}  # only sets sharing a word can match
+        for tokens in self.token_sets:
+            for token in tokens:
+                self.by_token.setdefault(token, []).append(tokens)
         self.min_overlap = min_overlap
+        # One seeker meets the same skills in hundreds of postings: decide each once.
+        self._seen: dict[tuple[str | None, str], bool] = {}
 
     def has(self, skill: Skill) -> bool:
+        key = (skill.esco_uri, skill.name)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = self._has(skill)
+        return found
+
+    def _has(self, skill: Skill) -> bool:
         if skill.esco_uri and skill.esco_uri in self.uris:
             return True
         if _normal_label(skill.name) in self.labels:
@@ -94,10 +112,10 @@ class SkillIndex:
         wanted = _tokens(skill.name)
         if not wanted:
             return False
-        for have in self.token_sets:
-            overlap = len(wanted & have) / len(wanted | have)
-            if overlap >= self.min_overlap:
-                return True
+        for token in wanted:
+            for have in self.by_token.get(token, ()):
+                if len(wanted & have) / len(wanted | have) >= self.min_overlap:
+                    return True
         return False
 
 

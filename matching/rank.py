@@ -7,8 +7,9 @@ given scorer and ordered best first, ties broken by the caller's candidate order
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from matching.explain import explanation
@@ -17,13 +18,23 @@ from matching.profiles import PostingProfile, SeekerProfile
 from matching.score import Scorer, total
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScoredPair:
     candidate: int  # index into the caller's candidate list
     score: float
     factors: dict[str, float]
     features: dict[str, float | None]
-    explanation: dict[str, Any]
+    pair: PairFeatures = field(repr=False)
+    radius_km: float | None
+    remote: bool
+    language: str
+
+    @cached_property
+    def explanation(self) -> dict[str, Any]:
+        """Rendered on first use: a list shows only its top items, out of hundreds scored."""
+        return explanation(
+            self.pair, radius_km=self.radius_km, remote=self.remote, language=self.language
+        )
 
 
 def _scored(
@@ -41,7 +52,10 @@ def _scored(
         score=total(factors),
         factors=factors,
         features=dict(pair.values),
-        explanation=explanation(pair, radius_km=radius_km, remote=remote, language=language),
+        pair=pair,
+        radius_km=radius_km,
+        remote=remote,
+        language=language,
     )
 
 
@@ -139,9 +153,10 @@ def non_personalised_order(
                 score=total(factors),
                 factors=factors,
                 features=values,
-                explanation=explanation(
-                    pair, radius_km=radius_km, remote=posting.remote_allowed, language=language
-                ),
+                pair=pair,
+                radius_km=radius_km,
+                remote=posting.remote_allowed,
+                language=language,
             )
         )
     return _order(items)

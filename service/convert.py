@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,13 @@ def _sal(d: dict[str, Any] | None) -> Salary | None:
     return Salary(d["currency"], d["period"], d.get("min"), d.get("max"))
 
 
+# Skills are immutable and the same few thousand ESCO skills recur in every profile: share one
+# object per skill instead of building hundreds per match request.
+_skill = functools.lru_cache(maxsize=1 << 16)(Skill)
+
+
 def _skills(items: list[dict[str, Any]] | None) -> tuple[Skill, ...]:
-    return tuple(Skill(s["name"], s.get("esco_uri")) for s in items or ())
+    return tuple(_skill(s["name"], s.get("esco_uri")) for s in items or ())
 
 
 def _occ(d: dict[str, Any] | None) -> Occupation | None:
