@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=120, description="Token bucket size: requests a key may send in one burst."
     )
+    max_in_flight: int = Field(
+        default=64,
+        description="Load shedding: /v1 requests served at once per process; more answer 503 "
+        "with Retry-After at once (0 = no limit).",
+    )
     idempotency_ttl_hours: float = Field(
         default=24.0, description="How long an Idempotency-Key and its response are kept."
     )
@@ -59,7 +64,12 @@ class Settings(BaseSettings):
     match_limit_max: int = 100
 
     match_candidate_pool: int = Field(
-        default=200, description="Candidates retrieved by vector search before scoring."
+        default=100, description="Candidates retrieved by vector search before scoring."
+    )
+    exact_search_below: int = Field(
+        default=1000,
+        description="Fewer postings than this in a seeker's reach are compared one by one "
+        "(exact) instead of searched in the HNSW index.",
     )
     min_nearby_postings: int = Field(
         default=10, description="Fewer postings than this within a seeker's radius widens it."

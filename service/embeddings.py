@@ -8,6 +8,7 @@ written during the switch get only the new model's vector, so they join the list
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -30,10 +31,34 @@ CACHE_SECONDS = 5.0
 
 
 async def serving_model(state: AppState, conn: asyncpg.Connection, agency_id: UUID) -> str:
-    """The model whose vectors matching uses for this agency now (re-checked every few seconds)."""
+    """The model whose vectors matching uses for this agency now.
+
+    Deciding reads every record of the agency (is any without a current vector?), so the answer
+    is cached and, once older than CACHE_SECONDS, served while a background task re-decides:
+    the check never sits on a request's path except the agency's first.
+    """
     cached = state.serving_models.get(agency_id)
-    if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
-        return cached[0]
+    if cached is None:
+        return await _decide_serving_model(state, conn, agency_id)
+    if time.monotonic() - cached[1] >= CACHE_SECONDS and agency_id not in state.refreshing:
+        state.refreshing.add(agency_id)
+        task = asyncio.create_task(_refresh_serving_model(state, agency_id))
+        state.background.add(task)
+        task.add_done_callback(state.background.discard)
+    return cached[0]
+
+
+async def _refresh_serving_model(state: AppState, agency_id: UUID) -> None:
+    try:
+        async with state.pool.acquire() as conn:
+            await _decide_serving_model(state, conn, agency_id)
+    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        log.warning("serving model check failed", extra={"error": type(exc).__name__})
+    finally:
+        state.refreshing.discard(agency_id)
+
+
+async def _decide_serving_model(state: AppState, conn: asyncpg.Connection, agency_id: UUID) -> str:
     current = state.embedder.name
     model = current
     for kind in KINDS:

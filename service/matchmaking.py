@@ -22,7 +22,7 @@ from matching.rank import (
     score_seekers_for_posting,
 )
 from matching.score import Scorer
-from service import auditing, convert
+from service import convert
 from service.auth import Principal
 from service.db import matches as db
 from service.db import policies
@@ -118,8 +118,20 @@ async def rank_postings(
             "limit": max(s.match_candidate_pool, limit),
         }
         if query is not None:
+            exact = False
+            if loc is not None and used_radius is not None:
+                in_reach = await db.count_reachable_postings(
+                    conn,
+                    agency_id=principal.agency_id,
+                    model=embedding_model,
+                    lat=loc.lat,
+                    lon=loc.lon,
+                    radius_km=used_radius,
+                    at_most=s.exact_search_below,
+                )
+                exact = in_reach < s.exact_search_below
             candidates = await db.posting_candidates(
-                conn, model=embedding_model, query=query, **where
+                conn, model=embedding_model, query=query, exact=exact, **where
             )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
@@ -340,24 +352,24 @@ async def _persist(
         "fairness": fairness,
         "input_hash": input_hash,
     }
-    async with state.pool.acquire() as conn, conn.transaction():
+    audit = db.AuditEntry(
+        actor_key_id=principal.key_id,
+        actor_role=principal.role.value,
+        action="match_list.create",
+        route=ROUTES[kind],
+        details={
+            "kind": kind,
+            "seeker_id": str(seeker_id) if seeker_id else None,
+            "posting_id": str(posting_id) if posting_id else None,
+            "input_hash": input_hash,
+            "model_version": model_version,
+            "policy_version": policy_version,
+            "items": len(items),
+        },
+    )
+    async with state.pool.acquire() as conn:
         list_id, created_at = await db.insert_list(
-            conn, created_by=principal.key_id, items=items, **fields
-        )
-        await auditing.log(
-            conn,
-            principal,
-            "match_list.create",
-            subject_type="match_list",
-            subject_id=list_id,
-            route=ROUTES[kind],
-            kind=kind,
-            seeker_id=str(seeker_id) if seeker_id else None,
-            posting_id=str(posting_id) if posting_id else None,
-            input_hash=input_hash,
-            model_version=model_version,
-            policy_version=policy_version,
-            items=len(items),
+            conn, created_by=principal.key_id, items=items, audit=audit, **fields
         )
     return StoredList(id=list_id, created_at=created_at, **fields)
 

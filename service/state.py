@@ -29,6 +29,9 @@ class AppState:
     model_cache: dict[UUID, Scorer] = field(default_factory=dict)
     # agency → (embedding model whose vectors matching uses, when that was checked)
     serving_models: dict[UUID, tuple[str, float]] = field(default_factory=dict)
+    refreshing: set[UUID] = field(default_factory=set)  # agencies whose serving model is
+    # being re-decided in the background
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # referenced until done
     model_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
     )

@@ -36,12 +36,14 @@ DEFAULT_SCORER = WeightedSumScorer()
 async def active_scorer(state: AppState, conn: asyncpg.Connection, agency_id: UUID) -> Scorer:
     """The agency's live scorer, read from the database on every call, so an activation reaches
     every replica at once; parsed artifacts are cached by model id."""
-    found = await db.active_artifact(conn, agency_id=agency_id)
-    if found is None:
+    model_id = await db.active_model_id(conn, agency_id=agency_id)
+    if model_id is None:
         return state.scorer
-    model_id, artifact = found
     scorer = state.model_cache.get(model_id)
     if scorer is None:
+        artifact = await db.artifact_of(conn, model_id=model_id)
+        if artifact is None:  # deleted between the two reads: the default is always there
+            return state.scorer
         scorer = LinearModelScorer.from_json(artifact)  # plain JSON coefficients, never pickle
         state.model_cache[model_id] = scorer
     return scorer

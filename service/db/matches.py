@@ -10,14 +10,16 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import numpy as np
+import orjson
 
-# Great-circle distance in km between (lat, lon) columns of alias `r` and the point ($lat, $lon).
-# Parameter numbers are filled from fixed templates below, never from input.
-_HAVERSINE = (
+# Great-circle distance in km between (lat, lon) columns of alias `{t}` (`r` unless given) and
+# the point ($lat, $lon). Parameter numbers are filled from fixed templates below, never from input.
+_HAVERSINE_OF = (
     "(2 * 6371.0088 * asin(least(1.0, sqrt("
-    "power(sin(radians(r.lat - {lat}) / 2), 2) + "
-    "cos(radians({lat})) * cos(radians(r.lat)) * power(sin(radians(r.lon - {lon}) / 2), 2)))))"
+    "power(sin(radians({t}.lat - {lat}) / 2), 2) + "
+    "cos(radians({lat})) * cos(radians({t}.lat)) * power(sin(radians({t}.lon - {lon}) / 2), 2)))))"
 )
+_HAVERSINE = _HAVERSINE_OF.replace("{t}", "r")
 _KM_PER_DEGREE = 111.2
 
 
@@ -32,7 +34,8 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float
 class Candidate:
     id: UUID
     external_id: str
-    profile: dict[str, Any]
+    profile: dict[str, Any]  # without the free text (description, summary): scoring never
+    # reads it, and it is most of a profile's bytes
     cosine: float
 
 
@@ -71,6 +74,46 @@ async def count_postings_within(
     )
 
 
+async def count_reachable_postings(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    model: str,
+    lat: float,
+    lon: float,
+    radius_km: float,
+    at_most: int,
+) -> int:
+    """How many active postings with a `model` vector are in reach (within the radius, or
+    remote), counting up to at_most; from the geographic indexes alone. Remote postings are
+    counted first: when they alone reach at_most, the radius is never looked at."""
+    lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
+    distance = _HAVERSINE_OF.format(t="e", lat="$3", lon="$4")
+    active = "(e.valid_through IS NULL OR e.valid_through > now())"
+    return int(
+        await conn.fetchval(
+            "SELECT CASE WHEN remote.n >= $10 THEN remote.n ELSE remote.n + ("
+            "SELECT count(*) FROM (SELECT 1 FROM posting_embedding e "
+            f"WHERE e.agency_id = $1 AND e.model = $2 AND NOT e.remote_allowed AND {active} "
+            f"AND e.lat BETWEEN $6 AND $7 AND e.lon BETWEEN $8 AND $9 AND {distance} <= $5 "
+            "LIMIT $10 - remote.n) near) END "
+            "FROM (SELECT count(*) AS n FROM (SELECT 1 FROM posting_embedding e "
+            f"WHERE e.agency_id = $1 AND e.model = $2 AND e.remote_allowed AND {active} "
+            "LIMIT $10) r) remote",
+            agency_id,
+            model,
+            lat,
+            lon,
+            radius_km,
+            lat_lo,
+            lat_hi,
+            lon_lo,
+            lon_hi,
+            at_most,
+        )
+    )
+
+
 async def posting_candidates(
     conn: asyncpg.Connection,
     *,
@@ -81,24 +124,64 @@ async def posting_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
+    exact: bool = False,
 ) -> list[Candidate]:
-    """Active postings nearest in meaning, within the radius unless remote (none if no location)."""
-    distance = _HAVERSINE.format(lat="$5", lon="$6")
-    rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.profile, 1 - (e.embedding <=> $3) AS cosine "
-        "FROM posting_embedding e JOIN posting r ON r.id = e.posting_id "
-        "WHERE e.agency_id = $1 AND e.model = $2 "
-        "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) "
-        "ORDER BY e.embedding <=> $3 LIMIT $7",
-        agency_id,
-        model,
-        query,
-        radius_km,
-        lat,
-        lon,
-        limit,
-    )
+    """Active postings nearest in meaning, within the radius unless remote (none if no location).
+
+    The filter reads copies of the filter columns beside each vector (migration 0006), so only
+    the `limit` survivors are joined to their postings. Two plans:
+    - `exact=False`: the HNSW index, with pgvector's iterative scan (set on every connection)
+      going on until `limit` rows pass the filter. Good while many postings are in reach.
+    - `exact=True`: the postings in reach found by the geographic indexes (migration 0008),
+      then every one of their vectors compared. When few postings are in reach this is both
+      cheaper than the HNSW scan, which would visit ~limit / share-in-reach vectors, and exact.
+    """
+    distance = _HAVERSINE_OF.format(t="e", lat="$5", lon="$6")
+    if exact and radius_km is not None and lat is not None and lon is not None:
+        lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
+        # A materialised CTE has no ORDER BY for the HNSW index to serve: the planner uses the
+        # geographic indexes, then sorts the few distances.
+        rows = await conn.fetch(
+            "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            "FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 "
+            "AND (e.valid_through IS NULL OR e.valid_through > now()) "
+            "AND ((e.remote_allowed AND $5::float8 IS NOT NULL AND $6::float8 IS NOT NULL) "
+            "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 AND e.lon BETWEEN $10 AND $11 "
+            f"AND {distance} <= $4))), "
+            "c AS (SELECT * FROM reach ORDER BY distance, posting_id LIMIT $7) "
+            "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
+            "1 - c.distance AS cosine FROM c JOIN posting r ON r.id = c.posting_id "
+            "ORDER BY c.distance, r.id",
+            agency_id,
+            model,
+            query,
+            radius_km,
+            lat,
+            lon,
+            limit,
+            lat_lo,
+            lat_hi,
+            lon_lo,
+            lon_hi,
+        )
+    else:
+        rows = await conn.fetch(
+            "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
+            "1 - c.distance AS cosine FROM ("
+            "SELECT e.posting_id, e.embedding <=> $3 AS distance FROM posting_embedding e "
+            "WHERE e.agency_id = $1 AND e.model = $2 "
+            "AND (e.valid_through IS NULL OR e.valid_through > now()) "
+            f"AND ($4::float8 IS NULL OR e.remote_allowed OR {distance} <= $4) "
+            "ORDER BY e.embedding <=> $3 LIMIT $7) c "
+            "JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id",
+            agency_id,
+            model,
+            query,
+            radius_km,
+            lat,
+            lon,
+            limit,
+        )
     return [Candidate(r["id"], r["external_id"], r["profile"], float(r["cosine"])) for r in rows]
 
 
@@ -114,7 +197,8 @@ async def nearby_postings(
     """Active postings within the radius (or remote), nearest then newest: no vectors involved."""
     distance = _HAVERSINE.format(lat="$3", lon="$4")
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.profile FROM posting r WHERE r.agency_id = $1 "
+        "SELECT r.id, r.external_id, r.profile - 'description' AS profile FROM posting r "
+        "WHERE r.agency_id = $1 "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
         f"AND ($2::float8 IS NULL OR r.remote_allowed OR {distance} <= $2) "
         f"ORDER BY CASE WHEN $3::float8 IS NULL OR r.lat IS NULL THEN 0 ELSE {distance} END, "
@@ -140,15 +224,18 @@ async def seeker_candidates(
     default_radius_km: float,
     limit: int,
 ) -> list[Candidate]:
-    """Seekers nearest in meaning whose own radius reaches the posting (any, if remote)."""
-    distance = _HAVERSINE.format(lat="$5", lon="$6")
+    """Seekers nearest in meaning whose own radius reaches the posting (any, if remote); the
+    filter reads the columns beside each vector, like `posting_candidates`."""
+    distance = _HAVERSINE_OF.format(t="e", lat="$5", lon="$6")
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.profile, 1 - (e.embedding <=> $3) AS cosine "
-        "FROM seeker_embedding e JOIN seeker r ON r.id = e.seeker_id "
+        "SELECT r.id, r.external_id, r.profile - 'summary' AS profile, "
+        "1 - c.distance AS cosine FROM ("
+        "SELECT e.seeker_id, e.embedding <=> $3 AS distance FROM seeker_embedding e "
         "WHERE e.agency_id = $1 AND e.model = $2 "
-        "AND ($4 OR $5::float8 IS NULL OR r.lat IS NULL "
-        f"OR {distance} <= coalesce(r.max_distance_km, $7)) "
-        "ORDER BY e.embedding <=> $3 LIMIT $8",
+        "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
+        f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
+        "ORDER BY e.embedding <=> $3 LIMIT $8) c "
+        "JOIN seeker r ON r.id = c.seeker_id ORDER BY c.distance, r.id",
         agency_id,
         model,
         query,
@@ -194,6 +281,17 @@ class StoredList:
     input_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """The audit row written with a list (see service/db/audit.py for the table)."""
+
+    actor_key_id: UUID | None
+    actor_role: str
+    action: str
+    route: str
+    details: dict[str, Any]
+
+
 async def insert_list(
     conn: asyncpg.Connection,
     *,
@@ -213,15 +311,34 @@ async def insert_list(
     fairness: dict[str, Any] | None,
     input_hash: str,
     items: list[StoredItem],
+    audit: AuditEntry,
 ) -> tuple[UUID, datetime]:
+    """The list, its items and its audit row in one statement: one round trip, and atomic
+    (a statement is its own transaction), on the path of every match request."""
     list_id = uuid4()
     created_at = await conn.fetchval(
         """
-        INSERT INTO match_list (id, agency_id, kind, seeker_id, posting_id, created_by,
-            model_version, embedding_model, personalised, radius_km, radius_widened_km,
-            candidates_considered, fairness_policy, policy_version, fairness, input_hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-        RETURNING created_at
+        WITH new_list AS (
+            INSERT INTO match_list (id, agency_id, kind, seeker_id, posting_id, created_by,
+                model_version, embedding_model, personalised, radius_km, radius_widened_km,
+                candidates_considered, fairness_policy, policy_version, fairness, input_hash)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            RETURNING created_at
+        ), new_items AS (
+            INSERT INTO match_item (match_list_id, rank, seeker_id, posting_id, score, factors,
+                features, explanation, external_id, title)
+            SELECT $1, rank, seeker_id, posting_id, score, factors::jsonb, features::jsonb,
+                explanation::jsonb, external_id, title
+            FROM unnest($17::int[], $18::uuid[], $19::uuid[], $20::float8[], $21::text[],
+                $22::text[], $23::text[], $24::text[], $25::text[])
+                AS t(rank, seeker_id, posting_id, score, factors, features, explanation,
+                     external_id, title)
+        ), new_audit AS (
+            INSERT INTO audit_event (id, agency_id, actor_key_id, actor_role, action,
+                subject_type, subject_id, route, details)
+            VALUES ($26, $2, $27, $28, $29, 'match_list', $1, $30, $31)
+        )
+        SELECT created_at FROM new_list
         """,
         list_id,
         agency_id,
@@ -239,28 +356,27 @@ async def insert_list(
         policy_version,
         fairness,
         input_hash,
-    )
-    await conn.executemany(
-        "INSERT INTO match_item (match_list_id, rank, seeker_id, posting_id, score, factors, "
-        "features, explanation, external_id, title) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [
-            (
-                list_id,
-                it.rank,
-                it.seeker_id,
-                it.posting_id,
-                it.score,
-                it.factors,
-                it.features,
-                it.explanation,
-                it.external_id,
-                it.title,
-            )
-            for it in items
-        ],
+        [it.rank for it in items],
+        [it.seeker_id for it in items],
+        [it.posting_id for it in items],
+        [it.score for it in items],
+        [_json(it.factors) for it in items],
+        [_json(it.features) for it in items],
+        [_json(it.explanation) for it in items],
+        [it.external_id for it in items],
+        [it.title for it in items],
+        uuid4(),
+        audit.actor_key_id,
+        audit.actor_role,
+        audit.action,
+        audit.route,
+        audit.details,
     )
     return list_id, created_at
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def get_list(

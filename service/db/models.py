@@ -101,17 +101,18 @@ async def activations(
     return [Activation(**dict(r)) for r in rows]
 
 
-async def active_artifact(
-    conn: asyncpg.Connection, *, agency_id: UUID
-) -> tuple[UUID, dict[str, Any]] | None:
-    """The live learned model's id and artifact; None when the default scorer is live."""
-    row = await conn.fetchrow(
-        "SELECT m.id, m.artifact FROM model_activation a JOIN scoring_model m ON m.id = a.model_id "
-        "WHERE a.agency_id = $1 AND a.seq = (SELECT max(seq) FROM model_activation "
-        "WHERE agency_id = $1)",
+async def active_model_id(conn: asyncpg.Connection, *, agency_id: UUID) -> UUID | None:
+    """The live learned model's id; None when the default scorer is live."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT model_id FROM model_activation WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1",
         agency_id,
     )
-    return (row["id"], row["artifact"]) if row else None
+
+
+async def artifact_of(conn: asyncpg.Connection, *, model_id: UUID) -> dict[str, Any] | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT artifact FROM scoring_model WHERE id = $1", model_id
+    )
 
 
 async def activate(

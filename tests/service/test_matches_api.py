@@ -201,3 +201,73 @@ async def test_explanation_notes_in_chinese(agency: Agency) -> None:
     item = r.json()["items"][0]["explanation"]
     assert item["matched_required_skills"] == ["operate forklift"]
     assert item["missing_required_skills"] == ["load cargo"]
+
+
+async def test_edits_to_location_validity_and_radius_reach_retrieval(agency: Agency) -> None:
+    """Retrieval filters on copies of these columns beside the vectors (kept by triggers)."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    ids = [
+        (await c.post("/v1/postings", json=posting_body(f"E-{i}"), headers=h)).json()["id"]
+        for i in range(4)
+    ]
+
+    async def jobs() -> set[str]:
+        r = await c.get(f"/v1/seekers/{sid}/matches", headers=h)
+        return {i["posting_id"] for i in r.json()["items"]}
+
+    async def candidates(posting_id: str) -> set[str]:
+        r = await c.get(f"/v1/postings/{posting_id}/matches", headers=h)
+        return {i["seeker_id"] for i in r.json()["items"]}
+
+    assert await jobs() == set(ids) and sid in await candidates(ids[0])
+    groningen = {"lat": 53.2194, "lon": 6.5665, "city": "Groningen"}  # ~200 km away
+    await c.patch(f"/v1/postings/{ids[0]}", json={"job_location": groningen}, headers=h)
+    gone = posting_body("E-1", valid_through="2020-01-01T00:00:00Z")
+    await c.put(f"/v1/postings/{ids[1]}", json=gone, headers=h)
+    assert await jobs() == set(ids[2:])
+    assert sid not in await candidates(ids[0])  # too far for the seeker's 25 km
+    await c.patch(f"/v1/seekers/{sid}", json={"max_distance_km": 300}, headers=h)
+    assert sid in await candidates(ids[0])
+    await c.patch(f"/v1/postings/{ids[0]}", json={"remote_allowed": True}, headers=h)
+    await c.patch(f"/v1/seekers/{sid}", json={"max_distance_km": 5}, headers=h)
+    assert ids[0] in await jobs()  # remote work is in reach from anywhere
+
+
+async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
+    app: Any, demo: Agency, pool: Any
+) -> None:
+    """Both retrieval plans apply the same filters; at this size HNSW is (nearly) exact, so they
+    return the same postings, nearest first; the reach count matches the exact plan."""
+    from service.db import matches as db
+
+    async with pool.acquire() as conn:
+        seekers = await conn.fetch(
+            "SELECT e.embedding, s.lat, s.lon, e.model FROM seeker s "
+            "JOIN seeker_embedding e ON e.seeker_id = s.id "
+            "WHERE s.agency_id = $1::uuid AND s.lat IS NOT NULL LIMIT 10",
+            demo.id,
+        )
+        assert len(seekers) == 10
+        for s, radius in zip(seekers, (5, 15, 30, 60, 200) * 2, strict=True):
+            args: dict[str, Any] = {
+                "agency_id": demo.id,
+                "model": s["model"],
+                "query": s["embedding"].to_numpy(),
+                "lat": s["lat"],
+                "lon": s["lon"],
+                "radius_km": radius,
+                "limit": 100,
+            }
+            exact = await db.posting_candidates(conn, exact=True, **args)
+            ann = await db.posting_candidates(conn, exact=False, **args)
+            reach = await db.count_reachable_postings(
+                conn,
+                **{k: v for k, v in args.items() if k not in ("query", "limit")}
+                | {"at_most": 10_000},
+            )
+            assert len(exact) == min(reach, 100)
+            cosines = [c.cosine for c in exact]
+            assert cosines == sorted(cosines, reverse=True)
+            overlap = len({c.id for c in exact} & {c.id for c in ann})
+            assert overlap >= 0.95 * len(exact), (radius, overlap, len(exact))
