@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import asyncpg
+import numpy as np
 import orjson
 
 from service import records
@@ -127,22 +128,58 @@ async def store_upload(
             fresh.append((index, body))
     created = 0
     total = len(valid) + len(errors)
-    for start in range(0, len(fresh), _CHUNK):
-        chunk = fresh[start : start + _CHUNK]
-        try:
-            await records.store_batch(state, principal, kind, [b for _, b in chunk])
-            created += len(chunk)
-        except asyncpg.UniqueViolationError:  # a record written meanwhile: store one by one
-            for index, body in chunk:
-                try:
-                    await records.store_batch(state, principal, kind, [body])
-                    created += 1
-                except asyncpg.UniqueViolationError:
-                    errors.append(_dup(index, body.external_id, "already exists in your agency"))
-        if progress is not None:
-            await progress(created + len(errors), total, "storing")
+    chunks = [fresh[start : start + _CHUNK] for start in range(0, len(fresh), _CHUNK)]
+    # A pipeline: while chunk n is written to the database (on the event loop, with PostgreSQL
+    # updating the HNSW index), the model thread already embeds chunk n+1, so the model
+    # never waits for the database.
+    loop = asyncio.get_running_loop()
+
+    def embed(chunk: list[tuple[int, records.Body]]) -> asyncio.Future[np.ndarray]:
+        bodies = [b for _, b in chunk]
+        return loop.run_in_executor(state.model_executor, _vectors, state, kind, bodies)
+
+    pending = embed(chunks[0]) if chunks else None
+    try:
+        for n, chunk in enumerate(chunks):
+            assert pending is not None
+            vectors = await pending
+            pending = embed(chunks[n + 1]) if n + 1 < len(chunks) else None
+            created += await _write_chunk(state, principal, kind, chunk, vectors, errors)
+            if progress is not None:
+                await progress(created + len(errors), total, "storing")
+    finally:
+        if pending is not None:  # cancelled or failed midway: the next chunk's vectors go unused
+            pending.cancel()
     errors.sort(key=lambda e: e.index)
     return {"created": created, "failed": len(errors), "errors": [e.model_dump() for e in errors]}
+
+
+def _vectors(state: AppState, kind: Kind, bodies: list[records.Body]) -> np.ndarray:
+    """Canonical texts and their vectors (runs on the model thread, off the event loop)."""
+    return state.embedder.encode([records.canonical_text(kind, b) for b in bodies])
+
+
+async def _write_chunk(
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    chunk: list[tuple[int, records.Body]],
+    vectors: np.ndarray,
+    errors: list[RecordError],
+) -> int:
+    """Store an embedded chunk in one transaction; how many records were created."""
+    try:
+        await records.store_batch(state, principal, kind, [b for _, b in chunk], vectors)
+        return len(chunk)
+    except asyncpg.UniqueViolationError:  # a record written meanwhile: store one by one
+        created = 0
+        for row, (index, body) in enumerate(chunk):
+            try:
+                await records.store_batch(state, principal, kind, [body], vectors[row : row + 1])
+                created += 1
+            except asyncpg.UniqueViolationError:
+                errors.append(_dup(index, body.external_id, "already exists in your agency"))
+        return created
 
 
 def _principal_of(job: jobs_db.Job) -> Principal:

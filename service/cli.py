@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         import uvicorn
 
         uvicorn.run(
-            "service.main:create_app",
+            "service.main:worker_app",
             factory=True,
             host=settings.host,
             port=settings.port,

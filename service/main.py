@@ -34,7 +34,7 @@ from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
 from service.errors import Problem, install_error_handlers
 from service.jobs import run_worker
-from service.middleware import AccessLog, BodySizeLimit
+from service.middleware import AccessLog, BodySizeLimit, InFlightLimit
 from service.ratelimit import RateLimiter
 from service.state import AppState
 
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             stop.set()
             if worker is not None:
                 await worker
+            await asyncio.gather(*state.background, return_exceptions=True)
             await pool.close()
             state.model_executor.shutdown(wait=False)
 
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.include_router(router)
     idempotency.install(app)  # innermost: stores the first response of a keyed create
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)  # before any work
     app.add_middleware(AccessLog)
     _register_problem_schema(app)
     return app
@@ -156,3 +158,11 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+
+
+def worker_app() -> FastAPI:
+    """The app of each uvicorn worker process (`JOBMATCH_WORKERS` > 1): a worker is a fresh
+    interpreter, so it sets up its own logging, or its access and INFO logs would be lost."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

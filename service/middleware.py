@@ -1,4 +1,5 @@
-"""ASGI middleware: request body size limit, and access logs without personal data."""
+"""ASGI middleware: load shedding, request body size limit, and access logs without personal
+data."""
 
 from __future__ import annotations
 
@@ -66,6 +67,47 @@ class BodySizeLimit:
             slug="content-too-large",
         )
         await response(scope, receive, send)
+
+
+class InFlightLimit:
+    """Sheds load: beyond `max_in_flight` `/v1` requests being served by this process, a new one
+    is answered 503 with Retry-After at once instead of queueing behind the others.
+
+    A queue in front of a saturated process only adds waiting time until clients time out;
+    answering at once keeps the latency of the requests it does serve bounded and tells clients
+    to come back. Probes (`/healthz`, `/readyz`) and the docs are never shed. 0 turns it off.
+    """
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after = str(retry_after_s)
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or self.max_in_flight <= 0
+            or not scope["path"].startswith("/v1/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            response = problem_response(
+                None,
+                503,
+                "Overloaded",
+                "The service is at capacity; retry after the time in Retry-After.",
+                slug="overloaded",
+                headers={"Retry-After": self.retry_after},
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class AccessLog:

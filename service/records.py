@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 import orjson
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from service.db import protected as protected_db
 from service.db import records as db
 from service.db.records import Kind, NewRecord, Row
 from service.errors import ProblemError, conflict, field_errors_from_pydantic, not_found
-from service.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
+from service.schemas import STORED, PostingIn, PostingOut, SeekerIn, SeekerOut
 from service.state import AppState
 
 PROTECTED_READERS = frozenset({Role.caseworker, Role.admin})
@@ -76,10 +77,10 @@ def represent(
         "updated_at": row.updated_at,
     }
     if kind == "posting":
-        return PostingOut.model_validate(base)
+        return PostingOut.model_validate(base, context=STORED)
     if protected is not None and principal.role in PROTECTED_READERS:
         base["protected"] = protected
-    return SeekerOut.model_validate(base)
+    return SeekerOut.model_validate(base, context=STORED)
 
 
 def _duplicate(kind: Kind, external_id: str) -> ProblemError:
@@ -334,10 +335,16 @@ async def page(
 
 
 async def store_batch(
-    state: AppState, principal: Principal, kind: Kind, bodies: Sequence[Body]
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    bodies: Sequence[Body],
+    vectors: np.ndarray | None = None,
 ) -> list[UUID]:
-    """Store validated, non-conflicting records with one batched embedding call."""
-    vectors = await state.embed([canonical_text(kind, b) for b in bodies])
+    """Store validated, non-conflicting records with one batched embedding call (none when the
+    caller embedded them already: `vectors`, one row per body, from the serving model)."""
+    if vectors is None:
+        vectors = await state.embed([canonical_text(kind, b) for b in bodies])
     ids: list[UUID] = []
     async with state.pool.acquire() as conn, conn.transaction():
         for body in bodies:

@@ -8,7 +8,14 @@ from enum import Enum, StrEnum
 from types import UnionType
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Strings are stripped of surrounding whitespace (Unicode White_Space), so "must not be empty"
 # means "must hold a character that is not whitespace", said by `pattern` for clients and
@@ -101,13 +108,21 @@ def _json_typed(value: Any, annotation: Any) -> Any:
     return value if ok else _WRONG
 
 
+STORED = {"stored": True}  # validation context: data read back from the database
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Data read back was checked on its way in: answering a read skips the input checks."""
+    return bool(info.context and info.context.get("stored"))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="before")
     @classmethod
-    def _json_types(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+    def _json_types(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or _stored(info):
             return data
         checked = dict(data)
         for name, field in cls.model_fields.items():
@@ -118,8 +133,8 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _storable(cls, value: Any) -> Any:
-        if not storable(value):
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        if not _stored(info) and not storable(value):
             raise ValueError("must not contain NUL characters or lone surrogates")
         return value
 

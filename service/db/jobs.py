@@ -36,6 +36,9 @@ _COLS = (
     "id, agency_id, kind, status, created_by, created_by_role, total, done, phase, params, "
     "result, error, attempts, max_attempts, cancel_requested, created_at, started_at, finished_at"
 )
+# Everything but the parameters, which can be megabytes (an import's records): what status
+# reads and polls return (`params` empty). Only the worker that claims a job needs them.
+_STATUS_COLS = _COLS.replace("params,", "'{}'::jsonb AS params,")
 
 
 async def create(
@@ -55,7 +58,7 @@ async def create(
         f"INSERT INTO job (id, agency_id, kind, status, created_by, created_by_role, total, "
         f"params, max_attempts, started_at) "
         f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-        f"CASE WHEN $4 = 'running' THEN now() END) RETURNING {_COLS}",
+        f"CASE WHEN $4 = 'running' THEN now() END) RETURNING {_STATUS_COLS}",
         uuid4(),
         agency_id,
         kind,
@@ -145,7 +148,7 @@ async def request_cancel(conn: asyncpg.Connection, *, agency_id: UUID, job_id: U
         UPDATE job SET cancel_requested = true,
             status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
-        WHERE id = $1 AND agency_id = $2 RETURNING {_COLS}
+        WHERE id = $1 AND agency_id = $2 RETURNING {_STATUS_COLS}
         """,
         job_id,
         agency_id,
@@ -178,7 +181,7 @@ async def reap_stale(conn: asyncpg.Connection, *, stale_seconds: float) -> list[
 
 async def get(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> Job | None:
     row = await conn.fetchrow(
-        f"SELECT {_COLS} FROM job WHERE id = $1 AND agency_id = $2", job_id, agency_id
+        f"SELECT {_STATUS_COLS} FROM job WHERE id = $1 AND agency_id = $2", job_id, agency_id
     )
     return Job(**dict(row)) if row else None
 
