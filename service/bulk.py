@@ -20,7 +20,7 @@ from service.jobs import handler
 from service.schemas import NOT_BLANK, JobStatus, RecordError, storable
 from service.state import AppState
 
-_CHUNK = 256  # records per embedding batch and per transaction
+_CHUNK = 1024  # records per embedding batch and per transaction
 
 
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
