@@ -12,14 +12,21 @@ import asyncpg
 import numpy as np
 import orjson
 
-# Great-circle distance in km between (lat, lon) columns of alias `{t}` (`r` unless given) and
-# the point ($lat, $lon). Parameter numbers are filled from fixed templates below, never from input.
-_HAVERSINE_OF = (
+# Great-circle distance in km between the (lat, lon) columns of alias `{t}` and the point
+# ($lat, $lon). Aliases and parameter numbers come from fixed templates below, never from input.
+_HAVERSINE = (
     "(2 * 6371.0088 * asin(least(1.0, sqrt("
     "power(sin(radians({t}.lat - {lat}) / 2), 2) + "
     "cos(radians({lat})) * cos(radians({t}.lat)) * power(sin(radians({t}.lon - {lon}) / 2), 2)))))"
 )
-_HAVERSINE = _HAVERSINE_OF.replace("{t}", "r")
+# Active postings, read from the copies beside their vectors (alias `e`).
+_ACTIVE = "(e.valid_through IS NULL OR e.valid_through > now())"
+# The candidates `c` (posting_id, distance) joined to their postings, nearest first.
+_POSTINGS_OF_C = (
+    "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
+    "1 - c.distance AS cosine FROM c JOIN posting r ON r.id = c.posting_id "
+    "ORDER BY c.distance, r.id"
+)
 _KM_PER_DEGREE = 111.2
 
 
@@ -54,7 +61,7 @@ async def count_postings_within(
     radius from widening for someone who needs work they can travel to.
     """
     lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
-    distance = _HAVERSINE.format(lat="$2", lon="$3")
+    distance = _HAVERSINE.format(t="r", lat="$2", lon="$3")
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM posting r WHERE r.agency_id = $1 "
@@ -88,17 +95,16 @@ async def count_reachable_postings(
     remote), counting up to at_most; from the geographic indexes alone. Remote postings are
     counted first: when they alone reach at_most, the radius is never looked at."""
     lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
-    distance = _HAVERSINE_OF.format(t="e", lat="$3", lon="$4")
-    active = "(e.valid_through IS NULL OR e.valid_through > now())"
+    distance = _HAVERSINE.format(t="e", lat="$3", lon="$4")
     return int(
         await conn.fetchval(
             "SELECT CASE WHEN remote.n >= $10 THEN remote.n ELSE remote.n + ("
             "SELECT count(*) FROM (SELECT 1 FROM posting_embedding e "
-            f"WHERE e.agency_id = $1 AND e.model = $2 AND NOT e.remote_allowed AND {active} "
+            f"WHERE e.agency_id = $1 AND e.model = $2 AND NOT e.remote_allowed AND {_ACTIVE} "
             f"AND e.lat BETWEEN $6 AND $7 AND e.lon BETWEEN $8 AND $9 AND {distance} <= $5 "
             "LIMIT $10 - remote.n) near) END "
             "FROM (SELECT count(*) AS n FROM (SELECT 1 FROM posting_embedding e "
-            f"WHERE e.agency_id = $1 AND e.model = $2 AND e.remote_allowed AND {active} "
+            f"WHERE e.agency_id = $1 AND e.model = $2 AND e.remote_allowed AND {_ACTIVE} "
             "LIMIT $10) r) remote",
             agency_id,
             model,
@@ -136,52 +142,27 @@ async def posting_candidates(
       then every one of their vectors compared. When few postings are in reach this is both
       cheaper than the HNSW scan, which would visit ~limit / share-in-reach vectors, and exact.
     """
-    distance = _HAVERSINE_OF.format(t="e", lat="$5", lon="$6")
+    distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
+    args: list[Any] = [agency_id, model, query, radius_km, lat, lon, limit]
     if exact and radius_km is not None and lat is not None and lon is not None:
-        lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_km)
         # A materialised CTE has no ORDER BY for the HNSW index to serve: the planner uses the
-        # geographic indexes, then sorts the few distances.
-        rows = await conn.fetch(
+        # geographic indexes (one per arm of the OR), then sorts the few distances.
+        args += bounding_box(lat, lon, radius_km)
+        candidates = (
             "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
-            "FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 "
-            "AND (e.valid_through IS NULL OR e.valid_through > now()) "
-            "AND ((e.remote_allowed AND $5::float8 IS NOT NULL AND $6::float8 IS NOT NULL) "
-            "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 AND e.lon BETWEEN $10 AND $11 "
-            f"AND {distance} <= $4))), "
+            f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {_ACTIVE} "
+            "AND (e.remote_allowed OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
+            f"AND e.lon BETWEEN $10 AND $11 AND {distance} <= $4))), "
             "c AS (SELECT * FROM reach ORDER BY distance, posting_id LIMIT $7) "
-            "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
-            "1 - c.distance AS cosine FROM c JOIN posting r ON r.id = c.posting_id "
-            "ORDER BY c.distance, r.id",
-            agency_id,
-            model,
-            query,
-            radius_km,
-            lat,
-            lon,
-            limit,
-            lat_lo,
-            lat_hi,
-            lon_lo,
-            lon_hi,
         )
     else:
-        rows = await conn.fetch(
-            "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
-            "1 - c.distance AS cosine FROM ("
-            "SELECT e.posting_id, e.embedding <=> $3 AS distance FROM posting_embedding e "
-            "WHERE e.agency_id = $1 AND e.model = $2 "
-            "AND (e.valid_through IS NULL OR e.valid_through > now()) "
+        candidates = (
+            "WITH c AS (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {_ACTIVE} "
             f"AND ($4::float8 IS NULL OR e.remote_allowed OR {distance} <= $4) "
-            "ORDER BY e.embedding <=> $3 LIMIT $7) c "
-            "JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id",
-            agency_id,
-            model,
-            query,
-            radius_km,
-            lat,
-            lon,
-            limit,
+            "ORDER BY e.embedding <=> $3 LIMIT $7) "
         )
+    rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
     return [Candidate(r["id"], r["external_id"], r["profile"], float(r["cosine"])) for r in rows]
 
 
@@ -195,7 +176,7 @@ async def nearby_postings(
     limit: int,
 ) -> list[Candidate]:
     """Active postings within the radius (or remote), nearest then newest: no vectors involved."""
-    distance = _HAVERSINE.format(lat="$3", lon="$4")
+    distance = _HAVERSINE.format(t="r", lat="$3", lon="$4")
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.profile - 'description' AS profile FROM posting r "
         "WHERE r.agency_id = $1 "
@@ -226,7 +207,7 @@ async def seeker_candidates(
 ) -> list[Candidate]:
     """Seekers nearest in meaning whose own radius reaches the posting (any, if remote); the
     filter reads the columns beside each vector, like `posting_candidates`."""
-    distance = _HAVERSINE_OF.format(t="e", lat="$5", lon="$6")
+    distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.profile - 'summary' AS profile, "
         "1 - c.distance AS cosine FROM ("
