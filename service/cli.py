@@ -103,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level.lower(),
+            proxy_headers=False,  # as with one worker (no X-Forwarded-* rewriting per request)
             access_log=False,
         )
         return

@@ -17,6 +17,12 @@ class Settings(BaseSettings):
         description="PostgreSQL with pgvector; unset = embedded PostgreSQL in data_dir.",
     )
     data_dir: Path = Field(default=Path(".jobmatch"), description="Embedded database lives here.")
+    embedded_shared_buffers_mb: int = Field(
+        default=1024,
+        ge=16,
+        description="The embedded PostgreSQL's cache (shared_buffers); fit the vector indexes "
+        "in it. Applies when the embedded server starts.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -41,10 +47,22 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=120, description="Token bucket size: requests a key may send in one burst."
     )
-    max_in_flight: int = Field(
-        default=64,
+    max_in_flight: int | None = Field(
+        default=None,
         description="Load shedding: /v1 requests served at once per process; more answer 503 "
-        "with Retry-After at once (0 = no limit).",
+        "with Retry-After (0 = no limit; unset = twice pool_max_size).",
+    )
+    max_matches_in_flight: int = Field(
+        default=4,
+        ge=0,
+        description="Load shedding for the CPU-bound routes (match lists, what would change): "
+        "at most this many at once per process, within max_in_flight (0 = no own limit).",
+    )
+    max_queue_wait_s: float = Field(
+        default=0.25,
+        ge=0,
+        description="Load shedding: a /v1 request beyond max_in_flight waits this long at most "
+        "for a slot (at most max_in_flight wait), then answers 503 (0 = at once).",
     )
     idempotency_ttl_hours: float = Field(
         default=24.0, description="How long an Idempotency-Key and its response are kept."
@@ -70,6 +88,17 @@ class Settings(BaseSettings):
         default=1000,
         description="Fewer postings than this in a seeker's reach are compared one by one "
         "(exact) instead of searched in the HNSW index.",
+    )
+    posting_profile_cache: int = Field(
+        default=50_000,
+        ge=0,
+        description="Postings kept converted in memory for matching, per process (0 = none).",
+    )
+    hnsw_max_scan_tuples: int = Field(
+        default=5000,
+        ge=1,
+        description="A filtered vector search gives up after visiting this many vectors "
+        "(pgvector's hnsw.max_scan_tuples); a list left short is then searched exactly.",
     )
     min_nearby_postings: int = Field(
         default=10, description="Fewer postings than this within a seeker's radius widens it."

@@ -3,9 +3,11 @@ data."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import traceback
+from collections import deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +32,16 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = None
+        framed = False  # a body needs Content-Length or Transfer-Encoding (RFC 9112, 6.3)
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                declared, framed = value, True
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed:  # no body (most GETs): nothing to count
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(scope, receive, send)
             return
@@ -70,29 +81,50 @@ class BodySizeLimit:
 
 
 class InFlightLimit:
-    """Sheds load: beyond `max_in_flight` `/v1` requests being served by this process, a new one
-    is answered 503 with Retry-After at once instead of queueing behind the others.
+    """Sheds load: at most `max_in_flight` `/v1` requests are served at once by this process;
+    a request beyond that waits for a slot (first come, first served) for at most
+    `max_wait_s`, and at most `max_waiting` requests wait. A request that finds the queue full,
+    or waits longer, is answered 503 with Retry-After.
 
-    A queue in front of a saturated process only adds waiting time until clients time out;
+    A long queue in front of a saturated process only adds waiting time until clients time out;
     answering at once keeps the latency of the requests it does serve bounded and tells clients
-    to come back. Probes (`/healthz`, `/readyz`) and the docs are never shed. 0 turns it off.
+    to come back. The short wait absorbs bursts of cheap requests (reads, which free a slot in
+    milliseconds) without shedding them. Probes (`/healthz`, `/readyz`) and the docs are never
+    shed. `max_in_flight` 0 turns it off; `max_wait_s` 0 sheds at once. With `paths`, only
+    `/v1` paths ending in one of them count (a tighter cap for a class of expensive routes).
     """
 
-    def __init__(self, app: ASGIApp, max_in_flight: int, retry_after_s: int = 1) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_in_flight: int,
+        retry_after_s: int = 1,
+        *,
+        max_wait_s: float = 0.0,
+        max_waiting: int | None = None,
+        paths: tuple[str, ...] = ("",),
+    ) -> None:
         self.app = app
+        self.suffixes = paths  # only /v1 paths ending so (the default: every one)
         self.max_in_flight = max_in_flight
         self.retry_after = str(retry_after_s)
+        self.max_wait_s = max_wait_s
+        self.max_waiting = max_in_flight if max_waiting is None else max_waiting
         self.in_flight = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or self.max_in_flight <= 0
             or not scope["path"].startswith("/v1/")
+            or not scope["path"].endswith(self.suffixes)
         ):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:
+        if self.in_flight < self.max_in_flight:
+            self.in_flight += 1
+        elif not await self._wait_for_slot():
             response = problem_response(
                 None,
                 503,
@@ -103,11 +135,42 @@ class InFlightLimit:
             )
             await response(scope, receive, send)
             return
-        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self._release()
+
+    def _release(self) -> None:
+        """A finished request hands its slot to the longest-waiting one, if any."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.in_flight -= 1
+
+    async def _wait_for_slot(self) -> bool:
+        if self.max_wait_s <= 0 or len(self._waiting) >= self.max_waiting:
+            return False
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout(self.max_wait_s):
+                await asyncio.shield(waiter)
+            return True
+        except TimeoutError:
+            if waiter.done():  # handed a slot just as the wait ran out: take it
+                return True
+            waiter.cancel()
+            self._waiting.remove(waiter)
+            return False
+        except BaseException:  # cancelled (the client left): pass on a slot handed over
+            if waiter.done():
+                self._release()
+            else:
+                waiter.cancel()
+                self._waiting.remove(waiter)
+            raise
 
 
 class AccessLog:

@@ -10,7 +10,14 @@ from service import bulk, jsonld, records
 from service.api.common import Cursor, Limit, problems
 from service.auth import Principal
 from service.db.records import Kind
-from service.deps import State, authorize, parse_id
+from service.deps import (
+    BEARER_SECURITY,
+    KeyCheck,
+    State,
+    authorize,
+    authorize_in_query,
+    parse_id,
+)
 from service.errors import FieldError, ProblemError, validation_problem
 from service.idempotency import Idempotent
 from service.schemas import NOT_BLANK, JobStatus, Page, PostingIn, PostingOut, SeekerIn, SeekerOut
@@ -62,6 +69,8 @@ def make_router(kind: Kind) -> APIRouter:
     Out: type[SeekerOut] | type[PostingOut] = SeekerOut if kind == "seeker" else PostingOut
     read_op, write_op, delete_op = f"{plural}:read", f"{plural}:write", f"{plural}:delete"
     Reader = Annotated[Principal, Depends(authorize(read_op))]
+    # Reading one record looks the key up in the record's own query (one round trip).
+    ReaderKey = Annotated[KeyCheck, Depends(authorize_in_query(read_op))]
     Writer = Annotated[Principal, Depends(authorize(write_op))]
     Deleter = Annotated[Principal, Depends(authorize(delete_op))]
     router = APIRouter(prefix=f"/v1/{plural}", tags=[plural])
@@ -139,11 +148,18 @@ def make_router(kind: Kind) -> APIRouter:
         responses=problems(404),
         summary=f"Read a {kind}",
         operation_id=f"get_{kind}",
+        openapi_extra=BEARER_SECURITY,
     )
-    async def read(record_id: str, response: Response, state: State, principal: Reader) -> Any:
+    async def read(record_id: str, check: ReaderKey) -> Response:
         """One record; the ETag header is for If-Match on updates."""
-        row, prot = await records.read(state, principal, kind, parse_id(record_id, kind))
-        return out(row, prot, principal, response)
+        principal, row, prot = await records.read_with_key(check, kind, record_id)
+        # The body as FastAPI would serialise `Out` (records.represent_json), sent as it is:
+        # no second validation and serialisation by the framework.
+        return Response(
+            records.represent_json(kind, row, protected=prot, principal=principal),
+            media_type="application/json",
+            headers={"ETag": records.etag(row)},
+        )
 
     @router.put(
         "/{record_id}",

@@ -9,6 +9,9 @@ import asyncpg
 from pydantic import BaseModel
 
 from service.auth import Principal, Role, hash_secret, new_secret
+from service.db.records import Kind, Row
+
+_RECORD = ", ".join(f"r.{c}" for c in Row.__slots__)  # the record's columns, as db.records reads
 
 
 class Agency(BaseModel):
@@ -79,6 +82,29 @@ async def principal_for_secret(conn: asyncpg.Connection, *, secret: str) -> Prin
     if row is None:
         return None
     return Principal(key_id=row["id"], agency_id=row["agency_id"], role=Role(row["role"]))
+
+
+async def principal_and_record(
+    conn: asyncpg.Connection, *, secret: str, kind: Kind, record_id: UUID | None
+) -> tuple[Principal | None, Row | None]:
+    """The key's principal (None: unknown or revoked) and the record with that id in the key's
+    agency (None: no such record there), in one round trip. The caller checks the principal
+    (role, rate limit) before it uses the record."""
+    row = await conn.fetchrow(
+        f"SELECT k.id AS key_id, k.agency_id AS key_agency_id, k.role AS key_role, {_RECORD} "
+        f"FROM api_key k LEFT JOIN {kind} r ON r.id = $2 AND r.agency_id = k.agency_id "
+        "WHERE k.secret_hash = $1 AND k.revoked_at IS NULL",
+        hash_secret(secret),
+        record_id,
+    )
+    if row is None:
+        return None, None
+    principal = Principal(
+        key_id=row["key_id"], agency_id=row["key_agency_id"], role=Role(row["key_role"])
+    )
+    if row["id"] is None:
+        return principal, None
+    return principal, Row(**{k: row[k] for k in Row.__slots__})
 
 
 async def revoke_keys_named(conn: asyncpg.Connection, *, agency_id: UUID, name: str) -> int:
