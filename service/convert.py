@@ -89,6 +89,12 @@ def posting_profile(p: dict[str, Any]) -> PostingProfile:
     )
 
 
+def posting_for_matching(p: dict[str, Any]) -> PostingProfile:
+    """A posting as matching scores it: without its description (scoring never reads it, and
+    it is most of the bytes a profile kept in memory would hold)."""
+    return posting_profile({**p, "description": None})
+
+
 def seeker_record(body: SeekerIn) -> NewRecord:
     profile = body.model_dump(mode="json", exclude={"external_id", "protected"})
     loc = profile.get("location") or {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +78,21 @@ async def _widened_radius(
     return min(widened, radius + s.radius_max_extra_km)
 
 
+async def _posting_profiles(
+    state: AppState, conn: Any, candidates: list[db.Candidate]
+) -> tuple[list[db.Candidate], list[PostingProfile]]:
+    """The candidates' profiles, converted; from memory where the version is current, else
+    read in one query. A posting deleted since retrieval is dropped with its candidate."""
+    cache = state.posting_profiles
+    found = {c.id: p for c in candidates if (p := cache.get(c.id, c.version)) is not None}
+    missing = [c.id for c in candidates if c.id not in found]
+    if missing:
+        for record_id, version, profile in await db.profiles_of(conn, "posting", missing):
+            found[record_id] = cache.put(record_id, version, profile)
+    kept = [c for c in candidates if c.id in found]
+    return kept, [found[c.id] for c in kept]
+
+
 @dataclass(frozen=True, slots=True)
 class RankedPostings:
     ranked: list[ScoredPair]
@@ -133,13 +147,21 @@ async def rank_postings(
             candidates = await db.posting_candidates(
                 conn, model=embedding_model, query=query, exact=exact, **where
             )
+            if not exact and len(candidates) < limit and used_radius is not None:
+                # The HNSW scan stopped (hnsw.max_scan_tuples) before `limit` postings in
+                # reach turned up: the nearest in meaning lie out of reach. Rare and slow, so
+                # the exact plan runs only then.
+                candidates = await db.posting_candidates(
+                    conn, model=embedding_model, query=query, exact=True, **where
+                )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await db.nearby_postings(conn, **where)
-    postings = [convert.posting_profile(c.profile) for c in candidates]
+        candidates, postings = await _posting_profiles(state, conn, candidates)
     if query is not None:
-        ranked = await asyncio.to_thread(
-            score_postings_for_seeker,
+        # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
+        # parallel (the GIL) and only adds two hand-offs to every request.
+        ranked = score_postings_for_seeker(
             seeker,
             postings,
             [c.cosine for c in candidates],
@@ -255,10 +277,14 @@ async def seekers_for_posting(
         protected = await protected_db.get_many(
             conn, agency_id=principal.agency_id, seeker_ids=[c.id for c in candidates]
         )
-    seekers = [convert.seeker_profile(c.profile) for c in candidates]
+        # Seeker profiles are personal data: read for this request, never kept in memory.
+        profiles = {
+            i: p for i, _, p in await db.profiles_of(conn, "seeker", [c.id for c in candidates])
+        }
+    candidates = [c for c in candidates if c.id in profiles]  # erased since retrieval: dropped
+    seekers = [convert.seeker_profile(profiles[c.id]) for c in candidates]
     # Scores are computed from profiles alone; protected data only re-orders afterwards.
-    ranked: list[ScoredPair] = await asyncio.to_thread(
-        score_seekers_for_posting,
+    ranked: list[ScoredPair] = score_seekers_for_posting(  # inline, as for seekers above
         posting,
         seekers,
         [c.cosine for c in candidates],
@@ -268,8 +294,7 @@ async def seekers_for_posting(
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)
     attrs = [protected.get(candidates[p.candidate].id) for p in ranked]
-    outcome = await asyncio.to_thread(
-        apply_policy,
+    outcome = apply_policy(
         [p.score for p in ranked],
         [group_label(a, policy.attributes) for a in attrs],
         policy,

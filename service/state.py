@@ -12,8 +12,11 @@ import asyncpg
 import numpy as np
 
 from matching.embed import Embedder
+from matching.profiles import PostingProfile
 from matching.score import Scorer
+from service import convert
 from service.config import Settings
+from service.profile_cache import ProfileCache
 from service.ratelimit import RateLimiter
 
 
@@ -37,6 +40,12 @@ class AppState:
     )
     # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
+    posting_profiles: ProfileCache[PostingProfile] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.posting_profiles = ProfileCache(
+            convert.posting_for_matching, self.settings.posting_profile_cache
+        )
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode off the event loop."""

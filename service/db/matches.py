@@ -23,9 +23,8 @@ _HAVERSINE = (
 _ACTIVE = "(e.valid_through IS NULL OR e.valid_through > now())"
 # The candidates `c` (posting_id, distance) joined to their postings, nearest first.
 _POSTINGS_OF_C = (
-    "SELECT r.id, r.external_id, r.profile - 'description' AS profile, "
-    "1 - c.distance AS cosine FROM c JOIN posting r ON r.id = c.posting_id "
-    "ORDER BY c.distance, r.id"
+    "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine "
+    "FROM c JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id"
 )
 _KM_PER_DEGREE = 111.2
 
@@ -41,8 +40,7 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float
 class Candidate:
     id: UUID
     external_id: str
-    profile: dict[str, Any]  # without the free text (description, summary): scoring never
-    # reads it, and it is most of a profile's bytes
+    version: int
     cosine: float
 
 
@@ -163,7 +161,21 @@ async def posting_candidates(
             "ORDER BY e.embedding <=> $3 LIMIT $7) "
         )
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
-    return [Candidate(r["id"], r["external_id"], r["profile"], float(r["cosine"])) for r in rows]
+    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
+
+
+async def profiles_of(
+    conn: asyncpg.Connection, kind: str, ids: list[UUID]
+) -> list[tuple[UUID, int, dict[str, Any]]]:
+    """(id, version, profile) of the candidates of `kind` that still exist. Read after retrieval
+    rather than joined to it: the retrieval query then carries no profiles through its sort,
+    and posting profiles already in memory are not read at all. Whole profiles: cutting the
+    free text out in SQL (`profile - 'description'`) costs more than sending it."""
+    table = {"posting": "posting", "seeker": "seeker"}[kind]  # never from input
+    rows = await conn.fetch(
+        f"SELECT id, version, profile FROM {table} WHERE id = ANY($1::uuid[])", ids
+    )
+    return [(r["id"], r["version"], r["profile"]) for r in rows]
 
 
 async def nearby_postings(
@@ -178,8 +190,7 @@ async def nearby_postings(
     """Active postings within the radius (or remote), nearest then newest: no vectors involved."""
     distance = _HAVERSINE.format(t="r", lat="$3", lon="$4")
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.profile - 'description' AS profile FROM posting r "
-        "WHERE r.agency_id = $1 "
+        "SELECT r.id, r.external_id, r.version FROM posting r WHERE r.agency_id = $1 "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
         f"AND ($2::float8 IS NULL OR r.remote_allowed OR {distance} <= $2) "
         f"ORDER BY CASE WHEN $3::float8 IS NULL OR r.lat IS NULL THEN 0 ELSE {distance} END, "
@@ -190,7 +201,7 @@ async def nearby_postings(
         lon,
         limit,
     )
-    return [Candidate(r["id"], r["external_id"], r["profile"], 0.0) for r in rows]
+    return [Candidate(r["id"], r["external_id"], r["version"], 0.0) for r in rows]
 
 
 async def seeker_candidates(
@@ -209,8 +220,7 @@ async def seeker_candidates(
     filter reads the columns beside each vector, like `posting_candidates`."""
     distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.profile - 'summary' AS profile, "
-        "1 - c.distance AS cosine FROM ("
+        "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine FROM ("
         "SELECT e.seeker_id, e.embedding <=> $3 AS distance FROM seeker_embedding e "
         "WHERE e.agency_id = $1 AND e.model = $2 "
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
@@ -226,7 +236,7 @@ async def seeker_candidates(
         default_radius_km,
         limit,
     )
-    return [Candidate(r["id"], r["external_id"], r["profile"], float(r["cosine"])) for r in rows]
+    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

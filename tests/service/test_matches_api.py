@@ -234,6 +234,70 @@ async def test_edits_to_location_validity_and_radius_reach_retrieval(agency: Age
     assert ids[0] in await jobs()  # remote work is in reach from anywhere
 
 
+async def test_edited_postings_are_scored_as_edited_not_as_remembered(
+    app: Any, agency: Agency
+) -> None:
+    """Converted postings are kept in memory between requests; an edit must show at once."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    pid = (await c.post("/v1/postings", json=posting_body("C-1"), headers=h)).json()["id"]
+
+    async def item() -> dict[str, Any]:
+        r = await c.get(f"/v1/seekers/{sid}/matches", headers=h)
+        return next(i for i in r.json()["items"] if i["posting_id"] == pid)
+
+    cache = app.state.jobmatch.posting_profiles
+    first = await item()
+    hits = cache.hits
+    assert await item() == first  # the same item, its posting now read from memory
+    assert cache.hits > hits
+    skills = [{"name": "operate forklift"}, {"name": "load cargo"}]
+    r = await c.patch(
+        f"/v1/postings/{pid}",
+        json={"title": "Forklift lead", "skills_required": skills[:1]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    edited = await item()
+    assert edited["title"] == "Forklift lead" and first["title"] != "Forklift lead"
+    assert edited["explanation"]["missing_required_skills"] == []
+    assert first["explanation"]["missing_required_skills"] == ["load cargo"]
+
+
+async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan(
+    app: Any, agency: Agency, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hnsw.max_scan_tuples bounds slow searches (the ones whose nearest postings in meaning
+    are out of reach); a list left short by it is searched again with the exact plan."""
+    from service.db import matches as match_db
+
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SHOW hnsw.max_scan_tuples") == "5000"
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    ids = {
+        (await c.post("/v1/postings", json=posting_body(f"S-{i}"), headers=h)).json()["id"]
+        for i in range(3)
+    }
+    real = match_db.posting_candidates
+    plans: list[bool] = []
+
+    async def cut_short(conn: Any, *, exact: bool = False, **kw: Any) -> Any:
+        plans.append(exact)
+        found = await real(conn, exact=exact, **kw)
+        return found if exact else found[:1]  # as if the HNSW scan had stopped after one
+
+    monkeypatch.setattr(match_db, "posting_candidates", cut_short)
+    monkeypatch.setattr(app.state.jobmatch.settings, "exact_search_below", 0)
+    body = (await c.get(f"/v1/seekers/{sid}/matches?limit=3", headers=h)).json()
+    assert plans == [False, True]
+    assert {i["posting_id"] for i in body["items"]} == ids
+    plans.clear()
+    body = (await c.get(f"/v1/seekers/{sid}/matches?limit=1", headers=h)).json()
+    assert plans == [False]  # not short: no second search
+    assert len(body["items"]) == 1
+
+
 async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
     app: Any, demo: Agency, pool: Any
 ) -> None:
