@@ -119,6 +119,64 @@ class SkillIndex:
         return False
 
 
+class PostingSkillIndex:
+    """One posting's skills, indexed to find which of them a seeker's skills cover.
+
+    The same rule as `SkillIndex` (same ESCO URI, same label, or word overlap >= 0.6), applied
+    from the posting's side; the rule is symmetric, so the result is the same. Ranking the
+    seekers for one posting builds this once, instead of one `SkillIndex` per seeker, and each
+    distinct seeker skill is looked up once per request.
+    """
+
+    def __init__(self, posting: PostingProfile, *, min_overlap: float = 0.6) -> None:
+        self.required = posting.skills_required
+        self.preferred = posting.skills_preferred
+        skills = self.required + self.preferred
+        self.by_uri: dict[str, list[int]] = {}
+        self.by_label: dict[str, list[int]] = {}
+        self.by_token: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        for i, skill in enumerate(skills):
+            if skill.esco_uri:
+                self.by_uri.setdefault(skill.esco_uri, []).append(i)
+            self.by_label.setdefault(_normal_label(skill.name), []).append(i)
+            tokens = _tokens(skill.name)
+            for token in tokens:
+                self.by_token.setdefault(token, []).append((i, tokens))
+        self.min_overlap = min_overlap
+        self._covers: dict[Skill, frozenset[int]] = {}
+
+    def covered(self, skill: Skill) -> frozenset[int]:
+        """Positions (required, then preferred) of the posting's skills that `skill` covers."""
+        hits = set(self.by_uri.get(skill.esco_uri, ())) if skill.esco_uri else set()
+        hits.update(self.by_label.get(_normal_label(skill.name), ()))
+        have = _tokens(skill.name)
+        for token in have:
+            for i, wanted in self.by_token.get(token, ()):
+                if len(wanted & have) / len(wanted | have) >= self.min_overlap:
+                    hits.add(i)
+        return frozenset(hits)
+
+    def match(self, seeker_skills: tuple[Skill, ...]) -> SkillMatch:
+        """The same answer as `match_skills(SkillIndex(seeker_skills), posting)`."""
+        covers = self._covers  # each distinct skill decided once per posting
+        covered: set[int] = set()
+        for skill in seeker_skills:
+            found = covers.get(skill)
+            if found is None:
+                found = covers[skill] = self.covered(skill)
+            if found:
+                covered |= found
+        n = len(self.required)
+        req = [(s.name, i in covered) for i, s in enumerate(self.required)]
+        pref = [(s.name, n + i in covered) for i, s in enumerate(self.preferred)]
+        return SkillMatch(
+            matched_required=tuple(name for name, ok in req if ok),
+            missing_required=tuple(name for name, ok in req if not ok),
+            matched_preferred=tuple(name for name, ok in pref if ok),
+            missing_preferred=tuple(name for name, ok in pref if not ok),
+        )
+
+
 def match_skills(seeker_skills: SkillIndex, posting: PostingProfile) -> SkillMatch:
     req = [(s.name, seeker_skills.has(s)) for s in posting.skills_required]
     pref = [(s.name, seeker_skills.has(s)) for s in posting.skills_preferred]
@@ -243,14 +301,20 @@ def pair_features(
     *,
     cosine: float | None,
     seeker_skills: SkillIndex | None = None,
+    posting_skills: PostingSkillIndex | None = None,
     radius_km: float | None = None,
 ) -> PairFeatures:
     """All features of one pair. `cosine` is the embedding similarity, None when not used.
 
+    Skills are matched with whichever index the caller built once for many pairs: the
+    seeker's (`seeker_skills`) or the posting's (`posting_skills`).
     `radius_km` overrides the seeker's own radius (when the radius was widened for this list).
     """
-    index = seeker_skills if seeker_skills is not None else SkillIndex(seeker.skills)
-    skills = match_skills(index, posting)
+    if posting_skills is not None:
+        skills = posting_skills.match(seeker.skills)
+    else:
+        index = seeker_skills if seeker_skills is not None else SkillIndex(seeker.skills)
+        skills = match_skills(index, posting)
     distance = (
         haversine_km(seeker.location, posting.job_location)
         if seeker.location is not None and posting.job_location is not None

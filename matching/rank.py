@@ -13,7 +13,13 @@ from functools import cached_property
 from typing import Any
 
 from matching.explain import explanation
-from matching.features import PairFeatures, SkillIndex, distance_fit, pair_features
+from matching.features import (
+    PairFeatures,
+    PostingSkillIndex,
+    SkillIndex,
+    distance_fit,
+    pair_features,
+)
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.score import Scorer, total
 
@@ -51,7 +57,7 @@ def _scored(
         candidate=index,
         score=total(factors),
         factors=factors,
-        features=dict(pair.values),
+        features=pair.values,  # shared, never changed after pair_features built it
         pair=pair,
         radius_km=radius_km,
         remote=remote,
@@ -100,10 +106,17 @@ def score_seekers_for_posting(
 ) -> list[ScoredPair]:
     """All candidate seekers scored for one posting, best first; seekers who state no radius
     get `default_radius_km` (the same radius the retrieval filter assumed)."""
+    index = PostingSkillIndex(posting)
     items = [
         _scored(
             i,
-            pair_features(s, posting, cosine=c, radius_km=s.max_distance_km or default_radius_km),
+            pair_features(
+                s,
+                posting,
+                cosine=c,
+                posting_skills=index,
+                radius_km=s.max_distance_km or default_radius_km,
+            ),
             scorer,
             radius_km=s.max_distance_km or default_radius_km,
             remote=posting.remote_allowed,

@@ -66,16 +66,17 @@ class WeightedSumScorer:
             raise ValueError(f"unknown features in weights: {sorted(unknown)}")
         self.version = version
         self.relevance_for_full_practical = relevance_for_full_practical
+        # Split once: contributions() runs for every candidate of every match request.
+        self._relevance = [(n, w) for n, w in self.weights.items() if n in RELEVANCE_FACTORS]
+        self._practical = [(n, w) for n, w in self.weights.items() if n not in RELEVANCE_FACTORS]
 
     def contributions(self, features: Mapping[str, float | None]) -> dict[str, float]:
-        raw = {name: weight * (features.get(name) or 0.0) for name, weight in self.weights.items()}
-        relevance = sum(v for name, v in raw.items() if name in RELEVANCE_FACTORS)
+        out = {name: weight * (features.get(name) or 0.0) for name, weight in self._relevance}
         full = self.relevance_for_full_practical
-        gate = 1.0 if full <= 0 else min(1.0, relevance / full)
-        return {
-            name: value if name in RELEVANCE_FACTORS else value * gate
-            for name, value in raw.items()
-        }
+        gate = 1.0 if full <= 0 else min(1.0, sum(out.values()) / full)
+        for name, weight in self._practical:
+            out[name] = weight * (features.get(name) or 0.0) * gate
+        return out
 
 
 def total(contributions: Mapping[str, float]) -> float:

@@ -151,3 +151,34 @@ def test_opted_out_text_leaves_out_free_text() -> None:
     seeker = _seeker(summary="I was ill for two years", headline="Back to work")
     assert "ill for" not in seeker_text(seeker, include_free_text=False)
     assert "ill for two years" in seeker_text(seeker)
+
+
+def test_posting_side_skill_index_agrees_with_the_seeker_side() -> None:
+    """Ranking seekers for a posting indexes the posting's skills instead of each seeker's; the
+    matching rule is symmetric, so every pair must get the same skill match either way."""
+    from matching.features import PostingSkillIndex, SkillIndex, match_skills
+    from seed.generate import generate_postings, generate_seekers
+    from service.convert import posting_profile, seeker_profile
+
+    postings = [posting_profile(p) for p in generate_postings(40, seed=3)]
+    seekers = [seeker_profile(s) for s in generate_seekers(60, seed=4)]
+    # and a few hand-made edge cases: shared URI, same label in other words, word overlap
+    forklift = Skill("operate forklift", "http://data.europa.eu/esco/skill/forklift")
+    postings.append(
+        PostingProfile(
+            title="x",
+            skills_required=(forklift, Skill("Load  CARGO"), Skill("heavy goods vehicle")),
+            skills_preferred=(Skill("forklift operating"),),
+        )
+    )
+    seekers.append(SeekerProfile(skills=(Skill("driving", forklift.esco_uri), Skill("load cargo"))))
+    seekers.append(SeekerProfile(skills=(Skill("forklifts operate"),)))
+    seekers.append(SeekerProfile(skills=()))
+    matched = 0
+    for posting in postings:
+        index = PostingSkillIndex(posting)
+        for seeker in seekers:
+            expected = match_skills(SkillIndex(seeker.skills), posting)
+            assert index.match(seeker.skills) == expected
+            matched += len(expected.matched_required) + len(expected.matched_preferred)
+    assert matched > 50  # the data exercises matches, not only misses
