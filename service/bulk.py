@@ -17,7 +17,15 @@ from service.db import records as db
 from service.db.records import Kind
 from service.errors import FieldError, ProblemError, validation_problem
 from service.jobs import handler
-from service.schemas import NOT_BLANK, JobStatus, RecordError, storable
+from service.schemas import (
+    NOT_BLANK,
+    STORED,
+    JobStatus,
+    PostingIn,
+    RecordError,
+    SeekerIn,
+    storable,
+)
 from service.state import AppState
 
 _CHUNK = 1024  # records per embedding batch and per transaction
@@ -189,7 +197,9 @@ def _principal_of(job: jobs_db.Job) -> Principal:
 
 async def _import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[str, Any]:
     kind: Kind = "seeker" if job.kind == "seeker_import" else "posting"
-    valid = [(i, records.parse_body(kind, item, loc=())) for i, item in job.params["records"]]
+    # Validated in the request that queued the job: rebuilt here without the input checks.
+    model = SeekerIn if kind == "seeker" else PostingIn
+    valid = [(i, model.model_validate(item, context=STORED)) for i, item in job.params["records"]]
     errors = [RecordError(**e) for e in job.params["errors"]]
     return await store_upload(state, _principal_of(job), kind, valid, errors, progress)
 
