@@ -236,6 +236,7 @@ async def scale_up(conn: asyncpg.Connection, kind: str, n: int, noise: float, se
     for ix in indexes:
         await conn.execute(ix["indexdef"], timeout=3600)
     await conn.execute(f"ANALYZE {kind}; ANALYZE {kind}_embedding", timeout=3600)
+    await conn.execute("RESET ALL")  # the pool does not reset sessions (service/db/pool.py)
     log(f"  {kind}: index built in {time.perf_counter() - t0:.0f} s")
 
 
