@@ -82,6 +82,21 @@ def _tokens(name: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in _WORD.findall(name.lower()) if len(w) > 2)
 
 
+def _words_match(a: frozenset[str], b: frozenset[str], min_overlap: float) -> bool:
+    """The word-overlap rule of skill matching (Jaccard of the stemmed words)."""
+    return len(a & b) / len(a | b) >= min_overlap
+
+
+def _skill_match(required: list[tuple[str, bool]], preferred: list[tuple[str, bool]]) -> SkillMatch:
+    """(name, matched) per required and preferred skill, split into matched and missing."""
+    return SkillMatch(
+        matched_required=tuple(n for n, ok in required if ok),
+        missing_required=tuple(n for n, ok in required if not ok),
+        matched_preferred=tuple(n for n, ok in preferred if ok),
+        missing_preferred=tuple(n for n, ok in preferred if not ok),
+    )
+
+
 class SkillIndex:
     """A seeker's skills, indexed for matching by ESCO URI, exact label, or word overlap."""
 
@@ -114,7 +129,7 @@ class SkillIndex:
             return False
         for token in wanted:
             for have in self.by_token.get(token, ()):
-                if len(wanted & have) / len(wanted | have) >= self.min_overlap:
+                if _words_match(wanted, have, self.min_overlap):
                     return True
         return False
 
@@ -152,7 +167,7 @@ class PostingSkillIndex:
         have = _tokens(skill.name)
         for token in have:
             for i, wanted in self.by_token.get(token, ()):
-                if len(wanted & have) / len(wanted | have) >= self.min_overlap:
+                if _words_match(wanted, have, self.min_overlap):
                     hits.add(i)
         return frozenset(hits)
 
@@ -167,24 +182,16 @@ class PostingSkillIndex:
             if found:
                 covered |= found
         n = len(self.required)
-        req = [(s.name, i in covered) for i, s in enumerate(self.required)]
-        pref = [(s.name, n + i in covered) for i, s in enumerate(self.preferred)]
-        return SkillMatch(
-            matched_required=tuple(name for name, ok in req if ok),
-            missing_required=tuple(name for name, ok in req if not ok),
-            matched_preferred=tuple(name for name, ok in pref if ok),
-            missing_preferred=tuple(name for name, ok in pref if not ok),
+        return _skill_match(
+            [(s.name, i in covered) for i, s in enumerate(self.required)],
+            [(s.name, n + i in covered) for i, s in enumerate(self.preferred)],
         )
 
 
 def match_skills(seeker_skills: SkillIndex, posting: PostingProfile) -> SkillMatch:
-    req = [(s.name, seeker_skills.has(s)) for s in posting.skills_required]
-    pref = [(s.name, seeker_skills.has(s)) for s in posting.skills_preferred]
-    return SkillMatch(
-        matched_required=tuple(n for n, ok in req if ok),
-        missing_required=tuple(n for n, ok in req if not ok),
-        matched_preferred=tuple(n for n, ok in pref if ok),
-        missing_preferred=tuple(n for n, ok in pref if not ok),
+    return _skill_match(
+        [(s.name, seeker_skills.has(s)) for s in posting.skills_required],
+        [(s.name, seeker_skills.has(s)) for s in posting.skills_preferred],
     )
 
 
