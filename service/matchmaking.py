@@ -79,15 +79,18 @@ async def _widened_radius(
 
 
 async def _posting_profiles(
-    state: AppState, conn: Any, candidates: list[db.Candidate]
+    state: AppState, candidates: list[db.Candidate]
 ) -> tuple[list[db.Candidate], list[PostingProfile]]:
     """The candidates' profiles, converted; from memory where the version is current, else
-    read in one query. A posting deleted since retrieval is dropped with its candidate."""
+    read in one query (converted after its connection is back in the pool). A posting deleted
+    since retrieval is dropped with its candidate."""
     cache = state.posting_profiles
     found = {c.id: p for c in candidates if (p := cache.get(c.id, c.version)) is not None}
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
-        for record_id, version, profile in await db.profiles_of(conn, "posting", missing):
+        async with state.pool.acquire() as conn:
+            rows = await db.profiles_of(conn, "posting", missing)
+        for record_id, version, profile in rows:
             found[record_id] = cache.put(record_id, version, profile)
     kept = [c for c in candidates if c.id in found]
     return kept, [found[c.id] for c in kept]
@@ -157,7 +160,7 @@ async def rank_postings(
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await db.nearby_postings(conn, **where)
-        candidates, postings = await _posting_profiles(state, conn, candidates)
+    candidates, postings = await _posting_profiles(state, candidates)
     if query is not None:
         # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
         # parallel (the GIL) and only adds two hand-offs to every request.
