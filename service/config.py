@@ -90,9 +90,15 @@ class Settings(BaseSettings):
         "(exact) instead of searched in the HNSW index.",
     )
     posting_profile_cache: int = Field(
-        default=50_000,
+        default=200_000,
         ge=0,
-        description="Postings kept converted in memory for matching, per process (0 = none).",
+        description="Postings kept converted in memory for matching, per process (0 = none); "
+        "about 0.9 KB each.",
+    )
+    warm_posting_profiles: bool = Field(
+        default=True,
+        description="At start-up, read active postings into that cache in the background "
+        "(up to its size), so that the first match requests find them in memory.",
     )
     hnsw_max_scan_tuples: int = Field(
         default=5000,

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
@@ -15,6 +16,7 @@ from matching.score import WeightedSumScorer
 from service import (
     embeddings,
     idempotency,
+    matchmaking,
     training,  # noqa: F401  (registers the train_model job handler)
 )
 from service.api import (
@@ -39,6 +41,7 @@ from service.middleware import AccessLog, BodySizeLimit, InFlightLimit
 from service.ratelimit import RateLimiter
 from service.state import AppState
 
+log = logging.getLogger(__name__)
 CPU_BOUND_PATHS = ("/matches", "/what-would-change")  # ends of the routes that score lists
 EMBEDDING_DIMENSION = 384  # the width of the vector columns (see the initial migration)
 
@@ -102,12 +105,17 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             if settings.run_worker
             else None
         )
+        if settings.warm_posting_profiles:
+            state.warming = asyncio.create_task(_warm_then_freeze(state))
         # Vectors missing for the configured model (a new model, or a restore) are filled in the
         # background; matching serves the old ones meanwhile.
         reembed = asyncio.create_task(embeddings.enqueue_reembedding(state))
         try:
             yield
         finally:
+            if state.warming is not None:
+                state.warming.cancel()
+                await asyncio.gather(state.warming, return_exceptions=True)
             await reembed
             stop.set()
             if worker is not None:
@@ -159,6 +167,17 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.add_middleware(AccessLog)
     _register_problem_schema(app)
     return app
+
+
+async def _warm_then_freeze(state: AppState) -> None:
+    try:
+        await matchmaking.warm_posting_profiles(state)
+    except (OSError, asyncpg.PostgresError) as exc:  # an outage: requests fill it instead
+        log.warning("posting cache not warmed: %s", type(exc).__name__)
+        return
+    # The cache now holds most long-lived objects of the process: leave them out of
+    # collections, as for what start-up loaded (see the lifespan).
+    gc.freeze()
 
 
 def in_flight_limit(settings: Settings) -> int:

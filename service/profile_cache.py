@@ -49,6 +49,18 @@ class ProfileCache(Generic[P]):
                 self._entries.popitem(last=False)
         return converted
 
+    def room(self) -> int:
+        return max(0, self._max_size - len(self._entries))
+
+    def offer(self, record_id: UUID, version: int, profile: dict[str, Any]) -> bool:
+        """Keep a profile read ahead of need (warming), unless a current copy is already in
+        or the cache is full: nothing a request put there is evicted for it."""
+        entry = self._entries.get(record_id)
+        if (entry is not None and entry[0] >= version) or (entry is None and not self.room()):
+            return False
+        self._entries[record_id] = (version, self._convert(profile))
+        return True
+
     def discard(self, record_ids: Iterable[UUID]) -> None:
         for record_id in record_ids:
             self._entries.pop(record_id, None)

@@ -41,6 +41,7 @@ class AppState:
     # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
     posting_profiles: ProfileCache[PostingProfile] = field(init=False)
+    warming: asyncio.Task[None] | None = None  # filling posting_profiles after start-up
 
     def __post_init__(self) -> None:
         self.posting_profiles = ProfileCache(

@@ -178,6 +178,21 @@ async def profiles_of(
     return [(r["id"], r["version"], r["profile"]) for r in rows]
 
 
+async def active_posting_profiles(
+    conn: asyncpg.Connection, *, after: UUID | None, limit: int
+) -> list[tuple[UUID, int, dict[str, Any]]]:
+    """(id, version, profile) of active postings of every agency, in id order after `after`:
+    one page of the walk that warms a process's posting cache."""
+    rows = await conn.fetch(
+        "SELECT id, version, profile FROM posting "
+        "WHERE (valid_through IS NULL OR valid_through > now()) "
+        "AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        after,
+        limit,
+    )
+    return [(r["id"], r["version"], r["profile"]) for r in rows]
+
+
 async def nearby_postings(
     conn: asyncpg.Connection,
     *,

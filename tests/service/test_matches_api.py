@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from seed.generate import generate_postings, generate_seekers
 from tests.conftest import Agency, make_agency
@@ -262,6 +264,50 @@ async def test_edited_postings_are_scored_as_edited_not_as_remembered(
     assert edited["title"] == "Forklift lead" and first["title"] != "Forklift lead"
     assert edited["explanation"]["missing_required_skills"] == []
     assert first["explanation"]["missing_required_skills"] == ["load cargo"]
+
+
+async def test_a_new_process_warms_its_posting_cache_and_serves_lists_from_it(
+    agency: Agency, settings: Any, embedder: Any
+) -> None:
+    """At start-up active postings are read into memory in the background: once warmed, a
+    list reads no posting from the database, and is the same list as a cold process makes."""
+    from service.main import create_app
+
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    live = [
+        (await c.post("/v1/postings", json=posting_body(f"W-{i}"), headers=h)).json()["id"]
+        for i in range(3)
+    ]
+    expired = posting_body("W-old", valid_through="2020-01-01T00:00:00Z")
+    old = (await c.post("/v1/postings", json=expired, headers=h)).json()["id"]
+
+    async def list_from(application: Any) -> tuple[list[Any], Any]:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get(f"/v1/seekers/{sid}/matches", headers=h)
+        assert r.status_code == 200, r.text
+        items = [(i["posting_id"], i["score"], i["explanation"]) for i in r.json()["items"]]
+        return items, application.state.jobmatch.posting_profiles
+
+    cold = create_app(
+        settings.model_copy(update={"warm_posting_profiles": False}), embedder=embedder
+    )
+    async with LifespanManager(cold):
+        cold_items, cold_cache = await list_from(cold)
+    assert cold_cache.misses == len(cold_items) >= 3
+    warm = create_app(settings, embedder=embedder)
+    async with LifespanManager(warm):
+        state = warm.state.jobmatch
+        assert state.warming is not None
+        await state.warming
+        cache = state.posting_profiles
+        assert all(cache.get(UUID(p), 1) is not None for p in live)
+        assert cache.get(UUID(old), 1) is None  # expired postings are never matched
+        hits, misses = cache.hits, cache.misses
+        warm_items, _ = await list_from(warm)
+    assert warm_items == cold_items and {p for p, *_ in warm_items} >= set(live)
+    assert cache.misses == misses and cache.hits - hits == len(warm_items)
 
 
 async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan(

@@ -43,3 +43,14 @@ def test_size_zero_converts_but_keeps_nothing() -> None:
     rid = uuid4()
     assert cache.put(rid, 1, {"title": "x"}) == "x"
     assert len(cache) == 0 and cache.get(rid, 1) is None
+
+
+def test_warming_offers_never_evict_or_replace_a_current_entry() -> None:
+    cache = ProfileCache(_title, max_size=2)
+    a, b, c = uuid4(), uuid4(), uuid4()
+    cache.put(a, 2, {"title": "a2"})
+    assert not cache.offer(a, 1, {"title": "a1"})  # older than what a request put there
+    assert cache.offer(b, 1, {"title": "b"})
+    assert cache.room() == 0 and not cache.offer(c, 1, {"title": "c"})  # full: c waits
+    assert cache.get(a, 2) == "a2" and cache.get(b, 1) == "b" and cache.get(c, 1) is None
+    assert cache.offer(b, 2, {"title": "b2"}) and cache.get(b, 2) == "b2"  # newer replaces
