@@ -110,13 +110,12 @@ class SkillIndex:
                 self.by_token.setdefault(token, []).append(tokens)
         self.min_overlap = min_overlap
         # One seeker meets the same skills in hundreds of postings: decide each once.
-        self._seen: dict[tuple[str | None, str], bool] = {}
+        self._seen: dict[Skill, bool] = {}
 
     def has(self, skill: Skill) -> bool:
-        key = (skill.esco_uri, skill.name)
-        found = self._seen.get(key)
+        found = self._seen.get(skill)
         if found is None:
-            found = self._seen[key] = self._has(skill)
+            found = self._seen[skill] = self._has(skill)
         return found
 
     def _has(self, skill: Skill) -> bool:

@@ -50,7 +50,11 @@ def group_label(attributes: Mapping[str, Any] | None, names: Sequence[str]) -> s
     values = [attributes.get(n) for n in names]
     if any(v is None for v in values):
         return UNKNOWN
-    return "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+    return "|".join(_label(v) for v in values)
+
+
+def _label(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def pool_shares(groups: Sequence[str]) -> dict[str, float]:
@@ -129,7 +133,8 @@ def placement_counts(
     for name in names:
         per: dict[str, dict[str, int]] = {}
         for i, attrs in enumerate(attributes):
-            label = group_label(attrs, (name,))
+            value = attrs.get(name) if attrs else None  # group_label(attrs, (name,)), inlined
+            label = UNKNOWN if value is None else _label(value)
             cell = per.setdefault(label, {"pool": 0, "top": 0})
             cell["pool"] += 1
             cell["top"] += i in chosen

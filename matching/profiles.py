@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Skill:
+class Skill(NamedTuple):
+    """A named tuple, not a dataclass: skills are dictionary keys for every pair scored
+    (features.SkillIndex, PostingSkillIndex), and a tuple hashes in C, a dataclass in Python."""
+
     name: str
     esco_uri: str | None = None
 

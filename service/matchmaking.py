@@ -302,7 +302,7 @@ async def seekers_for_posting(
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location
-        candidates = await db.seeker_candidates(
+        found = await db.seeker_candidates(
             conn,
             agency_id=principal.agency_id,
             model=model,
@@ -315,15 +315,9 @@ async def seekers_for_posting(
         )
         policy_row = await policies.current(conn, agency_id=principal.agency_id)
         scorer = await active_scorer(state, conn, principal.agency_id)
-        protected = await protected_db.get_many(
-            conn, agency_id=principal.agency_id, seeker_ids=[c.id for c in candidates]
-        )
-        # Seeker profiles are personal data: read for this request, never kept in memory.
-        profiles = {
-            i: p for i, _, p in await db.profiles_of(conn, "seeker", [c.id for c in candidates])
-        }
-    candidates = [c for c in candidates if c.id in profiles]  # erased since retrieval: dropped
-    seekers = [convert.seeker_profile(profiles[c.id]) for c in candidates]
+    # Seeker profiles are personal data: read for this request, never kept in memory.
+    candidates = [f.candidate for f in found]
+    seekers = [convert.seeker_profile(f.profile) for f in found]
     # Scores are computed from profiles alone; protected data only re-orders afterwards.
     ranked: list[ScoredPair] = score_seekers_for_posting(  # inline, as for seekers above
         posting,
@@ -334,7 +328,7 @@ async def seekers_for_posting(
         language=language,
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)
-    attrs = [protected.get(candidates[p.candidate].id) for p in ranked]
+    attrs = [found[p.candidate].protected for p in ranked]
     outcome = apply_policy(
         [p.score for p in ranked],
         [group_label(a, policy.attributes) for a in attrs],

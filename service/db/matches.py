@@ -12,6 +12,8 @@ import asyncpg
 import numpy as np
 import orjson
 
+from service.db.protected import FIELDS as PROTECTED_FIELDS
+
 # Great-circle distance in km between the (lat, lon) columns of alias `{t}` and the point
 # ($lat, $lon). Aliases and parameter numbers come from fixed templates below, never from input.
 _HAVERSINE = (
@@ -219,6 +221,13 @@ async def nearby_postings(
     return [Candidate(r["id"], r["external_id"], r["version"], 0.0) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class SeekerCandidate:
+    candidate: Candidate
+    profile: dict[str, Any]
+    protected: dict[str, Any] | None  # consented protected attributes; None when not given
+
+
 async def seeker_candidates(
     conn: asyncpg.Connection,
     *,
@@ -230,18 +239,27 @@ async def seeker_candidates(
     remote: bool,
     default_radius_km: float,
     limit: int,
-) -> list[Candidate]:
+) -> list[SeekerCandidate]:
     """Seekers nearest in meaning whose own radius reaches the posting (any, if remote); the
-    filter reads the columns beside each vector, like `posting_candidates`."""
+    filter reads the columns beside each vector, like `posting_candidates`.
+
+    Each comes with its profile and its protected attributes (only with consent), joined
+    after the search's LIMIT: one round trip instead of three (seeker profiles are never kept
+    in memory, so every list reads them). Protected data only re-orders scored lists and
+    counts placements; it never enters a score (service/matchmaking.py)."""
     distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
+    protected = ", ".join(f"p.{f}" for f in PROTECTED_FIELDS)  # fixed names, never input
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine FROM ("
+        "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine, r.profile, "
+        f"p.seeker_id IS NOT NULL AS consented, {protected} FROM ("
         "SELECT e.seeker_id, e.embedding <=> $3 AS distance FROM seeker_embedding e "
         "WHERE e.agency_id = $1 AND e.model = $2 "
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
         f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
         "ORDER BY e.embedding <=> $3 LIMIT $8) c "
-        "JOIN seeker r ON r.id = c.seeker_id ORDER BY c.distance, r.id",
+        "JOIN seeker r ON r.id = c.seeker_id "
+        "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
+        "ORDER BY c.distance, r.id",
         agency_id,
         model,
         query,
@@ -251,7 +269,14 @@ async def seeker_candidates(
         default_radius_km,
         limit,
     )
-    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
+    return [
+        SeekerCandidate(
+            Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])),
+            r["profile"],
+            {f: r[f] for f in PROTECTED_FIELDS} if r["consented"] else None,
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,19 +48,6 @@ async def get(conn: asyncpg.Connection, *, seeker_id: UUID) -> dict[str, Any] | 
     return {k: v for k, v in dict(row).items() if v is not None}
 
 
-async def get_many(
-    conn: asyncpg.Connection, *, agency_id: UUID, seeker_ids: Sequence[UUID]
-) -> dict[UUID, dict[str, Any]]:
-    """Attributes of consenting seekers only; others are absent (they count as unknown)."""
-    rows = await conn.fetch(
-        "SELECT seeker_id, gender, age_band, disability, migrant_background "
-        "FROM seeker_protected WHERE agency_id = $1 AND seeker_id = ANY($2::uuid[]) AND consent",
-        agency_id,
-        list(seeker_ids),
-    )
-    return {r["seeker_id"]: {f: r[f] for f in FIELDS} for r in rows}
-
-
 async def get_all(
     conn: asyncpg.Connection, *, agency_id: UUID, seeker_ids: Sequence[UUID]
 ) -> dict[UUID, dict[str, Any]]:
