@@ -158,6 +158,10 @@ class PostingSkillIndex:
                 self.by_token.setdefault(token, []).append((i, tokens))
         self.min_overlap = min_overlap
         self._covers: dict[Skill, frozenset[int]] = {}
+        # The answer for a seeker with none of the skills (most candidates, for most postings).
+        self._none_covered = _skill_match(
+            [(s.name, False) for s in self.required], [(s.name, False) for s in self.preferred]
+        )
 
     def covered(self, skill: Skill) -> frozenset[int]:
         """Positions (required, then preferred) of the posting's skills that `skill` covers."""
@@ -180,6 +184,8 @@ class PostingSkillIndex:
                 found = covers[skill] = self.covered(skill)
             if found:
                 covered |= found
+        if not covered:
+            return self._none_covered
         n = len(self.required)
         return _skill_match(
             [(s.name, i in covered) for i, s in enumerate(self.required)],

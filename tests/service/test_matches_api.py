@@ -381,3 +381,43 @@ async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
             assert cosines == sorted(cosines, reverse=True)
             overlap = len({c.id for c in exact} & {c.id for c in ann})
             assert overlap >= 0.95 * len(exact), (radius, overlap, len(exact))
+
+
+async def test_both_vector_searches_are_served_by_their_hnsw_index(
+    app: Any, demo: Agency, pool: Any
+) -> None:
+    """A search's ORDER BY must be the expression its HNSW index was built on, or PostgreSQL
+    sorts every vector in reach instead (a change of index, such as half precision, must change
+    the queries with it)."""
+    from service.db import matches as db
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.queries: list[tuple[str, tuple[Any, ...]]] = []
+
+        async def fetch(self, sql: str, *args: Any) -> list[Any]:
+            self.queries.append((sql, args))
+            return []
+
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT e.embedding, e.model FROM seeker_embedding e "
+            "JOIN seeker s ON s.id = e.seeker_id WHERE s.agency_id = $1::uuid LIMIT 1",
+            demo.id,
+        )
+        where = {"agency_id": demo.id, "model": row["model"], "lat": 52.0, "lon": 4.5}
+        query = row["embedding"].to_numpy()
+        recorder = Recorder()
+        await db.posting_candidates(recorder, query=query, radius_km=30.0, limit=100, **where)
+        await db.seeker_candidates(
+            recorder, query=query, remote=False, default_radius_km=30.0, limit=100, **where
+        )
+        indexes = ("posting_embedding_hnsw_idx", "seeker_embedding_hnsw_idx")
+        assert len(recorder.queries) == len(indexes)
+        async with conn.transaction():
+            # The test agency's few vectors are cheaper to sort than to search: make sorting
+            # the last resort, so the index is used whenever it can serve the ORDER BY.
+            await conn.execute("SET LOCAL enable_sort = off")
+            for (sql, args), index in zip(recorder.queries, indexes, strict=True):
+                plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *args))
+                assert f"Index Scan using {index}" in plan, plan
