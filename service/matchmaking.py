@@ -221,18 +221,19 @@ async def postings_for_seeker(
     state: AppState, principal: Principal, seeker_id: UUID, *, limit: int, language: str
 ) -> MatchList:
     async with state.pool.acquire() as conn:
-        seeker_row = await records_db.get(
-            conn, "seeker", agency_id=principal.agency_id, record_id=seeker_id
-        )
-        if seeker_row is None:
-            raise not_found("seeker")
-        personalised = bool(seeker_row.profile.get("personalised_ranking", True))
         model = await serving_model(state, conn, principal.agency_id)
+        found = await records_db.get_with_embedding(
+            conn, "seeker", agency_id=principal.agency_id, record_id=seeker_id, model=model
+        )
+        if found is None:
+            raise not_found("seeker")
+        seeker_row, vector = found
+        personalised = bool(seeker_row.profile.get("personalised_ranking", True))
         query = None
         if personalised:
-            query = await records_db.embedding_of(conn, "seeker", record_id=seeker_id, model=model)
-            if query is None:
+            if vector is None:
                 raise _missing_embedding("seeker")
+            query = vector
         scorer = await active_scorer(state, conn, principal.agency_id)
     seeker = convert.seeker_profile(seeker_row.profile)
     result = await rank_postings(
@@ -284,11 +285,13 @@ async def seekers_for_posting(
 ) -> MatchList:
     s = state.settings
     async with state.pool.acquire() as conn:
-        posting_row = await records_db.get(
-            conn, "posting", agency_id=principal.agency_id, record_id=posting_id
+        model = await serving_model(state, conn, principal.agency_id)
+        found_posting = await records_db.get_with_embedding(
+            conn, "posting", agency_id=principal.agency_id, record_id=posting_id, model=model
         )
-        if posting_row is None:
+        if found_posting is None:
             raise not_found("posting")
+        posting_row, query = found_posting
         posting = convert.posting_profile(posting_row.profile)
         if posting.valid_through is not None and posting.valid_through <= datetime.now(UTC):
             raise ProblemError(
@@ -297,8 +300,6 @@ async def seekers_for_posting(
                 "This posting's valid_through has passed; expired postings are never matched.",
                 slug="posting-expired",
             )
-        model = await serving_model(state, conn, principal.agency_id)
-        query = await records_db.embedding_of(conn, "posting", record_id=posting_id, model=model)
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location

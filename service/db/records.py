@@ -108,6 +108,25 @@ async def get(
     return _row(row) if row else None
 
 
+async def get_with_embedding(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID, model: str
+) -> tuple[Row, np.ndarray | None] | None:
+    """A record and its `model` vector (None while it has none) in one round trip: the first
+    read of every match request."""
+    columns = ", ".join(f"r.{c}" for c in _SELECT.split(", "))
+    row = await conn.fetchrow(
+        f"SELECT {columns}, e.embedding FROM {kind} r LEFT JOIN {kind}_embedding e "
+        f"ON e.{kind}_id = r.id AND e.model = $3 WHERE r.id = $1 AND r.agency_id = $2",
+        record_id,
+        agency_id,
+        model,
+    )
+    if row is None:
+        return None
+    vector = row["embedding"]
+    return _row(row), None if vector is None else np.asarray(vector.to_numpy(), dtype=np.float32)
+
+
 async def get_many(
     conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_ids: Sequence[UUID]
 ) -> dict[UUID, Row]:
