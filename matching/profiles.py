@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -72,4 +72,3 @@ class PostingProfile:
     date_posted: datetime | None = None
     valid_through: datetime | None = None
     hiring_organization: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)

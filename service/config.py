@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         default=200_000,
         ge=0,
         description="Postings kept converted in memory for matching, per process (0 = none); "
-        "about 0.9 KB each.",
+        "about 1.4 KB each.",
     )
     warm_posting_profiles: bool = Field(
         default=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,14 +20,22 @@ from service.db.records import NewRecord
 from service.schemas import PostingIn, SeekerIn
 
 
+def _shared(text: str | None) -> str | None:
+    """One copy of a short text that recurs across profiles (a city, a currency, a contract
+    type): converted postings stay in memory by the hundred thousand (service/profile_cache)."""
+    return None if text is None else sys.intern(text)
+
+
 def _loc(d: dict[str, Any] | None) -> Location | None:
-    return Location(d["lat"], d["lon"], d.get("city"), d.get("region")) if d else None
+    if not d:
+        return None
+    return Location(d["lat"], d["lon"], _shared(d.get("city")), _shared(d.get("region")))
 
 
 def _sal(d: dict[str, Any] | None) -> Salary | None:
     if not d:
         return None
-    return Salary(d["currency"], d["period"], d.get("min"), d.get("max"))
+    return Salary(sys.intern(d["currency"]), sys.intern(d["period"]), d.get("min"), d.get("max"))
 
 
 # Skills are immutable and the same few thousand ESCO skills recur in every profile: share one
@@ -39,7 +48,9 @@ def _skills(items: list[dict[str, Any]] | None) -> tuple[Skill, ...]:
 
 
 def _occ(d: dict[str, Any] | None) -> Occupation | None:
-    return Occupation(d["title"], d.get("isco08"), d.get("esco_uri")) if d else None
+    if not d:
+        return None
+    return Occupation(sys.intern(d["title"]), _shared(d.get("isco08")), _shared(d.get("esco_uri")))
 
 
 def seeker_profile(p: dict[str, Any]) -> SeekerProfile:
@@ -78,14 +89,14 @@ def posting_profile(p: dict[str, Any]) -> PostingProfile:
         skills_preferred=_skills(p.get("skills_preferred")),
         experience_years_min=p.get("experience_years_min"),
         education_level_min=p.get("education_level_min"),
-        languages_required=tuple(p.get("languages_required") or ()),
-        employment_type=tuple(p.get("employment_type") or ()),
+        languages_required=tuple(sys.intern(x) for x in p.get("languages_required") or ()),
+        employment_type=tuple(sys.intern(x) for x in p.get("employment_type") or ()),
         base_salary=_sal(p.get("base_salary")),
         job_location=_loc(p.get("job_location")),
         remote_allowed=bool(p.get("remote_allowed")),
         date_posted=_dt(p.get("date_posted")),
         valid_through=_dt(p.get("valid_through")),
-        hiring_organization=org.get("name"),
+        hiring_organization=_shared(org.get("name")),
     )
 
 

@@ -229,11 +229,9 @@ async def postings_for_seeker(
             raise not_found("seeker")
         seeker_row, vector = found
         personalised = bool(seeker_row.profile.get("personalised_ranking", True))
-        query = None
-        if personalised:
-            if vector is None:
-                raise _missing_embedding("seeker")
-            query = vector
+        if personalised and vector is None:
+            raise _missing_embedding("seeker")
+        query = vector if personalised else None
         scorer = await active_scorer(state, conn, principal.agency_id)
     seeker = convert.seeker_profile(seeker_row.profile)
     result = await rank_postings(
@@ -286,12 +284,12 @@ async def seekers_for_posting(
     s = state.settings
     async with state.pool.acquire() as conn:
         model = await serving_model(state, conn, principal.agency_id)
-        found_posting = await records_db.get_with_embedding(
+        found = await records_db.get_with_embedding(
             conn, "posting", agency_id=principal.agency_id, record_id=posting_id, model=model
         )
-        if found_posting is None:
+        if found is None:
             raise not_found("posting")
-        posting_row, query = found_posting
+        posting_row, query = found
         posting = convert.posting_profile(posting_row.profile)
         if posting.valid_through is not None and posting.valid_through <= datetime.now(UTC):
             raise ProblemError(
@@ -303,7 +301,7 @@ async def seekers_for_posting(
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location
-        found = await db.seeker_candidates(
+        retrieved = await db.seeker_candidates(
             conn,
             agency_id=principal.agency_id,
             model=model,
@@ -317,8 +315,8 @@ async def seekers_for_posting(
         policy_row = await policies.current(conn, agency_id=principal.agency_id)
         scorer = await active_scorer(state, conn, principal.agency_id)
     # Seeker profiles are personal data: read for this request, never kept in memory.
-    candidates = [f.candidate for f in found]
-    seekers = [convert.seeker_profile(f.profile) for f in found]
+    candidates = [r.candidate for r in retrieved]
+    seekers = [convert.seeker_profile(r.profile) for r in retrieved]
     # Scores are computed from profiles alone; protected data only re-orders afterwards.
     ranked: list[ScoredPair] = score_seekers_for_posting(  # inline, as for seekers above
         posting,
@@ -329,7 +327,7 @@ async def seekers_for_posting(
         language=language,
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)
-    attrs = [found[p.candidate].protected for p in ranked]
+    attrs = [retrieved[p.candidate].protected for p in ranked]
     outcome = apply_policy(
         [p.score for p in ranked],
         [group_label(a, policy.attributes) for a in attrs],
