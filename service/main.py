@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -172,11 +173,17 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 async def _warm_then_freeze(state: AppState) -> None:
     try:
         await matchmaking.warm_posting_profiles(state)
-    except (OSError, asyncpg.PostgresError) as exc:  # an outage: requests fill it instead
-        log.warning("posting cache not warmed: %s", type(exc).__name__)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("posting cache not warmed: %s", type(exc).__name__)  # requests fill it
+        return
+    except Exception as exc:  # never silent; the type and stack only (no profile data)
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("posting cache warming failed: %s\n%s", type(exc).__name__, stack)
         return
     # The cache now holds most long-lived objects of the process: leave them out of
-    # collections, as for what start-up loaded (see the lifespan).
+    # collections, as for what start-up loaded (see the lifespan). The young generations are
+    # collected first, so that no garbage of requests in flight is frozen with it.
+    gc.collect(1)
     gc.freeze()
 
 

@@ -181,14 +181,15 @@ async def profiles_of(
 
 
 async def active_posting_profiles(
-    conn: asyncpg.Connection, *, after: UUID | None, limit: int
+    conn: asyncpg.Connection, *, after: UUID, limit: int
 ) -> list[tuple[UUID, int, dict[str, Any]]]:
-    """(id, version, profile) of active postings of every agency, in id order after `after`:
-    one page of the walk that warms a process's posting cache."""
+    """(id, version, profile) of active postings of every agency, in id order after `after`
+    (start from UUID(int=0)): one page of the walk that warms a process's posting cache. A
+    plain `id > $1` stays an index bound in the generic plan a reused statement gets."""
     rows = await conn.fetch(
         "SELECT id, version, profile FROM posting "
-        "WHERE (valid_through IS NULL OR valid_through > now()) "
-        "AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        "WHERE id > $1 AND (valid_through IS NULL OR valid_through > now()) "
+        "ORDER BY id LIMIT $2",
         after,
         limit,
     )

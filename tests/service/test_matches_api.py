@@ -290,13 +290,12 @@ async def test_a_new_process_warms_its_posting_cache_and_serves_lists_from_it(
         items = [(i["posting_id"], i["score"], i["explanation"]) for i in r.json()["items"]]
         return items, application.state.jobmatch.posting_profiles
 
-    cold = create_app(
-        settings.model_copy(update={"warm_posting_profiles": False}), embedder=embedder
-    )
+    quiet = settings.model_copy(update={"run_worker": False})  # no second job worker
+    cold = create_app(quiet.model_copy(update={"warm_posting_profiles": False}), embedder=embedder)
     async with LifespanManager(cold):
         cold_items, cold_cache = await list_from(cold)
     assert cold_cache.misses == len(cold_items) >= 3
-    warm = create_app(settings, embedder=embedder)
+    warm = create_app(quiet, embedder=embedder)
     async with LifespanManager(warm):
         state = warm.state.jobmatch
         assert state.warming is not None
@@ -308,6 +307,61 @@ async def test_a_new_process_warms_its_posting_cache_and_serves_lists_from_it(
         warm_items, _ = await list_from(warm)
     assert warm_items == cold_items and {p for p, *_ in warm_items} >= set(live)
     assert cache.misses == misses and cache.hits - hits == len(warm_items)
+
+
+async def test_warming_skips_a_stored_profile_it_cannot_read_and_warms_the_rest(
+    agency: Agency, pool: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from service import convert
+    from service.matchmaking import warm_posting_profiles
+    from service.profile_cache import ProfileCache
+
+    c, h = agency.client, agency.auth("portal")
+    bad, good = [
+        UUID((await c.post("/v1/postings", json=posting_body(f"U-{i}"), headers=h)).json()["id"])
+        for i in range(2)
+    ]
+    async with pool.acquire() as conn:  # as if written by an older version without a title
+        await conn.execute("UPDATE posting SET profile = profile - 'title' WHERE id = $1", bad)
+    try:
+        state = SimpleNamespace(
+            posting_profiles=ProfileCache(convert.posting_for_matching, 1_000_000), pool=pool
+        )
+        added = await warm_posting_profiles(state)  # type: ignore[arg-type]
+        cache = state.posting_profiles
+        assert cache.get(good, 1) is not None and cache.get(bad, 1) is None
+        assert added == len(cache) > 0
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM posting WHERE id = $1", bad)
+
+
+async def test_a_record_without_a_vector_for_the_serving_model_answers_409(
+    agency: Agency, pool: Any
+) -> None:
+    """Re-embedding in progress: a personalised list needs the vector; an opted-out seeker's
+    list does not use one."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    opted_out = seeker_body("S-out", personalised_ranking=False)
+    oid = (await c.post("/v1/seekers", json=opted_out, headers=h)).json()["id"]
+    pid = (await c.post("/v1/postings", json=posting_body("V-1"), headers=h)).json()["id"]
+    async with pool.acquire() as conn:
+        for table, column, record in (
+            ("seeker_embedding", "seeker_id", sid),
+            ("seeker_embedding", "seeker_id", oid),
+            ("posting_embedding", "posting_id", pid),
+        ):
+            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", UUID(record))
+    for path in (f"/v1/seekers/{sid}/matches", f"/v1/postings/{pid}/matches"):
+        r = await c.get(path, headers=h)
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["title"] == "Embedding not ready"
+    r = await c.get(f"/v1/seekers/{oid}/matches", headers=h)
+    assert r.status_code == 200 and r.json()["personalised"] is False, r.text
 
 
 async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan(
