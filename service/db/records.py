@@ -121,10 +121,7 @@ async def get_with_embedding(
         agency_id,
         model,
     )
-    if row is None:
-        return None
-    vector = row["embedding"]
-    return _row(row), None if vector is None else np.asarray(vector.to_numpy(), dtype=np.float32)
+    return None if row is None else (_row(row), _vector(row["embedding"]))
 
 
 async def get_many(
@@ -206,6 +203,11 @@ async def embedding_of(
         record_id,
         model,
     )
+    return _vector(value)
+
+
+def _vector(value: Any) -> np.ndarray | None:
+    """A pgvector value as matching's float32 array."""
     return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)
 
 
