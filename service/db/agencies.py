@@ -9,9 +9,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from service.auth import Principal, Role, hash_secret, new_secret
-from service.db.records import Kind, Row
-
-_RECORD = ", ".join(f"r.{c}" for c in Row.__slots__)  # the record's columns, as db.records reads
+from service.db.records import SELECT_R, Kind, Row, row_of
 
 
 class Agency(BaseModel):
@@ -91,7 +89,7 @@ async def principal_and_record(
     agency (None: no such record there), in one round trip. The caller checks the principal
     (role, rate limit) before it uses the record."""
     row = await conn.fetchrow(
-        f"SELECT k.id AS key_id, k.agency_id AS key_agency_id, k.role AS key_role, {_RECORD} "
+        f"SELECT k.id AS key_id, k.agency_id AS key_agency_id, k.role AS key_role, {SELECT_R} "
         f"FROM api_key k LEFT JOIN {kind} r ON r.id = $2 AND r.agency_id = k.agency_id "
         "WHERE k.secret_hash = $1 AND k.revoked_at IS NULL",
         hash_secret(secret),
@@ -104,7 +102,7 @@ async def principal_and_record(
     )
     if row["id"] is None:
         return principal, None
-    return principal, Row(**{k: row[k] for k in Row.__slots__})
+    return principal, row_of(row)
 
 
 async def revoke_keys_named(conn: asyncpg.Connection, *, agency_id: UUID, name: str) -> int:

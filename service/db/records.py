@@ -40,10 +40,12 @@ MIRRORED: dict[Kind, tuple[str, ...]] = {
     "seeker": ("lat", "lon", "max_distance_km", "personalised_ranking"),
     "posting": ("lat", "lon", "remote_allowed", "valid_through"),
 }
-_SELECT = "id, external_id, profile, version, created_at, updated_at"
+_SELECT = ", ".join(Row.__slots__)
+# The same columns of a record aliased `r`, for queries that join it (here and in db.agencies).
+SELECT_R = ", ".join(f"r.{c}" for c in Row.__slots__)
 
 
-def _row(record: asyncpg.Record) -> Row:
+def row_of(record: asyncpg.Record) -> Row:
     return Row(**{k: record[k] for k in Row.__slots__})
 
 
@@ -66,7 +68,7 @@ async def insert(
         record.profile,
         *(record.columns[c] for c in cols),
     )
-    return _row(row)
+    return row_of(row)
 
 
 async def replace(
@@ -93,7 +95,7 @@ async def replace(
         expected_version,
         *(record.columns[c] for c in cols),
     )
-    return _row(row) if row else None
+    return row_of(row) if row else None
 
 
 async def get(
@@ -105,7 +107,7 @@ async def get(
         record_id,
         agency_id,
     )
-    return _row(row) if row else None
+    return row_of(row) if row else None
 
 
 async def get_with_embedding(
@@ -113,15 +115,14 @@ async def get_with_embedding(
 ) -> tuple[Row, np.ndarray | None] | None:
     """A record and its `model` vector (None while it has none) in one round trip: the first
     read of every match request."""
-    columns = ", ".join(f"r.{c}" for c in _SELECT.split(", "))
     row = await conn.fetchrow(
-        f"SELECT {columns}, e.embedding FROM {kind} r LEFT JOIN {kind}_embedding e "
+        f"SELECT {SELECT_R}, e.embedding FROM {kind} r LEFT JOIN {kind}_embedding e "
         f"ON e.{kind}_id = r.id AND e.model = $3 WHERE r.id = $1 AND r.agency_id = $2",
         record_id,
         agency_id,
         model,
     )
-    return None if row is None else (_row(row), _vector(row["embedding"]))
+    return None if row is None else (row_of(row), _vector(row["embedding"]))
 
 
 async def get_many(
@@ -132,7 +133,7 @@ async def get_many(
         agency_id,
         list(record_ids),
     )
-    return {r["id"]: _row(r) for r in rows}
+    return {r["id"]: row_of(r) for r in rows}
 
 
 async def delete(conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID) -> bool:
@@ -163,7 +164,7 @@ async def page(
         external_id,
         limit + 1,
     )
-    return [_row(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 async def existing_external_ids(
@@ -223,7 +224,7 @@ async def missing_embeddings(
         model,
         limit,
     )
-    return [_row(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 async def count_missing_embeddings(
