@@ -1,0 +1,289 @@
+"""Exact nearest-in-meaning search over vectors that have a place, within a radius.
+
+Each entry is a unit vector with a location (or `everywhere`, for remote work), a group (the
+agency) and an end of validity. A search returns the entries nearest in cosine to a query among
+those of its group that are still valid and within the radius (or everywhere): the same answer
+as comparing every entry, without comparing most of them.
+
+Entries are kept sorted by a grid cell of 0.1 degrees, row by row, so the cells that can lie
+within a radius form a few contiguous slices (one per row of cells in the circle's bounding
+box): only those slices are compared, each in one matrix-vector product, and the exact test of
+distance (an angle on the unit sphere) is applied to them. Entries written since the last sort
+sit in a small unsorted tail that every search compares whole; the table is re-sorted when the
+tail or the entries replaced since grow past a share of it.
+
+Why not an approximate index: this is exact (recall 1), and its cost is bounded by the entries
+in reach, while a filtered graph search costs more the fewer entries the filter lets through
+(bench/README.md, round 5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
+CELL_DEGREES = 0.1
+_LON_CELLS = round(360 / CELL_DEGREES) + 1
+_EVERYWHERE = -1  # cell key of entries in reach from anywhere (sorted first)
+_NOWHERE = -2  # no location and not everywhere: in reach of no radius
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: Hashable  # the caller's id
+    group: Hashable  # only searched within its group
+    vector: np.ndarray  # unit length
+    lat: float | None
+    lon: float | None
+    everywhere: bool  # in reach from any place (remote work)
+    valid_until: float  # seconds since the epoch; math.inf when open-ended
+
+
+def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
+
+
+def _cell_row(lat: float) -> int:
+    return math.floor((lat + 90.0) / CELL_DEGREES)
+
+
+def _cell_col(lon: float) -> int:
+    return math.floor((lon + 180.0) / CELL_DEGREES)
+
+
+class _Table:
+    """Column arrays of entries; rows [0, sorted_rows) are in cell order."""
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        self.dim = dim
+        self.n = 0
+        self.sorted_rows = 0
+        self.vectors = np.zeros((capacity, dim), np.float32)
+        self.xyz = np.zeros((capacity, 3), np.float64)
+        self.cell = np.zeros(capacity, np.int64)
+        self.group = np.zeros(capacity, np.int32)
+        self.everywhere = np.zeros(capacity, bool)
+        self.valid_until = np.zeros(capacity, np.float64)
+        self.alive = np.zeros(capacity, bool)
+        self.keys: list[Hashable] = []
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self.cell)
+        if needed <= capacity:
+            return
+        new = max(needed, capacity * 2)
+        for name in ("vectors", "xyz", "cell", "group", "everywhere", "valid_until", "alive"):
+            old = getattr(self, name)
+            grown = np.zeros((new, *old.shape[1:]), old.dtype)
+            grown[: self.n] = old[: self.n]
+            setattr(self, name, grown)
+
+    def append(self, entries: list[Entry], groups: list[int]) -> None:
+        m = len(entries)
+        self._grow(self.n + m)
+        rows = slice(self.n, self.n + m)
+        self.vectors[rows] = np.stack([e.vector for e in entries]).astype(np.float32)
+        located = np.array([e.lat is not None and e.lon is not None for e in entries])
+        lat = np.array([e.lat if e.lat is not None else 0.0 for e in entries], np.float64)
+        lon = np.array([e.lon if e.lon is not None else 0.0 for e in entries], np.float64)
+        self.xyz[rows] = _unit_xyz(lat, lon)
+        everywhere = np.array([e.everywhere for e in entries], bool)
+        cells = (np.floor((lat + 90.0) / CELL_DEGREES).astype(np.int64) * _LON_CELLS) + np.floor(
+            (lon + 180.0) / CELL_DEGREES
+        ).astype(np.int64)
+        self.cell[rows] = np.where(everywhere, _EVERYWHERE, np.where(located, cells, _NOWHERE))
+        self.group[rows] = groups
+        self.everywhere[rows] = everywhere
+        self.valid_until[rows] = [e.valid_until for e in entries]
+        self.alive[rows] = True
+        self.keys.extend(e.key for e in entries)
+        self.n += m
+
+    def compacted(self, now: float) -> _Table:
+        """The live rows still valid at `now`, all in cell order."""
+        live = np.flatnonzero(self.alive[: self.n] & (self.valid_until[: self.n] > now))
+        order = live[np.argsort(self.cell[live], kind="stable")]
+        table = _Table(self.dim, max(1024, len(order)))
+        table.n = table.sorted_rows = len(order)
+        for name in ("vectors", "xyz", "cell", "group", "everywhere", "valid_until", "alive"):
+            getattr(table, name)[: table.n] = getattr(self, name)[order]
+        table.keys = [self.keys[i] for i in order]
+        return table
+
+
+class GeoVectorIndex:
+    """Vectors with a place, searched exactly by cosine within a radius (see the module)."""
+
+    def __init__(self, dim: int, *, resort_share: float = 1 / 16) -> None:
+        self.dimension = dim
+        self._table = _Table(dim)
+        self._row: dict[Hashable, int] = {}  # live key -> row
+        self._groups: dict[Hashable, int] = {}
+        self._resort_share = resort_share
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._row
+
+    def upsert(self, entries: Iterable[Entry], *, now: float = -math.inf) -> None:
+        """Add entries, replacing any with the same key. A re-sort drops entries no longer
+        valid at `now` (they can come back with a new upsert)."""
+        batch = list({e.key: e for e in entries}.values())  # the last of a key wins
+        if not batch:
+            return
+        self._kill(e.key for e in batch)
+        t = self._table
+        start = t.n
+        t.append(batch, [self._groups.setdefault(e.group, len(self._groups)) for e in batch])
+        for i, e in enumerate(batch):
+            self._row[e.key] = start + i
+        dead = t.n - len(self._row)
+        if max(t.n - t.sorted_rows, dead) > max(1024, t.sorted_rows * self._resort_share):
+            self._table = t.compacted(now)
+            self._row = {k: i for i, k in enumerate(self._table.keys)}
+
+    def discard(self, keys: Iterable[Hashable]) -> None:
+        self._kill(keys)
+
+    def _kill(self, keys: Iterable[Hashable]) -> None:
+        for key in keys:
+            row = self._row.pop(key, None)
+            if row is not None:
+                self._table.alive[row] = False
+
+    def _slices(self, lat: float, lon: float, radius_km: float) -> list[tuple[int, int]]:
+        """Row ranges that hold every entry within the radius: the `everywhere` block, each
+        row of cells across the circle's bounding box, and the unsorted tail."""
+        t = self._table
+        cells = t.cell[: t.sorted_rows]
+        ranges = [
+            (
+                int(np.searchsorted(cells, _EVERYWHERE, "left")),
+                int(np.searchsorted(cells, _EVERYWHERE, "right")),
+            )
+        ]
+        dlat = radius_km / KM_PER_DEGREE
+        lat_lo, lat_hi = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+        widest = math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
+        dlon = 180.0 if widest < 1e-6 else radius_km / (KM_PER_DEGREE * widest)
+        if dlon >= 180.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
+            col_lo, col_hi = 0, _LON_CELLS - 1  # whole rows (poles, the date line)
+        else:
+            col_lo, col_hi = _cell_col(lon - dlon), _cell_col(lon + dlon)
+        rows = np.arange(_cell_row(lat_lo), _cell_row(lat_hi) + 1, dtype=np.int64) * _LON_CELLS
+        starts = np.searchsorted(cells, rows + col_lo, "left")
+        ends = np.searchsorted(cells, rows + col_hi, "right")
+        ranges += [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b > a]
+        ranges.append((t.sorted_rows, t.n))
+        return ranges
+
+    def _in_reach(
+        self,
+        rows: slice,
+        *,
+        group: int,
+        now: float,
+        where: np.ndarray | None,
+        min_cos: float,
+        everywhere_counts: bool = True,
+    ) -> np.ndarray:
+        t = self._table
+        ok: np.ndarray = t.alive[rows] & (t.group[rows] == group) & (t.valid_until[rows] > now)
+        if where is not None:
+            near = (t.xyz[rows] @ where >= min_cos) & (t.cell[rows] != _NOWHERE)
+            ok &= (t.everywhere[rows] | near) if everywhere_counts else near
+        return ok
+
+    def _ranges(
+        self, lat: float | None, lon: float | None, radius_km: float | None
+    ) -> tuple[list[tuple[int, int]], np.ndarray | None, float]:
+        if radius_km is None or lat is None or lon is None:
+            return [(0, self._table.n)], None, -2.0
+        where = _unit_xyz(np.array(lat), np.array(lon))
+        # Within the radius <=> the angle between the two points is at most radius / R.
+        min_cos = math.cos(min(math.pi, radius_km / EARTH_RADIUS_KM))
+        return self._slices(lat, lon, radius_km), where, min_cos
+
+    def nearest(
+        self,
+        query: np.ndarray,
+        *,
+        group: Hashable,
+        lat: float | None,
+        lon: float | None,
+        radius_km: float | None,
+        now: float,
+        limit: int,
+    ) -> list[tuple[Hashable, float]]:
+        """The `limit` valid entries of `group` nearest in cosine to `query` (unit length)
+        within `radius_km` of (lat, lon) or everywhere; (key, cosine), nearest first. Without
+        a radius or a place, every valid entry of the group is in reach."""
+        code = self._groups.get(group)
+        if code is None or limit <= 0:
+            return []
+        t = self._table
+        q = np.asarray(query, np.float32)
+        ranges, where, min_cos = self._ranges(lat, lon, radius_km)
+        sims, rows = [], []
+        for a, b in ranges:
+            if b <= a:
+                continue
+            ok = self._in_reach(slice(a, b), group=code, now=now, where=where, min_cos=min_cos)
+            hit = np.flatnonzero(ok)
+            if len(hit) == 0:
+                continue
+            # A dense slice is cheaper to multiply whole than to gather.
+            s = (t.vectors[a:b] @ q)[hit] if len(hit) * 4 > b - a else t.vectors[a + hit] @ q
+            sims.append(s)
+            rows.append(hit + a)
+        if not sims:
+            return []
+        s, r = np.concatenate(sims), np.concatenate(rows)
+        if len(s) > limit:
+            top = np.argpartition(-s, limit - 1)[:limit]
+            s, r = s[top], r[top]
+        order = np.lexsort((r, -s))  # nearest first; ties in a stable order
+        return [(t.keys[r[i]], float(s[i])) for i in order]
+
+    def count_within(
+        self,
+        *,
+        group: Hashable,
+        lat: float,
+        lon: float,
+        radius_km: float,
+        now: float,
+        at_least: int,
+    ) -> int:
+        """How many valid entries of `group` lie within the radius, not counting `everywhere`
+        ones; counting stops once at_least are found."""
+        code = self._groups.get(group)
+        if code is None:
+            return 0
+        ranges, where, min_cos = self._ranges(lat, lon, radius_km)
+        found = 0
+        for a, b in ranges[1:]:  # [0] is the everywhere block
+            if b > a:
+                found += int(
+                    np.count_nonzero(
+                        self._in_reach(
+                            slice(a, b),
+                            group=code,
+                            now=now,
+                            where=where,
+                            min_cos=min_cos,
+                            everywhere_counts=False,
+                        )
+                    )
+                )
+                if found >= at_least:
+                    break
+        return found

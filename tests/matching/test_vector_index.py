@@ -1,0 +1,153 @@
+"""GeoVectorIndex gives the answer of comparing every entry (exact search within a radius)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from matching.features import haversine_km
+from matching.profiles import Location
+from matching.vector_index import Entry, GeoVectorIndex
+
+NOW = 1_000_000.0
+
+
+def _entries(rng: np.random.Generator, n: int, start: int = 0) -> list[Entry]:
+    vectors = rng.normal(size=(n, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = []
+    for i in range(n):
+        kind = rng.random()
+        located = kind > 0.05
+        out.append(
+            Entry(
+                key=start + i,
+                group="a" if rng.random() < 0.8 else "b",
+                vector=vectors[i],
+                # a dense region, a far one, and a few near the date line
+                lat=float(rng.normal(52, 0.4) if kind < 0.8 else rng.uniform(-60, 60))
+                if located
+                else None,
+                lon=float(rng.normal(5, 0.5) if kind < 0.8 else rng.uniform(170, 179.99))
+                if located
+                else None,
+                everywhere=bool(rng.random() < 0.08),
+                valid_until=NOW - 1 if rng.random() < 0.05 else math.inf,
+            )
+        )
+    return out
+
+
+def _brute(
+    entries: dict[int, Entry],
+    q: np.ndarray,
+    group: str,
+    lat: float | None,
+    lon: float | None,
+    radius: float | None,
+    limit: int,
+) -> list[int]:
+    scored = []
+    for e in entries.values():
+        if e.group != group or e.valid_until <= NOW:
+            continue
+        if radius is not None and lat is not None and lon is not None and not e.everywhere:
+            if e.lat is None or e.lon is None:
+                continue
+            if haversine_km(Location(lat, lon), Location(e.lat, e.lon)) > radius:
+                continue
+        scored.append((-float(e.vector @ q), e.key))
+    return [k for _, k in sorted(scored)[:limit]]
+
+
+def _keys(found: list[tuple[object, float]]) -> list[object]:
+    return [k for k, _ in found]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_nearest_is_the_exact_answer_within_the_radius(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    entries = {e.key: e for e in _entries(rng, 3000)}
+    index = GeoVectorIndex(16)
+    index.upsert(entries.values())
+    queries = rng.normal(size=(30, 16)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    places: list[tuple[float | None, float | None, float | None]] = [
+        (52.1, 5.1, 10.0),
+        (52.0, 4.8, 30.0),
+        (51.0, 6.0, 130.0),
+        (20.0, 179.9, 800.0),  # across the date line
+        (89.0, 0.0, 300.0),  # near the pole
+        (52.0, 5.0, None),  # no radius: everything of the group
+        (None, None, 30.0),  # no place: everything of the group
+    ]
+    for i, q in enumerate(queries):
+        lat, lon, radius = places[i % len(places)]
+        for group in ("a", "b"):
+            found = index.nearest(
+                q, group=group, lat=lat, lon=lon, radius_km=radius, now=NOW, limit=50
+            )
+            assert _keys(found) == _brute(entries, q, group, lat, lon, radius, 50)
+            cosines = [c for _, c in found]
+            assert cosines == sorted(cosines, reverse=True)
+            assert all(abs(c - float(entries[k].vector @ q)) < 1e-5 for k, c in found)  # type: ignore[index]
+
+
+def test_updates_replace_entries_and_survive_re_sorting() -> None:
+    rng = np.random.default_rng(3)
+    first = _entries(rng, 2000)
+    index = GeoVectorIndex(16, resort_share=0.05)
+    index.upsert(first)
+    entries = {e.key: e for e in first}
+    # Move, re-embed and add entries in small batches: the tail grows and is re-sorted.
+    for step in range(12):
+        moved = _entries(rng, 100, start=step * 150)  # same keys as existing entries: updates
+        added = _entries(rng, 50, start=10_000 + step * 50)
+        index.upsert(moved + added)
+        entries.update({e.key: e for e in moved + added})
+    gone = list(entries)[::7]
+    index.discard(gone)
+    for key in gone:
+        del entries[key]
+    assert len(index) == len(entries)
+    assert gone[0] not in index and next(iter(entries)) in index
+    for q in rng.normal(size=(10, 16)).astype(np.float32):
+        q /= np.linalg.norm(q)
+        found = index.nearest(q, group="a", lat=52.0, lon=5.0, radius_km=25.0, now=NOW, limit=40)
+        assert _keys(found) == _brute(entries, q, "a", 52.0, 5.0, 25.0, 40)
+
+
+def test_count_within_counts_valid_located_entries_of_the_group_only() -> None:
+    rng = np.random.default_rng(4)
+    entries = _entries(rng, 2000)
+    index = GeoVectorIndex(16)
+    index.upsert(entries)
+    for lat, lon, radius in ((52.0, 5.0, 5.0), (52.3, 4.9, 20.0), (0.0, 0.0, 50.0)):
+        expected = sum(
+            1
+            for e in entries
+            if e.group == "a"
+            and e.valid_until > NOW
+            and not e.everywhere
+            and e.lat is not None
+            and e.lon is not None
+            and haversine_km(Location(lat, lon), Location(e.lat, e.lon)) <= radius
+        )
+        count = index.count_within(
+            group="a", lat=lat, lon=lon, radius_km=radius, now=NOW, at_least=10**9
+        )
+        assert count == expected
+        if expected > 3:
+            stopped = index.count_within(
+                group="a", lat=lat, lon=lon, radius_km=radius, now=NOW, at_least=3
+            )
+            assert 3 <= stopped <= expected
+
+
+def test_an_unknown_group_finds_nothing() -> None:
+    index = GeoVectorIndex(16)
+    index.upsert(_entries(np.random.default_rng(5), 10))
+    q = np.ones(16, np.float32) / 4
+    assert index.nearest(q, group="z", lat=None, lon=None, radius_km=None, now=NOW, limit=5) == []
