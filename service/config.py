@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="At start-up, read active postings into that cache in the background "
         "(up to its size), so that the first match requests find them in memory.",
     )
+    posting_vectors_in_memory: int = Field(
+        default=150_000,
+        ge=0,
+        description="Hold up to this many postings' vectors in memory per process (about "
+        "1.6 KB each) and retrieve postings for a seeker by an exact search there; with more "
+        "postings, or 0, the database's HNSW index is searched instead.",
+    )
     hnsw_max_scan_tuples: int = Field(
         default=5000,
         ge=1,

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -39,6 +39,7 @@ from service.db.pool import create_pool, resolve_database_url
 from service.errors import Problem, install_error_handlers
 from service.jobs import run_worker
 from service.middleware import AccessLog, BodySizeLimit, InFlightLimit
+from service.posting_vectors import PostingVectors, one_blas_thread
 from service.ratelimit import RateLimiter
 from service.state import AppState
 
@@ -106,7 +107,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             if settings.run_worker
             else None
         )
-        if settings.warm_posting_profiles:
+        if settings.posting_vectors_in_memory > 0:
+            one_blas_thread()
+            state.posting_vectors = PostingVectors(
+                state.embedder.name, state.embedder.dimension, settings.posting_vectors_in_memory
+            )
+        if state.posting_vectors is not None or settings.warm_posting_profiles:
             state.warming = asyncio.create_task(_warm_then_freeze(state))
         # Vectors missing for the configured model (a new model, or a restore) are filled in the
         # background; matching serves the old ones meanwhile.
@@ -171,20 +177,28 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
 
 async def _warm_then_freeze(state: AppState) -> None:
-    try:
-        await matchmaking.warm_posting_profiles(state)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        log.warning("posting cache not warmed: %s", type(exc).__name__)  # requests fill it
-        return
-    except Exception as exc:  # never silent; the type and stack only (no profile data)
-        stack = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("posting cache warming failed: %s\n%s", type(exc).__name__, stack)
-        return
-    # The cache now holds most long-lived objects of the process: leave them out of
+    """Posting vectors, then converted postings, read into memory after start-up."""
+    if state.posting_vectors is not None:
+        await _logged("posting vectors not loaded", state.posting_vectors.load(state.pool))
+    if state.settings.warm_posting_profiles:
+        await _logged("posting cache not warmed", matchmaking.warm_posting_profiles(state))
+    # What was read now holds most long-lived objects of the process: leave them out of
     # collections, as for what start-up loaded (see the lifespan). The young generations are
     # collected first, so that no garbage of requests in flight is frozen with it.
     gc.collect(1)
     gc.freeze()
+
+
+async def _logged(failure: str, step: Awaitable[object]) -> None:
+    """Run a warming step; a failure is logged and leaves matching on the database, where
+    requests find what they need."""
+    try:
+        await step
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("%s: %s", failure, type(exc).__name__)
+    except Exception as exc:  # never silent; the type and stack only (no profile data)
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("%s: %s\n%s", failure, type(exc).__name__, stack)
 
 
 def in_flight_limit(settings: Settings) -> int:

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import numpy as np
@@ -34,6 +34,7 @@ from service.db.matches import StoredItem, StoredList
 from service.db.reviews import Decision
 from service.embeddings import serving_model
 from service.errors import ProblemError, not_found
+from service.posting_vectors import PostingVectors
 from service.reviews import decision_out, final_ranks
 from service.schemas import MatchItem, MatchList
 from service.state import AppState
@@ -61,25 +62,77 @@ def _missing_embedding(kind: str) -> ProblemError:
 
 
 async def _widened_radius(
-    state: AppState, conn: Any, principal: Principal, lat: float, lon: float, radius: float
+    state: AppState,
+    conn: Any,
+    principal: Principal,
+    lat: float,
+    lon: float,
+    radius: float,
+    vectors: PostingVectors | None,
 ) -> float:
-    """France Travail style: widen in steps until enough postings lie within reach."""
+    """France Travail style: widen in steps until enough postings lie within reach (counted
+    in memory when the vectors are there)."""
     s = state.settings
     wanted = s.min_nearby_postings
     widened = radius
     while widened < radius + s.radius_max_extra_km:
-        count = await db.count_postings_within(
-            conn,
-            agency_id=principal.agency_id,
-            lat=lat,
-            lon=lon,
-            radius_km=widened,
-            at_least=wanted,
-        )
+        if vectors is not None:
+            count = vectors.index.count_within(
+                group=principal.agency_id,
+                lat=lat,
+                lon=lon,
+                radius_km=widened,
+                now=time.time(),
+                at_least=wanted,
+            )
+        else:
+            count = await db.count_postings_within(
+                conn,
+                agency_id=principal.agency_id,
+                lat=lat,
+                lon=lon,
+                radius_km=widened,
+                at_least=wanted,
+            )
         if count >= wanted:
             break
         widened += s.radius_step_km
     return min(widened, radius + s.radius_max_extra_km)
+
+
+async def nearest_in_memory(
+    vectors: PostingVectors,
+    conn: Any,
+    *,
+    agency_id: UUID,
+    model: str,
+    query: np.ndarray,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+) -> list[db.Candidate]:
+    """The exact search in memory, its finds checked against the stored postings (which give
+    the cosine, as the database search would). A posting deleted since the last read of
+    changes is dropped from memory and the search run again, once."""
+    for _ in range(2):
+        found = vectors.index.nearest(
+            query,
+            group=agency_id,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            now=time.time(),
+            limit=limit,
+        )
+        ids = [cast(UUID, key) for key, _ in found]
+        candidates = await db.verified_postings(
+            conn, agency_id=agency_id, model=model, query=query, ids=ids
+        )
+        if len(candidates) == len(ids):
+            break
+        vectors.index.discard(set(ids) - {c.id for c in candidates})
+    return candidates
 
 
 async def _posting_profiles(
@@ -169,9 +222,19 @@ async def rank_postings(
     radius = seeker.max_distance_km or s.default_seeker_radius_km
     loc = seeker.location
     async with state.pool.acquire() as conn:
+        vectors = state.posting_vectors
+        if (
+            query is None
+            or vectors is None
+            or vectors.model != embedding_model
+            or not await vectors.sync(conn)
+        ):
+            vectors = None  # the database's indexes instead
         used_radius: float | None = None
         if loc is not None:
-            used_radius = await _widened_radius(state, conn, principal, loc.lat, loc.lon, radius)
+            used_radius = await _widened_radius(
+                state, conn, principal, loc.lat, loc.lon, radius, vectors
+            )
         where: dict[str, Any] = {
             "agency_id": principal.agency_id,
             "lat": loc.lat if loc else None,
@@ -179,7 +242,11 @@ async def rank_postings(
             "radius_km": used_radius,
             "limit": max(s.match_candidate_pool, limit),
         }
-        if query is not None:
+        if query is not None and vectors is not None:
+            candidates = await nearest_in_memory(
+                vectors, conn, model=embedding_model, query=query, **where
+            )
+        elif query is not None:
             exact = False
             if loc is not None and used_radius is not None:
                 in_reach = await db.count_reachable_postings(

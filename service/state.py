@@ -16,6 +16,7 @@ from matching.profiles import PostingProfile
 from matching.score import Scorer
 from service import convert
 from service.config import Settings
+from service.posting_vectors import PostingVectors
 from service.profile_cache import ProfileCache
 from service.ratelimit import RateLimiter
 
@@ -41,7 +42,8 @@ class AppState:
     # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
     posting_profiles: ProfileCache[PostingProfile] = field(init=False)
-    warming: asyncio.Task[None] | None = None  # filling posting_profiles after start-up
+    posting_vectors: PostingVectors | None = None  # the embedder's model, when held in memory
+    warming: asyncio.Task[None] | None = None  # filling posting_vectors and _profiles
 
     def __post_init__(self) -> None:
         self.posting_profiles = ProfileCache(

@@ -166,6 +166,107 @@ async def posting_candidates(
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class PostingVector:
+    posting_id: UUID
+    agency_id: UUID
+    embedding: np.ndarray
+    lat: float | None
+    lon: float | None
+    remote_allowed: bool
+    valid_through: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorSnapshot:
+    """What a reader of posting vectors has seen: every change by a transaction that had ended
+    when it read, except those of `running` (still in progress then). The next read needs the
+    rows changed by those or by any transaction from `next_xid` on (migration 0009)."""
+
+    next_xid: int
+    running: tuple[int, ...]
+
+
+_VECTOR_COLUMNS = (
+    "e.posting_id, e.agency_id, e.embedding, e.lat, e.lon, e.remote_allowed, e.valid_through"
+)
+_SNAPSHOT = (
+    "pg_snapshot_xmax(s.snap)::text AS next_xid, "
+    "ARRAY(SELECT x::text FROM pg_snapshot_xip(s.snap) x) AS running"
+)
+
+
+def _vectors(rows: list[asyncpg.Record]) -> tuple[VectorSnapshot, list[PostingVector]]:
+    first = rows[0]
+    snapshot = VectorSnapshot(int(first["next_xid"]), tuple(int(x) for x in first["running"]))
+    vectors = [
+        PostingVector(
+            r["posting_id"],
+            r["agency_id"],
+            r["embedding"].to_numpy() if hasattr(r["embedding"], "to_numpy") else r["embedding"],
+            r["lat"],
+            r["lon"],
+            r["remote_allowed"],
+            r["valid_through"],
+        )
+        for r in rows
+        if r["posting_id"] is not None
+    ]
+    return snapshot, vectors
+
+
+async def active_posting_vectors(
+    conn: asyncpg.Connection, *, model: str, after: UUID, limit: int
+) -> tuple[VectorSnapshot, list[PostingVector]]:
+    """One page (in id order after `after`) of the active postings' `model` vectors, with the
+    snapshot it was read in."""
+    rows = await conn.fetch(
+        f"WITH s AS (SELECT pg_current_snapshot() AS snap) SELECT {_SNAPSHOT}, {_VECTOR_COLUMNS} "
+        "FROM s LEFT JOIN LATERAL (SELECT * FROM posting_embedding e WHERE e.model = $1 "
+        f"AND e.posting_id > $2 AND {_ACTIVE} ORDER BY e.posting_id LIMIT $3) e ON true",
+        model,
+        after,
+        limit,
+    )
+    return _vectors(rows)
+
+
+async def posting_vectors_changed(
+    conn: asyncpg.Connection, *, model: str, since: VectorSnapshot
+) -> tuple[VectorSnapshot, list[PostingVector]]:
+    """The `model` vectors written (inserted, re-embedded, moved, expired...) since `since`,
+    active or not, with the snapshot of this read. Usually none: one index probe."""
+    rows = await conn.fetch(
+        f"WITH s AS (SELECT pg_current_snapshot() AS snap) SELECT {_SNAPSHOT}, {_VECTOR_COLUMNS} "
+        "FROM s LEFT JOIN posting_embedding e ON e.model = $1 "
+        "AND (e.changed_xid >= $2::text::xid8 OR e.changed_xid = ANY($3::text[]::xid8[]))",
+        model,
+        str(since.next_xid),
+        [str(x) for x in since.running],
+    )
+    return _vectors(rows)
+
+
+async def verified_postings(
+    conn: asyncpg.Connection, *, agency_id: UUID, model: str, query: np.ndarray, ids: list[UUID]
+) -> list[Candidate]:
+    """Those of `ids` that are still active postings of the agency with a `model` vector, with
+    their cosine as the database computes it, nearest first (the order `posting_candidates`
+    gives): candidates found in memory, checked against the stored rows."""
+    rows = await conn.fetch(
+        "SELECT r.id, r.external_id, r.version, 1 - (e.embedding <=> $3) AS cosine "
+        "FROM posting r JOIN posting_embedding e ON e.posting_id = r.id AND e.model = $4 "
+        "WHERE r.id = ANY($1::uuid[]) AND r.agency_id = $2 "
+        "AND (r.valid_through IS NULL OR r.valid_through > now()) "
+        "ORDER BY e.embedding <=> $3, r.id",
+        ids,
+        agency_id,
+        query,
+        model,
+    )
+    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
+
+
 async def profiles_of(
     conn: asyncpg.Connection, kind: str, ids: list[UUID]
 ) -> list[tuple[UUID, int, dict[str, Any]]]:

@@ -389,6 +389,7 @@ async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan
 
     monkeypatch.setattr(match_db, "posting_candidates", cut_short)
     monkeypatch.setattr(app.state.jobmatch.settings, "exact_search_below", 0)
+    monkeypatch.setattr(app.state.jobmatch, "posting_vectors", None)  # the database's search
     body = (await c.get(f"/v1/seekers/{sid}/matches?limit=3", headers=h)).json()
     assert plans == [False, True]
     assert {i["posting_id"] for i in body["items"]} == ids

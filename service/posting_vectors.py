@@ -1,0 +1,122 @@
+"""Posting vectors held in memory for exact retrieval (matching.vector_index), kept current.
+
+The database stays the record: before each search a process reads the vectors written since
+its last read (one index probe, usually no rows; migration 0009), and the postings a search
+finds are checked against the stored rows, which also give the cosine (service/matchmaking.py).
+So a posting written by any process is found by the next search of every process, and one
+deleted since is dropped. Postings only: they are public; seeker vectors stay in the database.
+
+One copy per process: about 1.6 KB per posting (a 384-d float32 vector and its place), so the
+setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any
+from uuid import UUID
+
+from threadpoolctl import threadpool_limits
+
+from matching.vector_index import Entry, GeoVectorIndex
+from service.db import matches as db
+
+log = logging.getLogger(__name__)
+LOAD_PAGE = 5000
+
+
+def one_blas_thread() -> None:
+    """Run numpy's BLAS on one thread in this process. A search multiplies a few slices of the
+    table, one matrix-vector product each; waking OpenBLAS's second thread for each costs more
+    than it saves, several times more when the cores are busy (the database shares them):
+    nine slices of 49k rows in all took 57 ms with two threads, 16-23 ms with one, on the
+    loaded 2-core machine (bench/README.md, round 5). Torch keeps its own threads."""
+    threadpool_limits(1, user_api="blas")
+
+
+def _entry(v: db.PostingVector) -> Entry:
+    return Entry(
+        key=v.posting_id,
+        group=v.agency_id,
+        vector=v.embedding,
+        lat=v.lat,
+        lon=v.lon,
+        everywhere=v.remote_allowed,
+        valid_until=v.valid_through.timestamp() if v.valid_through else math.inf,
+    )
+
+
+class PostingVectors:
+    """The active postings' vectors of one embedding model (every agency), in memory."""
+
+    def __init__(self, model: str, dimension: int, max_size: int) -> None:
+        self.model = model
+        self.max_size = max_size
+        self.index = GeoVectorIndex(dimension)
+        self.ready = False  # loaded in full; until then matching uses the database
+        self._seen: db.VectorSnapshot | None = None
+        self._lock = asyncio.Lock()
+        self._last_read_started = -math.inf
+
+    async def load(self, pool: Any) -> bool:
+        """Read every active posting's vector, a page at a time; False (and nothing held)
+        when there are more than max_size."""
+        started = time.perf_counter()
+        after = UUID(int=0)
+        while True:
+            async with pool.acquire() as conn:
+                seen, page = await db.active_posting_vectors(
+                    conn, model=self.model, after=after, limit=LOAD_PAGE
+                )
+            # Changes after the first page's snapshot are read by the first sync.
+            self._seen = self._seen or seen
+            self.index.upsert((_entry(v) for v in page), now=time.time())
+            if len(self.index) > self.max_size:
+                self._give_up()
+                return False
+            if len(page) < LOAD_PAGE:
+                break
+            after = page[-1].posting_id
+            await asyncio.sleep(0)
+        self.ready = True
+        log.info(
+            "posting vectors in memory: %d (%s) in %.1f s",
+            len(self.index),
+            self.model,
+            time.perf_counter() - started,
+        )
+        return True
+
+    def _give_up(self) -> None:
+        log.warning(
+            "more than %d postings with %s vectors: matching searches the database index "
+            "(raise JOBMATCH_POSTING_VECTORS_IN_MEMORY to hold them in memory)",
+            self.max_size,
+            self.model,
+        )
+        self.ready = False
+        self.index = GeoVectorIndex(self.index.dimension)
+
+    async def sync(self, conn: Any) -> bool:
+        """Read what changed since the last read; True while the vectors can be searched.
+        A read that started after this call began (one that another request awaited) is as
+        good as a new one, so requests arriving together share one read."""
+        arrived = time.monotonic()
+        async with self._lock:
+            if not self.ready or self._seen is None:
+                return False
+            if self._last_read_started >= arrived:
+                return True
+            started = time.monotonic()
+            seen, changed = await db.posting_vectors_changed(
+                conn, model=self.model, since=self._seen
+            )
+            self.index.upsert((_entry(v) for v in changed), now=time.time())
+            self._seen, self._last_read_started = seen, started
+            if len(self.index) > self.max_size:
+                self._give_up()
+                return False
+            return True

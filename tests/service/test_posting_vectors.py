@@ -1,0 +1,142 @@
+"""Posting vectors held in memory (service/posting_vectors.py): the same lists as the database
+search, and every process sees every write at its next search."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from tests.conftest import Agency
+from tests.service.test_records_api import posting_body, seeker_body
+
+
+async def _posting_ids(client: httpx.AsyncClient, sid: str, headers: dict[str, str]) -> list[str]:
+    r = await client.get(f"/v1/seekers/{sid}/matches?limit=50", headers=headers)
+    assert r.status_code == 200, r.text
+    return [i["posting_id"] for i in r.json()["items"]]
+
+
+async def test_lists_from_memory_equal_the_database_search(
+    app: Any, agency: Agency, monkeypatch: Any
+) -> None:
+    state = app.state.jobmatch
+    assert state.warming is not None
+    await state.warming
+    assert state.posting_vectors is not None and state.posting_vectors.ready
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    places = [(51.95, 4.45), (51.92, 4.60), (52.37, 4.90), (51.80, 4.30)]  # last two: far
+    for i, (lat, lon) in enumerate(places * 3):
+        body = posting_body(f"M-{i}", job_location={"lat": lat, "lon": lon})
+        if i % 5 == 0:
+            body["remote_allowed"] = True
+        if i == 7:
+            body["title"] = "Warehouse forklift driver, night shifts"
+        r = await c.post("/v1/postings", json=body, headers=h)
+        assert r.status_code == 201, r.text
+    index = state.posting_vectors.index
+    searches: list[int] = []
+    search = index.nearest
+    monkeypatch.setattr(index, "nearest", lambda *a, **k: searches.append(1) or search(*a, **k))
+    r = await c.get(f"/v1/seekers/{sid}/matches?limit=50", headers=h)
+    from_memory = [(i["posting_id"], i["score"], i["explanation"]) for i in r.json()["items"]]
+    assert searches == [1]
+    monkeypatch.setattr(state, "posting_vectors", None)
+    r = await c.get(f"/v1/seekers/{sid}/matches?limit=50", headers=h)
+    from_database = [(i["posting_id"], i["score"], i["explanation"]) for i in r.json()["items"]]
+    assert from_memory == from_database
+    assert 0 < len(from_memory) < 12  # some postings are out of reach
+
+
+async def test_a_second_process_sees_writes_made_after_it_loaded(
+    app: Any, settings: Any, embedder: Any, agency: Agency, pool: Any
+) -> None:
+    """Process B loads its vectors, then process A (the session app) adds, moves and deletes
+    postings: B's next list reflects each change."""
+    from service.main import create_app
+
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    first = (await c.post("/v1/postings", json=posting_body("N-1"), headers=h)).json()["id"]
+    other = create_app(settings.model_copy(update={"run_worker": False}), embedder=embedder)
+    async with LifespanManager(other):
+        state = other.state.jobmatch
+        await state.warming
+        vectors = state.posting_vectors
+        assert vectors is not None and vectors.ready and UUID(first) in vectors.index
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as b:
+            assert await _posting_ids(b, sid, h) == [first]
+            second = (await c.post("/v1/postings", json=posting_body("N-2"), headers=h)).json()
+            assert set(await _posting_ids(b, sid, h)) == {first, second["id"]}
+            assert UUID(second["id"]) in vectors.index  # read as a change, not from the database
+            # Moved out of the seeker's 25 km (Rotterdam -> Groningen): gone from B's list.
+            moved = posting_body("N-2", job_location={"lat": 53.22, "lon": 6.57})
+            r = await c.put(f"/v1/postings/{second['id']}", json=moved, headers=h)
+            assert r.status_code == 200, r.text
+            assert await _posting_ids(b, sid, h) == [first]
+            # Deleted: B drops it (the stored rows are checked) even before reading changes.
+            assert (await c.delete(f"/v1/postings/{first}", headers=h)).status_code == 204
+            assert await _posting_ids(b, sid, h) == []
+            assert UUID(first) not in vectors.index
+
+
+async def test_more_postings_than_allowed_in_memory_leaves_matching_to_the_database(
+    settings: Any, embedder: Any, agency: Agency
+) -> None:
+    from service.main import create_app
+
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    for i in range(2):
+        await c.post("/v1/postings", json=posting_body(f"L-{i}"), headers=h)
+    small = settings.model_copy(update={"run_worker": False, "posting_vectors_in_memory": 1})
+    other = create_app(small, embedder=embedder)
+    async with LifespanManager(other):
+        state = other.state.jobmatch
+        await state.warming
+        assert state.posting_vectors is not None and not state.posting_vectors.ready
+        assert len(state.posting_vectors.index) == 0  # nothing held
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as b:
+            assert len(await _posting_ids(b, sid, h)) == 2
+
+
+async def test_a_change_committed_after_a_later_one_is_still_read(
+    app: Any, agency: Agency, pool: Any
+) -> None:
+    """Changes are read by transaction id, not by time: a transaction still running when a
+    read began (and committing after a younger one was read) is read the next time."""
+    state = app.state.jobmatch
+    await state.warming
+    vectors = state.posting_vectors
+    c, h = agency.client, agency.auth("portal")
+    pid = UUID((await c.post("/v1/postings", json=posting_body("X-1"), headers=h)).json()["id"])
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT embedding FROM posting_embedding WHERE posting_id = $1", pid
+        )
+    query = stored.to_numpy()
+
+    def in_groningen() -> list[Any]:
+        found = vectors.index.nearest(
+            query, group=UUID(agency.id), lat=53.22, lon=6.57, radius_km=5, now=time.time(), limit=5
+        )
+        return [key for key, _ in found]
+
+    async with pool.acquire() as writer, pool.acquire() as reader:
+        slow = writer.transaction()
+        await slow.start()
+        await writer.execute("UPDATE posting SET lat = 53.22, lon = 6.57 WHERE id = $1", pid)
+        assert await vectors.sync(reader)
+        # A younger transaction commits and is read while the older one is still open.
+        young = (await c.post("/v1/postings", json=posting_body("X-2"), headers=h)).json()
+        assert await vectors.sync(reader)
+        assert UUID(young["id"]) in vectors.index and in_groningen() == []
+        await slow.commit()
+        assert await vectors.sync(reader)
+    assert in_groningen() == [pid]
