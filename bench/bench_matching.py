@@ -121,7 +121,7 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
         job_poll_seconds=0.2,
         log_level="WARNING",
         warm_posting_profiles=getattr(args, "warm", True),
-        posting_vectors_in_memory=150_000 if getattr(args, "memory", True) else 0,
+        posting_vectors_in_memory=getattr(args, "vectors_in_memory", 0),
     )
     app = create_app(settings, embedder=embedder)
     async with LifespanManager(app):
@@ -449,7 +449,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "# Matching benchmark",
         "",
         f"Command: `python bench/bench_matching.py --sizes {' '.join(map(str, args.sizes))} "
-        f"--queries {args.queries}{'' if args.memory else ' --no-memory'}"
+        f"--queries {args.queries} --vectors-in-memory {args.vectors_in_memory}"
         f"{'' if args.warm else ' --cold'}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.  ",
@@ -521,10 +521,11 @@ def main() -> None:
     p.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "jobmatch-bench"))
     p.add_argument("--no-write", dest="write", action="store_false")
     p.add_argument(
-        "--no-memory",
-        dest="memory",
-        action="store_false",
-        help="posting vectors not held in memory: retrieval searches the database's indexes",
+        "--vectors-in-memory",
+        type=int,
+        default=Settings.model_fields["posting_vectors_in_memory"].default,
+        help="JOBMATCH_POSTING_VECTORS_IN_MEMORY for the run (0: retrieval searches the "
+        "database's indexes)",
     )
     p.add_argument(
         "--cold",

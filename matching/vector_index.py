@@ -164,12 +164,7 @@ class GeoVectorIndex:
         row of cells across the circle's bounding box, and the unsorted tail."""
         t = self._table
         cells = t.cell[: t.sorted_rows]
-        ranges = [
-            (
-                int(np.searchsorted(cells, _EVERYWHERE, "left")),
-                int(np.searchsorted(cells, _EVERYWHERE, "right")),
-            )
-        ]
+        ranges = [self._everywhere_rows()]
         dlat = radius_km / KM_PER_DEGREE
         lat_lo, lat_hi = max(-90.0, lat - dlat), min(90.0, lat + dlat)
         widest = math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
@@ -184,6 +179,13 @@ class GeoVectorIndex:
         ranges += [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b > a]
         ranges.append((t.sorted_rows, t.n))
         return ranges
+
+    def _everywhere_rows(self) -> tuple[int, int]:
+        cells = self._table.cell[: self._table.sorted_rows]
+        return (
+            int(np.searchsorted(cells, _EVERYWHERE, "left")),
+            int(np.searchsorted(cells, _EVERYWHERE, "right")),
+        )
 
     def _in_reach(
         self,
@@ -205,8 +207,13 @@ class GeoVectorIndex:
     def _ranges(
         self, lat: float | None, lon: float | None, radius_km: float | None
     ) -> tuple[list[tuple[int, int]], np.ndarray | None, float]:
-        if radius_km is None or lat is None or lon is None:
-            return [(0, self._table.n)], None, -2.0
+        t = self._table
+        if radius_km is None:
+            return [(0, t.n)], None, -2.0
+        if lat is None or lon is None:
+            # A radius around no place: only what is in reach from anywhere (as in the
+            # database's query, where the distance is then unknown).
+            return [self._everywhere_rows(), (t.sorted_rows, t.n)], np.zeros(3), 2.0
         where = _unit_xyz(np.array(lat), np.array(lon))
         # Within the radius <=> the angle between the two points is at most radius / R.
         min_cos = math.cos(min(math.pi, radius_km / EARTH_RADIUS_KM))
@@ -225,7 +232,8 @@ class GeoVectorIndex:
     ) -> list[tuple[Hashable, float]]:
         """The `limit` valid entries of `group` nearest in cosine to `query` (unit length)
         within `radius_km` of (lat, lon) or everywhere; (key, cosine), nearest first. Without
-        a radius or a place, every valid entry of the group is in reach."""
+        a radius every valid entry of the group is in reach; with a radius but no place, only
+        the `everywhere` ones."""
         code = self._groups.get(group)
         if code is None or limit <= 0:
             return []

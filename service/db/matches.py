@@ -253,12 +253,14 @@ async def verified_postings(
     """Those of `ids` that are still active postings of the agency with a `model` vector, with
     their cosine as the database computes it, nearest first (the order `posting_candidates`
     gives): candidates found in memory, checked against the stored rows."""
+    # Materialised: an ORDER BY on the vector distance itself would be served by the HNSW
+    # index, which then walks the graph looking for these few ids.
     rows = await conn.fetch(
-        "SELECT r.id, r.external_id, r.version, 1 - (e.embedding <=> $3) AS cosine "
-        "FROM posting r JOIN posting_embedding e ON e.posting_id = r.id AND e.model = $4 "
-        "WHERE r.id = ANY($1::uuid[]) AND r.agency_id = $2 "
-        "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        "ORDER BY e.embedding <=> $3, r.id",
+        "WITH c AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+        "FROM posting_embedding e WHERE e.posting_id = ANY($1::uuid[]) AND e.model = $4) "
+        "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine "
+        "FROM c JOIN posting r ON r.id = c.posting_id WHERE r.agency_id = $2 "
+        "AND (r.valid_through IS NULL OR r.valid_through > now()) ORDER BY c.distance, r.id",
         ids,
         agency_id,
         query,

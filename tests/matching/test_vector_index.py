@@ -53,8 +53,8 @@ def _brute(
     for e in entries.values():
         if e.group != group or e.valid_until <= NOW:
             continue
-        if radius is not None and lat is not None and lon is not None and not e.everywhere:
-            if e.lat is None or e.lon is None:
+        if radius is not None and not e.everywhere:
+            if lat is None or lon is None or e.lat is None or e.lon is None:
                 continue
             if haversine_km(Location(lat, lon), Location(e.lat, e.lon)) > radius:
                 continue
@@ -81,7 +81,7 @@ def test_nearest_is_the_exact_answer_within_the_radius(seed: int) -> None:
         (20.0, 179.9, 800.0),  # across the date line
         (89.0, 0.0, 300.0),  # near the pole
         (52.0, 5.0, None),  # no radius: everything of the group
-        (None, None, 30.0),  # no place: everything of the group
+        (None, None, 30.0),  # a radius around no place: only what is everywhere
     ]
     for i, q in enumerate(queries):
         lat, lon, radius = places[i % len(places)]
