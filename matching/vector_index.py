@@ -77,7 +77,7 @@ class _Table:
         capacity = len(self.cell)
         if needed <= capacity:
             return
-        new = max(needed, capacity * 2)
+        new = max(needed, capacity + capacity // 4)  # the vectors are most of the memory
         for name in ("vectors", "xyz", "cell", "group", "everywhere", "valid_until", "alive"):
             old = getattr(self, name)
             grown = np.zeros((new, *old.shape[1:]), old.dtype)
@@ -133,9 +133,13 @@ class GeoVectorIndex:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._row
 
-    def upsert(self, entries: Iterable[Entry], *, now: float = -math.inf) -> None:
-        """Add entries, replacing any with the same key. A re-sort drops entries no longer
-        valid at `now` (they can come back with a new upsert)."""
+    def upsert(
+        self, entries: Iterable[Entry], *, now: float = -math.inf, resort: bool = True
+    ) -> None:
+        """Add entries, replacing any with the same key. Re-sorts when the unsorted tail or
+        the replaced rows have grown past a share of the table (unless `resort` is False: a
+        bulk load calls `resort()` once at its end); a re-sort drops entries no longer valid
+        at `now` (they can come back with a new upsert)."""
         batch = list({e.key: e for e in entries}.values())  # the last of a key wins
         if not batch:
             return
@@ -146,9 +150,14 @@ class GeoVectorIndex:
         for i, e in enumerate(batch):
             self._row[e.key] = start + i
         dead = t.n - len(self._row)
-        if max(t.n - t.sorted_rows, dead) > max(1024, t.sorted_rows * self._resort_share):
-            self._table = t.compacted(now)
-            self._row = {k: i for i, k in enumerate(self._table.keys)}
+        if resort and max(t.n - t.sorted_rows, dead) > max(
+            1024, t.sorted_rows * self._resort_share
+        ):
+            self.resort(now)
+
+    def resort(self, now: float = -math.inf) -> None:
+        self._table = self._table.compacted(now)
+        self._row = {k: i for i, k in enumerate(self._table.keys)}
 
     def discard(self, keys: Iterable[Hashable]) -> None:
         self._kill(keys)

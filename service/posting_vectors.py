@@ -73,7 +73,7 @@ class PostingVectors:
                 )
             # Changes after the first page's snapshot are read by the first sync.
             self._seen = self._seen or seen
-            self.index.upsert((_entry(v) for v in page), now=time.time())
+            self.index.upsert((_entry(v) for v in page), resort=False)
             if len(self.index) > self.max_size:
                 self._give_up()
                 return False
@@ -81,6 +81,7 @@ class PostingVectors:
                 break
             after = page[-1].posting_id
             await asyncio.sleep(0)
+        self.index.resort(now=time.time())
         self.ready = True
         log.info(
             "posting vectors in memory: %d (%s) in %.1f s",
