@@ -6,8 +6,8 @@ finds are checked against the stored rows, which also give the cosine (service/m
 So a posting written by any process is found by the next search of every process, and one
 deleted since is dropped. Postings only: they are public; seeker vectors stay in the database.
 
-One copy per process: about 1.6 KB per posting (a 384-d float32 vector and its place), so the
-setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
+One copy per process: about 2.2 KiB per posting (a 384-d float32 vector, its place and id), so
+the setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
 """
 
 from __future__ import annotations
