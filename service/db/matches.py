@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 
 from service.db.protected import FIELDS as PROTECTED_FIELDS
+from service.db.records import as_vector
 
 # Great-circle distance in km between the (lat, lon) columns of alias `{t}` and the point
 # ($lat, $lon). Aliases and parameter numbers come from fixed templates below, never from input.
@@ -203,7 +204,7 @@ def _vectors(rows: list[asyncpg.Record]) -> tuple[VectorSnapshot, list[PostingVe
         PostingVector(
             r["posting_id"],
             r["agency_id"],
-            r["embedding"].to_numpy() if hasattr(r["embedding"], "to_numpy") else r["embedding"],
+            cast(np.ndarray, as_vector(r["embedding"])),
             r["lat"],
             r["lon"],
             r["remote_allowed"],

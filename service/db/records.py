@@ -122,7 +122,7 @@ async def get_with_embedding(
         agency_id,
         model,
     )
-    return None if row is None else (row_of(row), _vector(row["embedding"]))
+    return None if row is None else (row_of(row), as_vector(row["embedding"]))
 
 
 async def get_many(
@@ -204,10 +204,10 @@ async def embedding_of(
         record_id,
         model,
     )
-    return _vector(value)
+    return as_vector(value)
 
 
-def _vector(value: Any) -> np.ndarray | None:
+def as_vector(value: Any) -> np.ndarray | None:
     """A pgvector value as matching's float32 array."""
     return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)
 
