@@ -120,9 +120,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         try:
             yield
         finally:
-            if state.warming is not None:
-                state.warming.cancel()
-                await asyncio.gather(state.warming, return_exceptions=True)
+            vectors = state.posting_vectors
+            for task in (state.warming, vectors.reloading if vectors else None):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             await reembed
             stop.set()
             if worker is not None:

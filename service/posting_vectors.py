@@ -19,6 +19,7 @@ import time
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from threadpoolctl import threadpool_limits
 
 from matching.vector_index import Entry, GeoVectorIndex
@@ -60,11 +61,14 @@ class PostingVectors:
         self._seen: db.VectorSnapshot | None = None
         self._lock = asyncio.Lock()
         self._last_read_started = -math.inf
+        self._pool: Any = None
+        self.reloading: asyncio.Task[bool] | None = None
 
     async def load(self, pool: Any) -> bool:
         """Read every active posting's vector, a page at a time; False (and nothing held)
         when there are more than max_size."""
         started = time.perf_counter()
+        self._pool = pool
         after = UUID(int=0)
         while True:
             async with pool.acquire() as conn:
@@ -101,6 +105,23 @@ class PostingVectors:
         self.ready = False
         self.index = GeoVectorIndex(self.index.dimension)
 
+    def _reload(self) -> None:
+        """The database's transaction ids went back (a restore, or a failover to a replica
+        that lagged): changes can no longer be told apart by id, so everything is read again,
+        in the background; the database serves meanwhile."""
+        log.warning("posting vectors: the database's transaction ids went back; reloading")
+        self.ready = False
+        self._seen = None
+        self.index = GeoVectorIndex(self.index.dimension)
+        self.reloading = asyncio.create_task(self._load_again())
+
+    async def _load_again(self) -> bool:
+        try:
+            return await self.load(self._pool)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("posting vectors not reloaded: %s", type(exc).__name__)
+            return False  # the database serves until the next start
+
     async def sync(self, conn: Any) -> bool:
         """Read what changed since the last read; True while the vectors can be searched.
         A read that started after this call began (one that another request awaited) is as
@@ -115,6 +136,9 @@ class PostingVectors:
             seen, changed = await db.posting_vectors_changed(
                 conn, model=self.model, since=self._seen
             )
+            if seen.next_xid < self._seen.next_xid:
+                self._reload()
+                return False
             self.index.upsert((_entry(v) for v in changed), now=time.time())
             self._seen, self._last_read_started = seen, started
             if len(self.index) > self.max_size:

@@ -140,3 +140,30 @@ async def test_a_change_committed_after_a_later_one_is_still_read(
         await slow.commit()
         assert await vectors.sync(reader)
     assert in_groningen() == [pid]
+
+
+async def test_transaction_ids_going_back_make_the_process_read_everything_again(
+    settings: Any, embedder: Any, agency: Agency
+) -> None:
+    """As after a failover to a replica that lagged: the ids of new changes could be below
+    those already read, so reading by id would miss them."""
+    from dataclasses import replace
+
+    from service.main import create_app
+
+    c, h = agency.client, agency.auth("portal")
+    pid = (await c.post("/v1/postings", json=posting_body("R-1"), headers=h)).json()["id"]
+    other = create_app(settings.model_copy(update={"run_worker": False}), embedder=embedder)
+    async with LifespanManager(other):
+        state = other.state.jobmatch
+        await state.warming
+        vectors = state.posting_vectors
+        assert vectors.ready and UUID(pid) in vectors.index
+        seen = vectors._seen
+        vectors._seen = replace(seen, next_xid=seen.next_xid + 10**9)  # read "in the future"
+        async with state.pool.acquire() as conn:
+            assert not await vectors.sync(conn)  # the database serves meanwhile
+        assert not vectors.ready and vectors.reloading is not None
+        assert await vectors.reloading
+        assert vectors.ready and UUID(pid) in vectors.index
+        assert vectors._seen.next_xid < seen.next_xid + 10**9
