@@ -143,7 +143,7 @@ class GeoVectorIndex:
         batch = list({e.key: e for e in entries}.values())  # the last of a key wins
         if not batch:
             return
-        self._kill(e.key for e in batch)
+        self.discard(e.key for e in batch)
         t = self._table
         start = t.n
         t.append(batch, [self._groups.setdefault(e.group, len(self._groups)) for e in batch])
@@ -160,9 +160,6 @@ class GeoVectorIndex:
         self._row = {k: i for i, k in enumerate(self._table.keys)}
 
     def discard(self, keys: Iterable[Hashable]) -> None:
-        self._kill(keys)
-
-    def _kill(self, keys: Iterable[Hashable]) -> None:
         for key in keys:
             row = self._row.pop(key, None)
             if row is not None:
@@ -209,7 +206,8 @@ class GeoVectorIndex:
         t = self._table
         ok: np.ndarray = t.alive[rows] & (t.group[rows] == group) & (t.valid_until[rows] > now)
         if where is not None:
-            near = (t.xyz[rows] @ where >= min_cos) & (t.cell[rows] != _NOWHERE)
+            # Located entries only (cell >= 0): not the everywhere ones, wherever they sit.
+            near = (t.xyz[rows] @ where >= min_cos) & (t.cell[rows] >= 0)
             ok &= (t.everywhere[rows] | near) if everywhere_counts else near
         return ok
 
@@ -267,7 +265,7 @@ class GeoVectorIndex:
         if len(s) > limit:
             top = np.argpartition(-s, limit - 1)[:limit]
             s, r = s[top], r[top]
-        order = np.lexsort((r, -s))  # nearest first; ties in a stable order
+        order = np.lexsort((r, -s))  # nearest first; exact ties by row
         return [(t.keys[r[i]], float(s[i])) for i in order]
 
     def count_within(
@@ -287,7 +285,7 @@ class GeoVectorIndex:
             return 0
         ranges, where, min_cos = self._ranges(lat, lon, radius_km)
         found = 0
-        for a, b in ranges[1:]:  # [0] is the everywhere block
+        for a, b in ranges:
             if b > a:
                 found += int(
                     np.count_nonzero(

@@ -113,10 +113,12 @@ async def nearest_in_memory(
     limit: int,
 ) -> list[db.Candidate]:
     """The exact search in memory, its finds checked against the stored postings (which give
-    the cosine, as the database search would). A posting deleted since the last read of
-    changes is dropped from memory and the search run again, once."""
+    the cosine, as the database search would). A find the check does not return (a deleted
+    posting: deletes are not read as changes) is dropped from memory and the search run again,
+    once; not when a read of changes ran meanwhile, which may have brought it back."""
+    index, reads = vectors.index, vectors.reads  # a reload may swap the index meanwhile
     for _ in range(2):
-        found = vectors.index.nearest(
+        found = index.nearest(
             query,
             group=agency_id,
             lat=lat,
@@ -129,9 +131,9 @@ async def nearest_in_memory(
         candidates = await db.verified_postings(
             conn, agency_id=agency_id, model=model, query=query, ids=ids
         )
-        if len(candidates) == len(ids):
+        if len(candidates) == len(ids) or vectors.reads != reads:
             break
-        vectors.index.discard(set(ids) - {c.id for c in candidates})
+        index.discard(set(ids) - {c.id for c in candidates})
     return candidates
 
 

@@ -3,8 +3,11 @@
 The database stays the record: before each search a process reads the vectors written since
 its last read (one index probe, usually no rows; migration 0009), and the postings a search
 finds are checked against the stored rows, which also give the cosine (service/matchmaking.py).
-So a posting written by any process is found by the next search of every process, and one
-deleted since is dropped. Postings only: they are public; seeker vectors stay in the database.
+So a posting written by any process is found by the next search of every process. Deletes are
+not read as changes: a deleted posting is dropped when a search finds it; until then it only
+takes memory and counts as nearby when deciding to widen a radius (postings mostly expire
+rather than being deleted). Postings only: they are public; seeker vectors stay in the
+database.
 
 One copy per process: about 2.2 KiB per posting (a 384-d float32 vector, its place and id), so
 the setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
@@ -61,6 +64,7 @@ class PostingVectors:
         self._seen: db.VectorSnapshot | None = None
         self._lock = asyncio.Lock()
         self._last_read_started = -math.inf
+        self.reads = 0  # reads of changes applied so far
         self._pool: Any = None
         self.reloading: asyncio.Task[bool] | None = None
 
@@ -141,6 +145,7 @@ class PostingVectors:
                 return False
             self.index.upsert((_entry(v) for v in changed), now=time.time())
             self._seen, self._last_read_started = seen, started
+            self.reads += 1
             if len(self.index) > self.max_size:
                 self._give_up()
                 return False

@@ -2,10 +2,11 @@
 memory (service/posting_vectors.py) can read just what changed since it last looked.
 
 `changed_xid` is set on every insert and update (the filter copies of migration 0006 update the
-row too). A reader takes the rows with `changed_xid >= w`, then moves w to the oldest
-transaction still running in its snapshot: whatever commits later has an id at least that, so
-nothing is missed and nothing waits for a clock. Rows written before this migration have NULL
-and are read by the full load only.
+row too). A reader keeps the snapshot of its last read and next takes the rows changed by a
+transaction it could not see then: one still in progress (`pg_snapshot_xip`) or one from the
+snapshot's `pg_snapshot_xmax` on. Nothing committed is missed, nothing is read twice, and no
+clock is involved. Rows written before this migration have NULL and are read by the full load
+only. Deletes leave no row to read (service/posting_vectors.py says how they are handled).
 
 Revision ID: 0009_vector_changes
 Revises: 0008_geo_prefilter

@@ -26,11 +26,23 @@ def _entries(rng: np.random.Generator, n: int, start: int = 0) -> list[Entry]:
                 key=start + i,
                 group="a" if rng.random() < 0.8 else "b",
                 vector=vectors[i],
-                # a dense region, a far one, and a few near the date line
-                lat=float(rng.normal(52, 0.4) if kind < 0.8 else rng.uniform(-60, 60))
+                # a dense region, a band across the date line, and the far north
+                lat=float(
+                    rng.normal(52, 0.4)
+                    if kind < 0.8
+                    else rng.uniform(-60, 60)
+                    if kind < 0.9
+                    else rng.uniform(84, 90)
+                )
                 if located
                 else None,
-                lon=float(rng.normal(5, 0.5) if kind < 0.8 else rng.uniform(170, 179.99))
+                lon=float(
+                    rng.normal(5, 0.5)
+                    if kind < 0.8
+                    else (rng.uniform(170, 180) if rng.random() < 0.5 else rng.uniform(-180, -170))
+                    if kind < 0.9
+                    else rng.uniform(-180, 180)
+                )
                 if located
                 else None,
                 everywhere=bool(rng.random() < 0.08),
@@ -119,9 +131,12 @@ def test_updates_replace_entries_and_survive_re_sorting() -> None:
         assert _keys(found) == _brute(entries, q, "a", 52.0, 5.0, 25.0, 40)
 
 
-def test_count_within_counts_valid_located_entries_of_the_group_only() -> None:
+@pytest.mark.parametrize("size", [2000, 500])  # re-sorted, and all in the unsorted tail
+def test_count_within_counts_valid_located_entries_of_the_group_only(size: int) -> None:
     rng = np.random.default_rng(4)
-    entries = _entries(rng, 2000)
+    entries = _entries(rng, size)
+    # Remote entries are never counted, even with a place of their own, sorted or not.
+    entries += [Entry(f"r{i}", "a", entries[0].vector, 52.0, 5.0, True, math.inf) for i in range(5)]
     index = GeoVectorIndex(16)
     index.upsert(entries)
     for lat, lon, radius in ((52.0, 5.0, 5.0), (52.3, 4.9, 20.0), (0.0, 0.0, 50.0)):
