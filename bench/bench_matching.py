@@ -64,7 +64,6 @@ from service.config import Settings  # noqa: E402
 from service.db import agencies, migrate  # noqa: E402
 from service.db import matches as match_db  # noqa: E402
 from service.embedded_db import start_embedded  # noqa: E402
-from service.posting_vectors import PostingVectors  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_matching.md"
 K_RECALL = 100
@@ -286,17 +285,12 @@ def numpy_scan_ms(vectors: np.ndarray, queries: np.ndarray, runs: int) -> float:
 
 
 async def recall_at_k(
-    conn: asyncpg.Connection,
-    agency_id: UUID,
-    seekers: list[asyncpg.Record],
-    model: str,
-    exact_below: int,
-    vectors: PostingVectors | None,
+    state: Any, conn: asyncpg.Connection, agency_id: UUID, seekers: list[asyncpg.Record], model: str
 ) -> dict[str, float]:
     """Recall@100 of the posting retrieval against the same query run as an exact scan (index
-    scans disabled): as the service runs it (in memory when the vectors are held there; else
-    the exact plan when fewer than `exact_below` postings are in reach, else HNSW) and of the
-    HNSW plan alone; with the median times (ms)."""
+    scans disabled): as the service runs it (`matchmaking.retrieve_postings`: in memory when
+    the vectors are held there, else the database's exact plan or HNSW) and of the HNSW plan
+    alone; with the median times (ms)."""
     service, hnsw, service_ms, hnsw_ms, exact_plans = [], [], [], [], 0
     for s in seekers:
         args: dict[str, Any] = {
@@ -308,19 +302,11 @@ async def recall_at_k(
         }
         t0 = time.perf_counter()
         query = as_array(s["embedding"])
-        if vectors is not None and await vectors.sync(conn):
-            chosen = await matchmaking.nearest_in_memory(
-                vectors, conn, **args, query=query, limit=K_RECALL
-            )
-        else:
-            exact = False  # as the service decides (service/matchmaking.py, rank_postings)
-            if s["lat"] is not None:
-                reach = await match_db.count_reachable_postings(conn, **args, at_most=exact_below)
-                exact = reach < exact_below
-            chosen = await match_db.posting_candidates(
-                conn, exact=exact, **args, query=query, limit=K_RECALL
-            )
-            exact_plans += exact
+        vectors = await matchmaking.searchable_vectors(state, conn, model)
+        chosen, exact = await matchmaking.retrieve_postings(
+            state, conn, vectors, **args, query=query, limit=K_RECALL, enough=K_RECALL
+        )
+        exact_plans += exact
         service_ms.append(time.perf_counter() - t0)
         args |= {"query": query, "limit": K_RECALL}
         t0 = time.perf_counter()
@@ -421,12 +407,7 @@ async def bench_size(
             vectors = state.posting_vectors
             out["retrieval"] = "memory" if vectors is not None and vectors.ready else "database"
             retrieval = await recall_at_k(
-                conn,
-                agency.id,
-                seekers[: args.recall_queries],
-                model,
-                settings.exact_search_below,
-                vectors if out["retrieval"] == "memory" else None,
+                state, conn, agency.id, seekers[: args.recall_queries], model
             )
         queries = np.stack([as_array(s["embedding"]) for s in seekers])
         scan_ms = numpy_scan_ms(post_vectors, queries, runs=args.queries)

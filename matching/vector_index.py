@@ -49,12 +49,12 @@ def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
 
 
-def _cell_row(lat: float) -> int:
-    return math.floor((lat + 90.0) / CELL_DEGREES)
+def _cell_row(lat: np.ndarray) -> np.ndarray:
+    return np.floor((lat + 90.0) / CELL_DEGREES).astype(np.int64)
 
 
-def _cell_col(lon: float) -> int:
-    return math.floor((lon + 180.0) / CELL_DEGREES)
+def _cell_col(lon: np.ndarray) -> np.ndarray:
+    return np.floor((lon + 180.0) / CELL_DEGREES).astype(np.int64)
 
 
 class _Table:
@@ -94,9 +94,7 @@ class _Table:
         lon = np.array([e.lon if e.lon is not None else 0.0 for e in entries], np.float64)
         self.xyz[rows] = _unit_xyz(lat, lon)
         everywhere = np.array([e.everywhere for e in entries], bool)
-        cells = (np.floor((lat + 90.0) / CELL_DEGREES).astype(np.int64) * _LON_CELLS) + np.floor(
-            (lon + 180.0) / CELL_DEGREES
-        ).astype(np.int64)
+        cells = _cell_row(lat) * _LON_CELLS + _cell_col(lon)
         self.cell[rows] = np.where(everywhere, _EVERYWHERE, np.where(located, cells, _NOWHERE))
         self.group[rows] = groups
         self.everywhere[rows] = everywhere
@@ -178,8 +176,9 @@ class GeoVectorIndex:
         if dlon >= 180.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
             col_lo, col_hi = 0, _LON_CELLS - 1  # whole rows (poles, the date line)
         else:
-            col_lo, col_hi = _cell_col(lon - dlon), _cell_col(lon + dlon)
-        rows = np.arange(_cell_row(lat_lo), _cell_row(lat_hi) + 1, dtype=np.int64) * _LON_CELLS
+            col_lo, col_hi = _cell_col(np.array([lon - dlon, lon + dlon]))
+        first, last = _cell_row(np.array([lat_lo, lat_hi]))
+        rows = np.arange(first, last + 1, dtype=np.int64) * _LON_CELLS
         starts = np.searchsorted(cells, rows + col_lo, "left")
         ends = np.searchsorted(cells, rows + col_hi, "right")
         ranges += [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b > a]

@@ -196,6 +196,65 @@ async def warm_posting_profiles(state: AppState) -> int:
     return added
 
 
+async def searchable_vectors(state: AppState, conn: Any, model: str) -> PostingVectors | None:
+    """The process's posting vectors of `model`, read up to date, if they can be searched."""
+    vectors = state.posting_vectors
+    if vectors is None or vectors.model != model or not await vectors.sync(conn):
+        return None  # the database's indexes instead
+    return vectors
+
+
+async def retrieve_postings(
+    state: AppState,
+    conn: Any,
+    vectors: PostingVectors | None,
+    *,
+    agency_id: UUID,
+    model: str,
+    query: np.ndarray,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+    enough: int,
+) -> tuple[list[db.Candidate], bool]:
+    """Up to `limit` active postings nearest in meaning to `query` and in reach, and whether
+    the database's exact plan gave them. From memory when `vectors` are given; else the exact
+    plan when few postings are in reach, else the HNSW index (and the exact plan after all
+    when its scan stopped short of `enough`)."""
+    where: dict[str, Any] = {
+        "agency_id": agency_id,
+        "model": model,
+        "query": query,
+        "lat": lat,
+        "lon": lon,
+        "radius_km": radius_km,
+        "limit": limit,
+    }
+    if vectors is not None:
+        return await nearest_in_memory(vectors, conn, **where), False
+    exact = False
+    if lat is not None and lon is not None and radius_km is not None:
+        at_most = state.settings.exact_search_below
+        in_reach = await db.count_reachable_postings(
+            conn,
+            agency_id=agency_id,
+            model=model,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            at_most=at_most,
+        )
+        exact = in_reach < at_most
+    candidates = await db.posting_candidates(conn, exact=exact, **where)
+    if not exact and len(candidates) < enough and radius_km is not None:
+        # The HNSW scan stopped (hnsw.max_scan_tuples) before `enough` postings in reach
+        # turned up: the nearest in meaning lie out of reach. Rare and slow, so the exact
+        # plan runs only then.
+        return await db.posting_candidates(conn, exact=True, **where), True
+    return candidates, exact
+
+
 @dataclass(frozen=True, slots=True)
 class RankedPostings:
     ranked: list[ScoredPair]
@@ -224,14 +283,7 @@ async def rank_postings(
     radius = seeker.max_distance_km or s.default_seeker_radius_km
     loc = seeker.location
     async with state.pool.acquire() as conn:
-        vectors = state.posting_vectors
-        if (
-            query is None
-            or vectors is None
-            or vectors.model != embedding_model
-            or not await vectors.sync(conn)
-        ):
-            vectors = None  # the database's indexes instead
+        vectors = None if query is None else await searchable_vectors(state, conn, embedding_model)
         used_radius: float | None = None
         if loc is not None:
             used_radius = await _widened_radius(
@@ -244,33 +296,10 @@ async def rank_postings(
             "radius_km": used_radius,
             "limit": max(s.match_candidate_pool, limit),
         }
-        if query is not None and vectors is not None:
-            candidates = await nearest_in_memory(
-                vectors, conn, model=embedding_model, query=query, **where
+        if query is not None:
+            candidates, _ = await retrieve_postings(
+                state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
             )
-        elif query is not None:
-            exact = False
-            if loc is not None and used_radius is not None:
-                in_reach = await db.count_reachable_postings(
-                    conn,
-                    agency_id=principal.agency_id,
-                    model=embedding_model,
-                    lat=loc.lat,
-                    lon=loc.lon,
-                    radius_km=used_radius,
-                    at_most=s.exact_search_below,
-                )
-                exact = in_reach < s.exact_search_below
-            candidates = await db.posting_candidates(
-                conn, model=embedding_model, query=query, exact=exact, **where
-            )
-            if not exact and len(candidates) < limit and used_radius is not None:
-                # The HNSW scan stopped (hnsw.max_scan_tuples) before `limit` postings in
-                # reach turned up: the nearest in meaning lie out of reach. Rare and slow, so
-                # the exact plan runs only then.
-                candidates = await db.posting_candidates(
-                    conn, model=embedding_model, query=query, exact=True, **where
-                )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await db.nearby_postings(conn, **where)

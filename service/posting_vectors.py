@@ -106,7 +106,12 @@ class PostingVectors:
             self.max_size,
             self.model,
         )
+        self._drop()
+
+    def _drop(self) -> None:
+        """Nothing held, nothing searched: matching uses the database."""
         self.ready = False
+        self._seen = None
         self.index = GeoVectorIndex(self.index.dimension)
 
     def _reload(self) -> None:
@@ -114,9 +119,7 @@ class PostingVectors:
         that lagged): changes can no longer be told apart by id, so everything is read again,
         in the background; the database serves meanwhile."""
         log.warning("posting vectors: the database's transaction ids went back; reloading")
-        self.ready = False
-        self._seen = None
-        self.index = GeoVectorIndex(self.index.dimension)
+        self._drop()
         self.reloading = asyncio.create_task(self._load_again())
 
     async def _load_again(self) -> bool:
