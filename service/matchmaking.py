@@ -113,9 +113,9 @@ async def nearest_in_memory(
     limit: int,
 ) -> list[db.Candidate]:
     """The exact search in memory, its finds checked against the stored postings (which give
-    the cosine, as the database search would). A find the check does not return (a deleted
-    posting: deletes are not read as changes) is dropped from memory and the search run again,
-    once; not when a read of changes ran meanwhile, which may have brought it back."""
+    the cosine, as the database search would). A find the check does not return (a posting
+    deleted after this request's read of changes) is dropped from memory and the search run
+    again, once; not when a read of changes ran meanwhile, which may have brought it back."""
     index, reads = vectors.index, vectors.reads  # a reload may swap the index meanwhile
     for _ in range(2):
         found = index.nearest(

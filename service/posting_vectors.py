@@ -1,12 +1,10 @@
 """Posting vectors held in memory for exact retrieval (matching.vector_index), kept current.
 
 The database stays the record: before each search a process reads the vectors written since
-its last read (one index probe, usually no rows; migration 0009), and the postings a search
-finds are checked against the stored rows, which also give the cosine (service/matchmaking.py).
-So a posting written by any process is found by the next search of every process. Deletes are
-not read as changes: a deleted posting is dropped when a search finds it; until then it only
-takes memory and counts as nearby when deciding to widen a radius (postings mostly expire
-rather than being deleted). Postings only: they are public; seeker vectors stay in the
+its last read and those deleted since (index probes, usually no rows; migrations 0009 and
+0010), and the postings a search finds are checked against the stored rows, which also give
+the cosine (service/matchmaking.py). So a posting written or deleted by any process is seen by
+the next search of every process. Postings only: they are public; seeker vectors stay in the
 database.
 
 One copy per process: about 2.2 KiB per posting (a 384-d float32 vector, its place and id), so
@@ -30,6 +28,9 @@ from service.db import matches as db
 
 log = logging.getLogger(__name__)
 LOAD_PAGE = 5000
+# Deletions are kept as rows for a day (migration 0010): a process that has not read for half
+# that reads everything again rather than risk missing one.
+DELETIONS_KEPT_S = 86_400.0
 
 
 def one_blas_thread() -> None:
@@ -62,6 +63,7 @@ class PostingVectors:
         self.index = GeoVectorIndex(dimension)
         self.ready = False  # loaded in full; until then matching uses the database
         self._seen: db.VectorSnapshot | None = None
+        self._seen_at = -math.inf  # time.monotonic() when _seen was read
         self._lock = asyncio.Lock()
         self._last_read_started = -math.inf
         self.reads = 0  # reads of changes applied so far
@@ -79,8 +81,8 @@ class PostingVectors:
                 seen, page = await db.active_posting_vectors(
                     conn, model=self.model, after=after, limit=LOAD_PAGE
                 )
-            # Changes after the first page's snapshot are read by the first sync.
-            self._seen = self._seen or seen
+            if self._seen is None:  # changes after the first page's snapshot: the first sync
+                self._seen, self._seen_at = seen, time.monotonic()
             self.index.upsert((_entry(v) for v in page), resort=False)
             if len(self.index) > self.max_size:
                 self._give_up()
@@ -114,11 +116,10 @@ class PostingVectors:
         self._seen = None
         self.index = GeoVectorIndex(self.index.dimension)
 
-    def _reload(self) -> None:
-        """The database's transaction ids went back (a restore, or a failover to a replica
-        that lagged): changes can no longer be told apart by id, so everything is read again,
-        in the background; the database serves meanwhile."""
-        log.warning("posting vectors: the database's transaction ids went back; reloading")
+    def _reload(self, why: str) -> None:
+        """Everything is read again, in the background, when changes can no longer be read
+        one by one; the database serves meanwhile."""
+        log.warning("posting vectors: %s; reloading", why)
         self._drop()
         self.reloading = asyncio.create_task(self._load_again())
 
@@ -139,15 +140,22 @@ class PostingVectors:
                 return False
             if self._last_read_started >= arrived:
                 return True
+            if arrived - self._seen_at > DELETIONS_KEPT_S / 2:
+                self._reload("no read for half the time deletions are kept")
+                return False
             started = time.monotonic()
-            seen, changed = await db.posting_vectors_changed(
+            seen, written, deleted = await db.posting_vectors_changed(
                 conn, model=self.model, since=self._seen
             )
             if seen.next_xid < self._seen.next_xid:
-                self._reload()
+                # A restore, or a failover to a replica that lagged: changes can no longer
+                # be told apart by transaction id.
+                self._reload("the database's transaction ids went back")
                 return False
-            self.index.upsert((_entry(v) for v in changed), now=time.time())
-            self._seen, self._last_read_started = seen, started
+            # Deletions first: a vector deleted and written again in this read is there now.
+            self.index.discard(deleted)
+            self.index.upsert((_entry(v) for v in written), now=time.time())
+            self._seen, self._seen_at, self._last_read_started = seen, started, started
             self.reads += 1
             if len(self.index) > self.max_size:
                 self._give_up()

@@ -234,18 +234,24 @@ async def active_posting_vectors(
 
 async def posting_vectors_changed(
     conn: asyncpg.Connection, *, model: str, since: VectorSnapshot
-) -> tuple[VectorSnapshot, list[PostingVector]]:
+) -> tuple[VectorSnapshot, list[PostingVector], list[UUID]]:
     """The `model` vectors written (inserted, re-embedded, moved, expired...) since `since`,
-    active or not, with the snapshot of this read. Usually none: one index probe."""
+    active or not, and the ids of those deleted since (migration 0010), with the snapshot of
+    this read. Usually none of either: two index probes, one round trip."""
+    newer = "{xid} >= $2::text::xid8 OR {xid} = ANY($3::text[]::xid8[])"
     rows = await conn.fetch(
-        f"WITH s AS (SELECT pg_current_snapshot() AS snap) SELECT {_SNAPSHOT}, {_VECTOR_COLUMNS} "
+        "WITH s AS (SELECT pg_current_snapshot() AS snap, ARRAY(SELECT d.posting_id "
+        "FROM posting_vector_deleted d WHERE d.model = $1 "
+        f"AND ({newer.format(xid='d.deleted_xid')})) AS deleted) "
+        f"SELECT {_SNAPSHOT}, s.deleted, {_VECTOR_COLUMNS} "
         "FROM s LEFT JOIN posting_embedding e ON e.model = $1 "
-        "AND (e.changed_xid >= $2::text::xid8 OR e.changed_xid = ANY($3::text[]::xid8[]))",
+        f"AND ({newer.format(xid='e.changed_xid')})",
         model,
         str(since.next_xid),
         [str(x) for x in since.running],
     )
-    return _vectors(rows)
+    snapshot, written = _vectors(rows)
+    return snapshot, written, list(rows[0]["deleted"])
 
 
 async def verified_postings(

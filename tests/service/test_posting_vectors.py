@@ -79,10 +79,12 @@ async def test_a_second_process_sees_writes_made_after_it_loaded(
             r = await c.put(f"/v1/postings/{second['id']}", json=moved, headers=h)
             assert r.status_code == 200, r.text
             assert await _posting_ids(b, sid, h) == [first]
-            # Deleted: not a change B reads, but the check against the stored rows drops it.
+            # Deleted: read as a change too, before any search could find it.
             assert (await c.delete(f"/v1/postings/{first}", headers=h)).status_code == 204
-            assert await _posting_ids(b, sid, h) == []
+            async with state.pool.acquire() as conn:
+                assert await vectors.sync(conn)
             assert UUID(first) not in vectors.index
+            assert await _posting_ids(b, sid, h) == []
 
 
 async def test_more_postings_than_allowed_in_memory_leaves_matching_to_the_database(
@@ -166,3 +168,80 @@ async def test_transaction_ids_going_back_make_the_process_read_everything_again
         assert not vectors.ready and vectors.reloading is not None
         assert await vectors.reloading
         assert vectors.ready and UUID(pid) in vectors.index
+
+
+async def test_a_deleted_and_a_rewritten_posting_in_one_read(
+    app: Any, agency: Agency, pool: Any
+) -> None:
+    """Deletions are read with the same snapshot rule as writes: a posting deleted (here with
+    its agency's other vectors of the model, as after a model switch) is dropped at the next
+    read, and a vector written after a deletion in the same read stays."""
+    state = app.state.jobmatch
+    await state.warming
+    vectors = state.posting_vectors
+    c, h = agency.client, agency.auth("portal")
+    ids = [
+        UUID((await c.post("/v1/postings", json=posting_body(f"D-{i}"), headers=h)).json()["id"])
+        for i in range(3)
+    ]
+    async with pool.acquire() as conn:
+        assert await vectors.sync(conn)
+        assert all(i in vectors.index for i in ids)
+        near = dict(group=UUID(agency.id), lat=51.92, lon=4.48, radius_km=25.0, now=time.time())
+        before = vectors.index.count_within(**near, at_least=10**6)
+        async with conn.transaction():
+            kept = await conn.fetchrow(
+                "SELECT * FROM posting_embedding WHERE posting_id = $1", ids[0]
+            )
+            await conn.execute(
+                "DELETE FROM posting_embedding WHERE posting_id = ANY($1::uuid[])", ids
+            )
+            columns = [k for k, _ in kept.items() if k != "changed_xid"]
+            await conn.execute(
+                f"INSERT INTO posting_embedding ({', '.join(columns)}) "
+                f"VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))})",
+                *(kept[k] for k in columns),
+            )
+        assert await vectors.sync(conn)
+    assert ids[0] in vectors.index
+    assert ids[1] not in vectors.index and ids[2] not in vectors.index
+    assert vectors.index.count_within(**near, at_least=10**6) == before - 2
+
+
+async def test_a_process_that_has_not_read_for_long_reads_everything_again(
+    settings: Any, embedder: Any, agency: Agency, monkeypatch: Any
+) -> None:
+    """Deletions are kept for a day: after half of that without a read, a process cannot be
+    sure to see every one, so it reloads (the database serves meanwhile)."""
+    from service import posting_vectors
+    from service.main import create_app
+
+    c, h = agency.client, agency.auth("portal")
+    pid = (await c.post("/v1/postings", json=posting_body("S-1"), headers=h)).json()["id"]
+    other = create_app(settings.model_copy(update={"run_worker": False}), embedder=embedder)
+    async with LifespanManager(other):
+        state = other.state.jobmatch
+        await state.warming
+        vectors = state.posting_vectors
+        async with state.pool.acquire() as conn:
+            assert await vectors.sync(conn)  # read just now: no reload
+            assert vectors.reloading is None
+            monkeypatch.setattr(posting_vectors, "DELETIONS_KEPT_S", 0.0)
+            assert not await vectors.sync(conn)
+        assert not vectors.ready and vectors.reloading is not None
+        monkeypatch.setattr(posting_vectors, "DELETIONS_KEPT_S", 86_400.0)
+        assert await vectors.reloading
+        assert vectors.ready and UUID(pid) in vectors.index
+
+
+async def test_deletions_are_kept_for_a_day(agency: Agency, pool: Any) -> None:
+    c, h = agency.client, agency.auth("portal")
+    pid = UUID((await c.post("/v1/postings", json=posting_body("K-1"), headers=h)).json()["id"])
+    async with pool.acquire() as conn:
+        old = await conn.fetchval(
+            "INSERT INTO posting_vector_deleted (posting_id, model, deleted_at) "
+            "VALUES (gen_random_uuid(), 'm', now() - interval '25 hours') RETURNING posting_id"
+        )
+        assert (await c.delete(f"/v1/postings/{pid}", headers=h)).status_code == 204
+        kept = {r["posting_id"] for r in await conn.fetch("SELECT * FROM posting_vector_deleted")}
+    assert pid in kept and old not in kept
