@@ -12,8 +12,16 @@ distance (an angle on the unit sphere) is applied to them. Entries written since
 sit in a small unsorted tail that every search compares whole; the table is re-sorted when the
 tail or the entries replaced since grow past a share of it.
 
-Why not an approximate index: this is exact (recall 1), and its cost is bounded by the entries
-in reach, while a filtered graph search costs more the fewer entries the filter lets through
+When many entries are in reach, a first pass compares them in a reduced space instead: the
+top principal components of the vectors (64 of 384, fitted on the table; Jolliffe, "Principal
+Component Analysis", 2002), which keep most of what separates them, at a sixth of the memory
+read. The entries nearest there (ten times the number asked for, or one in 50 of those in
+reach if more) are then compared in full, so the answer is exact unless a true neighbour falls
+outside that shortlist (bench/README.md, round 6, for the recall measured); a test holds it
+against comparing every entry.
+
+Why not an approximate index (a graph): the cost here is bounded by the entries in reach,
+while a filtered graph search costs more the fewer entries the filter lets through
 (bench/README.md, round 5).
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +40,10 @@ CELL_DEGREES = 0.1
 _LON_CELLS = round(360 / CELL_DEGREES) + 1
 _EVERYWHERE = -1  # cell key of entries in reach from anywhere (sorted first)
 _NOWHERE = -2  # no location and not everywhere: in reach of no radius
+REDUCED_DIMENSIONS = 64
+FIT_MIN_ROWS = 10_000  # below this the full comparison is cheap, and a fit less stable
+SHORTLIST_SHARE = 50  # compared in full: 10 x the limit, or 1 in 50 of the entries in reach
+_COLUMNS = ("vectors", "reduced", "xyz", "cell", "group", "everywhere", "valid_until", "alive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +55,7 @@ class Entry:
     lon: float | None
     everywhere: bool  # in reach from any place (remote work)
     valid_until: float  # seconds since the epoch; math.inf when open-ended
+    payload: Any = None  # what the caller wants back with a find (`GeoVectorIndex.payload`)
 
 
 def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -57,14 +71,44 @@ def _cell_col(lon: np.ndarray) -> np.ndarray:
     return np.floor((lon + 180.0) / CELL_DEGREES).astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class _Projection:
+    """The top principal components of a sample of vectors: x -> (x - mean) @ basis. Scores
+    q · x and (q @ basis) · (x - mean) @ basis differ by q · mean plus what the dropped
+    components hold, so the first ranks entries as the second does, approximately."""
+
+    mean: np.ndarray  # (dim,)
+    basis: np.ndarray  # (dim, REDUCED_DIMENSIONS)
+    fitted_rows: int
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray) -> _Projection:
+        step = max(1, len(vectors) // 20_000)
+        sample = vectors[::step].astype(np.float64)
+        mean = sample.mean(axis=0)
+        centred = sample - mean
+        _, eigenvectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        basis = eigenvectors[:, ::-1][:, :REDUCED_DIMENSIONS]
+        return cls(mean.astype(np.float32), np.ascontiguousarray(basis, np.float32), len(vectors))
+
+    def reduce(self, vectors: np.ndarray) -> np.ndarray:
+        reduced: np.ndarray = (vectors - self.mean) @ self.basis
+        return reduced
+
+
 class _Table:
     """Column arrays of entries; rows [0, sorted_rows) are in cell order."""
 
-    def __init__(self, dim: int, capacity: int = 1024) -> None:
+    def __init__(
+        self, dim: int, capacity: int = 1024, projection: _Projection | None = None
+    ) -> None:
         self.dim = dim
         self.n = 0
         self.sorted_rows = 0
+        self.projection = projection
         self.vectors = np.zeros((capacity, dim), np.float32)
+        width = projection.basis.shape[1] if projection else 0
+        self.reduced = np.zeros((capacity if projection else 0, width), np.float32)
         self.xyz = np.zeros((capacity, 3), np.float64)
         self.cell = np.zeros(capacity, np.int64)
         self.group = np.zeros(capacity, np.int32)
@@ -72,14 +116,17 @@ class _Table:
         self.valid_until = np.zeros(capacity, np.float64)
         self.alive = np.zeros(capacity, bool)
         self.keys: list[Hashable] = []
+        self.payloads: list[Any] = []
 
     def _grow(self, needed: int) -> None:
         capacity = len(self.cell)
         if needed <= capacity:
             return
         new = max(needed, capacity + capacity // 4)  # the vectors are most of the memory
-        for name in ("vectors", "xyz", "cell", "group", "everywhere", "valid_until", "alive"):
+        for name in _COLUMNS:
             old = getattr(self, name)
+            if len(old) == 0:
+                continue  # no projection yet
             grown = np.zeros((new, *old.shape[1:]), old.dtype)
             grown[: self.n] = old[: self.n]
             setattr(self, name, grown)
@@ -89,6 +136,8 @@ class _Table:
         self._grow(self.n + m)
         rows = slice(self.n, self.n + m)
         self.vectors[rows] = np.stack([e.vector for e in entries]).astype(np.float32)
+        if self.projection is not None:
+            self.reduced[rows] = self.projection.reduce(self.vectors[rows])
         located = np.array([e.lat is not None and e.lon is not None for e in entries])
         lat = np.array([e.lat if e.lat is not None else 0.0 for e in entries], np.float64)
         lon = np.array([e.lon if e.lon is not None else 0.0 for e in entries], np.float64)
@@ -101,18 +150,48 @@ class _Table:
         self.valid_until[rows] = [e.valid_until for e in entries]
         self.alive[rows] = True
         self.keys.extend(e.key for e in entries)
+        self.payloads.extend(e.payload for e in entries)
         self.n += m
 
     def compacted(self, now: float) -> _Table:
-        """The live rows still valid at `now`, all in cell order."""
+        """The live rows still valid at `now`, all in cell order. The projection is fitted
+        once the table is large enough, and again each time it has doubled since."""
         live = np.flatnonzero(self.alive[: self.n] & (self.valid_until[: self.n] > now))
         order = live[np.argsort(self.cell[live], kind="stable")]
-        table = _Table(self.dim, max(1024, len(order)))
+        projection = self.projection
+        if (
+            self.dim > 2 * REDUCED_DIMENSIONS
+            and len(order) >= FIT_MIN_ROWS
+            and (projection is None or len(order) >= 2 * projection.fitted_rows)
+        ):
+            projection = _Projection.fit(self.vectors[order])
+        table = _Table(self.dim, max(1024, len(order)), projection)
         table.n = table.sorted_rows = len(order)
-        for name in ("vectors", "xyz", "cell", "group", "everywhere", "valid_until", "alive"):
-            getattr(table, name)[: table.n] = getattr(self, name)[order]
+        for name in _COLUMNS:
+            if name != "reduced":
+                getattr(table, name)[: table.n] = getattr(self, name)[order]
+        if projection is not None:
+            table.reduced[: table.n] = (
+                self.reduced[order]
+                if projection is self.projection
+                else projection.reduce(table.vectors[: table.n])
+            )
         table.keys = [self.keys[i] for i in order]
+        table.payloads = [self.payloads[i] for i in order]
         return table
+
+
+def _products(
+    matrix: np.ndarray, q: np.ndarray, hits: list[tuple[int, int, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in reach of each slice [a, b) (`hit`, relative to a) and their products
+    with `q`."""
+    rows, sims = [], []
+    for a, b, hit in hits:
+        # A dense slice is cheaper to multiply whole than to gather.
+        sims.append((matrix[a:b] @ q)[hit] if len(hit) * 4 > b - a else matrix[a + hit] @ q)
+        rows.append(hit + a)
+    return np.concatenate(rows), np.concatenate(sims)
 
 
 class GeoVectorIndex:
@@ -130,6 +209,9 @@ class GeoVectorIndex:
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._row
+
+    def payload(self, key: Hashable) -> Any:
+        return self._table.payloads[self._row[key]]
 
     def upsert(
         self, entries: Iterable[Entry], *, now: float = -math.inf, resort: bool = True
@@ -246,26 +328,34 @@ class GeoVectorIndex:
         t = self._table
         q = np.asarray(query, np.float32)
         ranges, where, min_cos = self._ranges(lat, lon, radius_km)
-        sims, rows = [], []
+        hits = []
         for a, b in ranges:
-            if b <= a:
-                continue
-            ok = self._in_reach(slice(a, b), group=code, now=now, where=where, min_cos=min_cos)
-            hit = np.flatnonzero(ok)
-            if len(hit) == 0:
-                continue
-            # A dense slice is cheaper to multiply whole than to gather.
-            s = (t.vectors[a:b] @ q)[hit] if len(hit) * 4 > b - a else t.vectors[a + hit] @ q
-            sims.append(s)
-            rows.append(hit + a)
-        if not sims:
+            if b > a:
+                ok = self._in_reach(slice(a, b), group=code, now=now, where=where, min_cos=min_cos)
+                hit = np.flatnonzero(ok)
+                if len(hit):
+                    hits.append((a, b, hit))
+        if not hits:
             return []
-        s, r = np.concatenate(sims), np.concatenate(rows)
+        in_reach = sum(len(hit) for _, _, hit in hits)
+        # Near-copies (one template posted in many places) differ in directions the reduced
+        # space leaves out, and their clusters grow with the data: so does the shortlist.
+        shortlist = max(10 * limit, in_reach // SHORTLIST_SHARE)
+        if t.projection is not None and in_reach > shortlist:
+            # First pass in the reduced space; the shortlist is then compared in full.
+            rows, s = _products(t.reduced, t.projection.reduce(q), hits)
+            rows = rows[np.argpartition(-s, shortlist - 1)[:shortlist]]
+            s = t.vectors[rows] @ q
+        else:
+            rows, s = _products(t.vectors, q, hits)
         if len(s) > limit:
-            top = np.argpartition(-s, limit - 1)[:limit]
-            s, r = s[top], r[top]
-        order = np.lexsort((r, -s))  # nearest first; exact ties by row
-        return [(t.keys[r[i]], float(s[i])) for i in order]
+            rows = rows[np.argpartition(-s, limit - 1)[:limit]]
+        # The cosines returned are summed again in float64, row by row: the same vector gives
+        # the same cosine wherever it sits (a matrix product's rounding depends on the row's
+        # place in it), so identical vectors tie exactly and callers can order ties.
+        s = (t.vectors[rows].astype(np.float64) * q.astype(np.float64)).sum(axis=1)
+        order = np.lexsort((rows, -s))  # nearest first; exact ties by row
+        return [(t.keys[rows[i]], float(s[i])) for i in order]
 
     def count_within(
         self,

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -100,43 +100,6 @@ async def _widened_radius(
     return min(widened, radius + s.radius_max_extra_km)
 
 
-async def nearest_in_memory(
-    vectors: PostingVectors,
-    conn: Any,
-    *,
-    agency_id: UUID,
-    model: str,
-    query: np.ndarray,
-    lat: float | None,
-    lon: float | None,
-    radius_km: float | None,
-    limit: int,
-) -> list[db.Candidate]:
-    """The exact search in memory, its finds checked against the stored postings (which give
-    the cosine, as the database search would). A find the check does not return (a posting
-    deleted after this request's read of changes) is dropped from memory and the search run
-    again, once; not when a read of changes ran meanwhile, which may have brought it back."""
-    index, reads = vectors.index, vectors.reads  # a reload may swap the index meanwhile
-    for _ in range(2):
-        found = index.nearest(
-            query,
-            group=agency_id,
-            lat=lat,
-            lon=lon,
-            radius_km=radius_km,
-            now=time.time(),
-            limit=limit,
-        )
-        ids = [cast(UUID, key) for key, _ in found]
-        candidates = await db.verified_postings(
-            conn, agency_id=agency_id, model=model, query=query, ids=ids
-        )
-        if len(candidates) == len(ids) or vectors.reads != reads:
-            break
-        index.discard(set(ids) - {c.id for c in candidates})
-    return candidates
-
-
 async def _posting_profiles(
     state: AppState, candidates: list[db.Candidate]
 ) -> tuple[list[db.Candidate], list[PostingProfile]]:
@@ -222,17 +185,10 @@ async def retrieve_postings(
     the database's exact plan gave them. From memory when `vectors` are given; else the exact
     plan when few postings are in reach, else the HNSW index (and the exact plan after all
     when its scan stopped short of `enough`)."""
-    where: dict[str, Any] = {
-        "agency_id": agency_id,
-        "model": model,
-        "query": query,
-        "lat": lat,
-        "lon": lon,
-        "radius_km": radius_km,
-        "limit": limit,
-    }
+    place: dict[str, Any] = {"lat": lat, "lon": lon, "radius_km": radius_km, "limit": limit}
     if vectors is not None:
-        return await nearest_in_memory(vectors, conn, **where), False
+        return vectors.nearest(query, agency_id=agency_id, **place), False
+    where = {"agency_id": agency_id, "model": model, "query": query, **place}
     exact = False
     if lat is not None and lon is not None and radius_km is not None:
         at_most = state.settings.exact_search_below

@@ -1,11 +1,12 @@
-"""Posting vectors held in memory for exact retrieval (matching.vector_index), kept current.
+"""Posting vectors held in memory and searched there (matching.vector_index), kept current.
 
-The database stays the record: before each search a process reads the vectors written since
-its last read and those deleted since (index probes, usually no rows; migrations 0009 and
-0010), and the postings a search finds are checked against the stored rows, which also give
-the cosine (service/matchmaking.py). So a posting written or deleted by any process is seen by
-the next search of every process. Postings only: they are public; seeker vectors stay in the
-database.
+The database stays the record: before each search a process reads the vector rows written
+since its last read (a new vector, a move, a new version of the posting) and those deleted
+since: index probes, usually no rows (migrations 0009-0011). So a posting written or deleted by
+any process is seen by the next search of every process, and a search answers from memory
+alone, with the postings' versions and external ids as of that read and cosines computed here
+(equal to the database's to float precision). Postings only: they are public; seeker vectors
+stay in the database.
 
 One copy per process: about 2.2 KiB per posting (a 384-d float32 vector, its place and id), so
 the setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
@@ -17,10 +18,11 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from matching.vector_index import Entry, GeoVectorIndex
@@ -31,6 +33,7 @@ LOAD_PAGE = 5000
 # Deletions are kept as rows for a day (migration 0010): a process that has not read for half
 # that reads everything again rather than risk missing one.
 DELETIONS_KEPT_S = 86_400.0
+TIES_AT_THE_CUT = 16
 
 
 def one_blas_thread() -> None:
@@ -51,6 +54,7 @@ def _entry(v: db.PostingVector) -> Entry:
         lon=v.lon,
         everywhere=v.remote_allowed,
         valid_until=v.valid_through.timestamp() if v.valid_through else math.inf,
+        payload=(v.external_id, v.version),
     )
 
 
@@ -66,7 +70,6 @@ class PostingVectors:
         self._seen_at = -math.inf  # time.monotonic() when _seen was read
         self._lock = asyncio.Lock()
         self._last_read_started = -math.inf
-        self.reads = 0  # reads of changes applied so far
         self._pool: Any = None
         self.reloading: asyncio.Task[bool] | None = None
 
@@ -156,8 +159,37 @@ class PostingVectors:
             self.index.discard(deleted)
             self.index.upsert((_entry(v) for v in written), now=time.time())
             self._seen, self._seen_at, self._last_read_started = seen, started, started
-            self.reads += 1
             if len(self.index) > self.max_size:
                 self._give_up()
                 return False
             return True
+
+    def nearest(
+        self,
+        query: np.ndarray,
+        *,
+        agency_id: UUID,
+        lat: float | None,
+        lon: float | None,
+        radius_km: float | None,
+        limit: int,
+    ) -> list[db.Candidate]:
+        """Up to `limit` active postings of the agency nearest in meaning to `query` and in
+        reach, in the order of the database's search: nearest first, ties by id (a few more
+        are asked of the index, which breaks ties by its own order, so that copies of one
+        posting tied at the cut are cut by id too)."""
+        index = self.index
+        found = index.nearest(
+            query,
+            group=agency_id,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            now=time.time(),
+            limit=limit + TIES_AT_THE_CUT,
+        )
+        candidates = []
+        for key, cosine in found:
+            external_id, version = index.payload(key)
+            candidates.append(db.Candidate(cast(UUID, key), external_id, version, cosine))
+        return sorted(candidates, key=lambda c: (-c.cosine, c.id))[:limit]

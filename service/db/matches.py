@@ -176,6 +176,8 @@ class PostingVector:
     lon: float | None
     remote_allowed: bool
     valid_through: datetime | None
+    version: int  # of the posting
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,13 @@ class VectorSnapshot:
 
 
 _VECTOR_COLUMNS = (
-    "e.posting_id, e.agency_id, e.embedding, e.lat, e.lon, e.remote_allowed, e.valid_through"
+    "e.posting_id, e.agency_id, e.embedding, e.lat, e.lon, e.remote_allowed, e.valid_through, "
+    "e.version, e.external_id"
+)
+# Vector rows with their posting's version and external id (alias `e`).
+_WITH_POSTING = (
+    "SELECT e.*, r.version, r.external_id FROM posting_embedding e "
+    "JOIN posting r ON r.id = e.posting_id"
 )
 _SNAPSHOT = (
     "pg_snapshot_xmax(s.snap)::text AS next_xid, "
@@ -209,6 +217,8 @@ def _vectors(rows: list[asyncpg.Record]) -> tuple[VectorSnapshot, list[PostingVe
             r["lon"],
             r["remote_allowed"],
             r["valid_through"],
+            r["version"],
+            r["external_id"],
         )
         for r in rows
         if r["posting_id"] is not None
@@ -223,7 +233,7 @@ async def active_posting_vectors(
     snapshot it was read in."""
     rows = await conn.fetch(
         f"WITH s AS (SELECT pg_current_snapshot() AS snap) SELECT {_SNAPSHOT}, {_VECTOR_COLUMNS} "
-        "FROM s LEFT JOIN LATERAL (SELECT * FROM posting_embedding e WHERE e.model = $1 "
+        f"FROM s LEFT JOIN LATERAL ({_WITH_POSTING} WHERE e.model = $1 "
         f"AND e.posting_id > $2 AND {_ACTIVE} ORDER BY e.posting_id LIMIT $3) e ON true",
         model,
         after,
@@ -235,45 +245,24 @@ async def active_posting_vectors(
 async def posting_vectors_changed(
     conn: asyncpg.Connection, *, model: str, since: VectorSnapshot
 ) -> tuple[VectorSnapshot, list[PostingVector], list[UUID]]:
-    """The `model` vectors written (inserted, re-embedded, moved, expired...) since `since`,
-    active or not, and the ids of those deleted since (migration 0010), with the snapshot of
-    this read. Usually none of either: two index probes, one round trip."""
+    """The `model` vectors written since `since` (inserted, re-embedded, moved, expired, or
+    their posting changed: migration 0011), active or not, and the ids of those deleted since
+    (migration 0010), with the snapshot of this read. Usually none of either: two index
+    probes, one round trip."""
     newer = "{xid} >= $2::text::xid8 OR {xid} = ANY($3::text[]::xid8[])"
     rows = await conn.fetch(
         "WITH s AS (SELECT pg_current_snapshot() AS snap, ARRAY(SELECT d.posting_id "
         "FROM posting_vector_deleted d WHERE d.model = $1 "
         f"AND ({newer.format(xid='d.deleted_xid')})) AS deleted) "
         f"SELECT {_SNAPSHOT}, s.deleted, {_VECTOR_COLUMNS} "
-        "FROM s LEFT JOIN posting_embedding e ON e.model = $1 "
-        f"AND ({newer.format(xid='e.changed_xid')})",
+        f"FROM s LEFT JOIN LATERAL ({_WITH_POSTING} WHERE e.model = $1 "
+        f"AND ({newer.format(xid='e.changed_xid')})) e ON true",
         model,
         str(since.next_xid),
         [str(x) for x in since.running],
     )
     snapshot, written = _vectors(rows)
     return snapshot, written, list(rows[0]["deleted"])
-
-
-async def verified_postings(
-    conn: asyncpg.Connection, *, agency_id: UUID, model: str, query: np.ndarray, ids: list[UUID]
-) -> list[Candidate]:
-    """Those of `ids` that are still active postings of the agency with a `model` vector, with
-    their cosine as the database computes it, nearest first (the order `posting_candidates`
-    gives): candidates found in memory, checked against the stored rows."""
-    # Materialised: an ORDER BY on the vector distance itself would be served by the HNSW
-    # index, which then walks the graph looking for these few ids.
-    rows = await conn.fetch(
-        "WITH c AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
-        "FROM posting_embedding e WHERE e.posting_id = ANY($1::uuid[]) AND e.model = $4) "
-        "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine "
-        "FROM c JOIN posting r ON r.id = c.posting_id WHERE r.agency_id = $2 "
-        "AND (r.valid_through IS NULL OR r.valid_through > now()) ORDER BY c.distance, r.id",
-        ids,
-        agency_id,
-        query,
-        model,
-    )
-    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
 
 async def profiles_of(

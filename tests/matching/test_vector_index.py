@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from matching import vector_index
 from matching.features import haversine_km
 from matching.profiles import Location
-from matching.vector_index import Entry, GeoVectorIndex
+from matching.vector_index import FIT_MIN_ROWS, Entry, GeoVectorIndex
 
 NOW = 1_000_000.0
 
@@ -166,3 +167,39 @@ def test_an_unknown_group_finds_nothing() -> None:
     index.upsert(_entries(np.random.default_rng(5), 10))
     q = np.ones(16, np.float32) / 4
     assert index.nearest(q, group="z", lat=None, lon=None, radius_km=None, now=NOW, limit=5) == []
+
+
+def test_a_large_table_is_searched_in_a_reduced_space_first_and_gives_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above FIT_MIN_ROWS entries a first pass ranks them by their top principal components
+    and only a shortlist is compared in full. On vectors whose differences lie in fewer
+    dimensions than are kept (as sentence embeddings of job texts mostly do), the answer is
+    still that of comparing every entry."""
+    rng = np.random.default_rng(7)
+    dim, n = 384, FIT_MIN_ROWS + 2000
+    mixing = rng.normal(size=(40, dim))
+    vectors = rng.normal(size=(n, 40)) @ mixing + rng.normal(scale=0.05, size=(n, dim))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    lat = rng.normal(52, 0.3, n)
+    lon = rng.normal(5, 0.4, n)
+    entries = {
+        i: Entry(i, "a", vectors[i], float(lat[i]), float(lon[i]), i % 13 == 0, math.inf)
+        for i in range(n)
+    }
+    index = GeoVectorIndex(dim)
+    index.upsert(entries.values())
+    assert index._table.projection is not None  # fitted when the table was sorted
+    first_pass: list[int] = []
+    products = vector_index._products
+
+    def counted(matrix: np.ndarray, *args: object) -> object:
+        first_pass.append(matrix.shape[1])
+        return products(matrix, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vector_index, "_products", counted)
+    for q in vectors[rng.choice(n, 20)] + rng.normal(scale=0.02, size=(20, dim)):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        found = index.nearest(q, group="a", lat=52.0, lon=5.0, radius_km=40.0, now=NOW, limit=100)
+        assert _keys(found) == _brute(entries, q, "a", 52.0, 5.0, 40.0, 100)
+    assert first_pass and set(first_pass) == {vector_index.REDUCED_DIMENSIONS}
