@@ -83,16 +83,16 @@ class _Projection:
 
     @classmethod
     def fit(cls, vectors: np.ndarray) -> _Projection:
-        step = max(1, len(vectors) // 20_000)
-        sample = vectors[::step].astype(np.float64)
-        mean = sample.mean(axis=0)
-        centred = sample - mean
-        _, eigenvectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        sample = vectors[:: max(1, len(vectors) // 10_000)]
+        mean = sample.mean(axis=0, dtype=np.float64)
+        centred = sample - mean.astype(np.float32)
+        _, eigenvectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # ascending
         basis = eigenvectors[:, ::-1][:, :REDUCED_DIMENSIONS]
         return cls(mean.astype(np.float32), np.ascontiguousarray(basis, np.float32), len(vectors))
 
     def reduce(self, vectors: np.ndarray) -> np.ndarray:
-        reduced: np.ndarray = (vectors - self.mean) @ self.basis
+        # (x - mean) @ basis without a centred copy of the whole table
+        reduced: np.ndarray = vectors @ self.basis - self.mean @ self.basis
         return reduced
 
 
