@@ -77,22 +77,22 @@ class _Projection:
     q · x and (q @ basis) · (x - mean) @ basis differ by q · mean plus what the dropped
     components hold, so the first ranks entries as the second does, approximately."""
 
-    mean: np.ndarray  # (dim,)
     basis: np.ndarray  # (dim, REDUCED_DIMENSIONS)
+    offset: np.ndarray  # mean @ basis
     fitted_rows: int
 
     @classmethod
-    def fit(cls, vectors: np.ndarray) -> _Projection:
-        sample = vectors[:: max(1, len(vectors) // 10_000)]
+    def fit(cls, sample: np.ndarray, fitted_rows: int) -> _Projection:
         mean = sample.mean(axis=0, dtype=np.float64)
         centred = sample - mean.astype(np.float32)
         _, eigenvectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # ascending
-        basis = eigenvectors[:, ::-1][:, :REDUCED_DIMENSIONS]
-        return cls(mean.astype(np.float32), np.ascontiguousarray(basis, np.float32), len(vectors))
+        basis = np.ascontiguousarray(eigenvectors[:, ::-1][:, :REDUCED_DIMENSIONS], np.float32)
+        return cls(basis, mean.astype(np.float32) @ basis, fitted_rows)
 
-    def reduce(self, vectors: np.ndarray) -> np.ndarray:
-        # (x - mean) @ basis without a centred copy of the whole table
-        reduced: np.ndarray = vectors @ self.basis - self.mean @ self.basis
+    def reduce(self, vectors: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(x - mean) @ basis, into `out` if given: no temporary the size of the table."""
+        reduced: np.ndarray = np.matmul(vectors, self.basis, out=out)
+        reduced -= self.offset
         return reduced
 
 
@@ -164,18 +164,20 @@ class _Table:
             and len(order) >= FIT_MIN_ROWS
             and (projection is None or len(order) >= 2 * projection.fitted_rows)
         ):
-            projection = _Projection.fit(self.vectors[order])
+            sample = order[:: max(1, len(order) // 10_000)]
+            projection = _Projection.fit(self.vectors[sample], len(order))
         table = _Table(self.dim, max(1024, len(order)), projection)
-        table.n = table.sorted_rows = len(order)
+        n = table.n = table.sorted_rows = len(order)
+        # Each column gathered straight into the new table (mode="clip": no buffered copy).
         for name in _COLUMNS:
             if name != "reduced":
-                getattr(table, name)[: table.n] = getattr(self, name)[order]
-        if projection is not None:
-            table.reduced[: table.n] = (
-                self.reduced[order]
-                if projection is self.projection
-                else projection.reduce(table.vectors[: table.n])
-            )
+                np.take(
+                    getattr(self, name), order, axis=0, out=getattr(table, name)[:n], mode="clip"
+                )
+        if projection is self.projection and projection is not None:
+            np.take(self.reduced, order, axis=0, out=table.reduced[:n], mode="clip")
+        elif projection is not None:
+            projection.reduce(table.vectors[:n], out=table.reduced[:n])
         table.keys = [self.keys[i] for i in order]
         table.payloads = [self.payloads[i] for i in order]
         return table
