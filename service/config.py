@@ -104,8 +104,8 @@ class Settings(BaseSettings):
         default=150_000,
         ge=0,
         description="Hold up to this many postings' vectors in memory per process (about "
-        "2.2 KiB each) and retrieve postings for a seeker by an exact search there; with more "
-        "postings, or 0, the database's HNSW index is searched instead.",
+        "2.7 KiB each) and retrieve postings for a seeker there; with more postings, or 0, "
+        "the database's HNSW index is searched instead.",
     )
     hnsw_max_scan_tuples: int = Field(
         default=5000,

@@ -8,7 +8,8 @@ alone, with the postings' versions and external ids as of that read and cosines 
 (equal to the database's to float precision). Postings only: they are public; seeker vectors
 stay in the database.
 
-One copy per process: about 2.2 KiB per posting (a 384-d float32 vector, its place and id), so
+One copy per process: about 2.7 KiB per posting (a 384-d float32 vector, 64 principal
+components, its place, id, version and external id), so
 the setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
 """
 
