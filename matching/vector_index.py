@@ -1,9 +1,9 @@
-"""Exact nearest-in-meaning search over vectors that have a place, within a radius.
+"""Nearest-in-meaning search over vectors that have a place, within a radius.
 
 Each entry is a unit vector with a location (or `everywhere`, for remote work), a group (the
 agency) and an end of validity. A search returns the entries nearest in cosine to a query among
-those of its group that are still valid and within the radius (or everywhere): the same answer
-as comparing every entry, without comparing most of them.
+those of its group that are still valid and within the radius (or everywhere), without
+comparing most of the entries.
 
 Entries are kept sorted by a grid cell of 0.1 degrees, row by row, so the cells that can lie
 within a radius form a few contiguous slices (one per row of cells in the circle's bounding
@@ -197,7 +197,7 @@ def _products(
 
 
 class GeoVectorIndex:
-    """Vectors with a place, searched exactly by cosine within a radius (see the module)."""
+    """Vectors with a place, searched by cosine within a radius (see the module)."""
 
     def __init__(self, dim: int, *, resort_share: float = 1 / 16) -> None:
         self.dimension = dim
