@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import traceback
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
@@ -34,6 +32,7 @@ from service.api import (
 )
 from service.api.common import tidy_spec
 from service.api.records import make_bulk_router, make_router
+from service.background import logged
 from service.config import Settings, get_settings
 from service.db.pool import create_pool, resolve_database_url
 from service.errors import Problem, install_error_handlers
@@ -181,26 +180,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 async def _warm_then_freeze(state: AppState) -> None:
     """Posting vectors, then converted postings, read into memory after start-up."""
     if state.posting_vectors is not None:
-        await _logged("posting vectors not loaded", state.posting_vectors.load(state.pool))
+        await logged("posting vectors not loaded", state.posting_vectors.load(state.pool))
     if state.settings.warm_posting_profiles:
-        await _logged("posting cache not warmed", matchmaking.warm_posting_profiles(state))
+        await logged("posting cache not warmed", matchmaking.warm_posting_profiles(state))
     # What was read now holds most long-lived objects of the process: leave them out of
     # collections, as for what start-up loaded (see the lifespan). The young generations are
     # collected first, so that no garbage of requests in flight is frozen with it.
     gc.collect(1)
     gc.freeze()
-
-
-async def _logged(failure: str, step: Awaitable[object]) -> None:
-    """Run a warming step; a failure is logged and leaves matching on the database, where
-    requests find what they need."""
-    try:
-        await step
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        log.warning("%s: %s", failure, type(exc).__name__)
-    except Exception as exc:  # never silent; the type and stack only (no profile data)
-        stack = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("%s: %s\n%s", failure, type(exc).__name__, stack)
 
 
 def in_flight_limit(settings: Settings) -> int:

@@ -76,24 +76,16 @@ async def _widened_radius(
     wanted = s.min_nearby_postings
     widened = radius
     while widened < radius + s.radius_max_extra_km:
+        where: dict[str, Any] = {
+            "agency_id": principal.agency_id,
+            "lat": lat,
+            "lon": lon,
+            "radius_km": widened,
+        }
         if vectors is not None:
-            count = vectors.index.count_within(
-                group=principal.agency_id,
-                lat=lat,
-                lon=lon,
-                radius_km=widened,
-                now=time.time(),
-                at_least=wanted,
-            )
+            count = vectors.count_within(**where, at_least=wanted)
         else:
-            count = await db.count_postings_within(
-                conn,
-                agency_id=principal.agency_id,
-                lat=lat,
-                lon=lon,
-                radius_km=widened,
-                at_least=wanted,
-            )
+            count = await db.count_postings_within(conn, **where, at_least=wanted)
         if count >= wanted:
             break
         widened += s.radius_step_km

@@ -22,11 +22,11 @@ import time
 from typing import Any, cast
 from uuid import UUID
 
-import asyncpg
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from matching.vector_index import Entry, GeoVectorIndex
+from service.background import logged
 from service.db import matches as db
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class PostingVectors:
         self._lock = asyncio.Lock()
         self._last_read_started = -math.inf
         self._pool: Any = None
-        self.reloading: asyncio.Task[bool] | None = None
+        self.reloading: asyncio.Task[bool | None] | None = None
 
     async def load(self, pool: Any) -> bool:
         """Read every active posting's vector, a page at a time; False (and nothing held)
@@ -125,14 +125,10 @@ class PostingVectors:
         one by one; the database serves meanwhile."""
         log.warning("posting vectors: %s; reloading", why)
         self._drop()
-        self.reloading = asyncio.create_task(self._load_again())
-
-    async def _load_again(self) -> bool:
-        try:
-            return await self.load(self._pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("posting vectors not reloaded: %s", type(exc).__name__)
-            return False  # the database serves until the next start
+        # A failed reload leaves the database serving until the next start.
+        self.reloading = asyncio.create_task(
+            logged("posting vectors not reloaded", self.load(self._pool))
+        )
 
     async def sync(self, conn: Any) -> bool:
         """Read what changed since the last read; True while the vectors can be searched.
@@ -164,6 +160,20 @@ class PostingVectors:
                 self._give_up()
                 return False
             return True
+
+    def count_within(
+        self, *, agency_id: UUID, lat: float, lon: float, radius_km: float, at_least: int
+    ) -> int:
+        """As `db.count_postings_within`: the agency's active located postings within the
+        radius (remote ones not counted), counting stops at `at_least`."""
+        return self.index.count_within(
+            group=agency_id,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            now=time.time(),
+            at_least=at_least,
+        )
 
     def nearest(
         self,
