@@ -236,7 +236,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from seed.generate import generate_postings, generate_seekers
-    from service.embedded_db import start_embedded
+    from service.kit.embedded_db import start_embedded
 
     random.seed(1)
     print(f"machine: {H.machine()}")

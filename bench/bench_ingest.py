@@ -40,7 +40,7 @@ from bench import _harness as H  # noqa: E402
 
 
 def posting_texts(postings: list[dict[str, Any]]) -> list[str]:
-    from service import records
+    from service.records import service as records
 
     return [records.canonical_text("posting", records.parse_body("posting", p)) for p in postings]
 
@@ -92,7 +92,7 @@ def main() -> None:
 
     from matching.embed import default_model_path
     from seed.generate import generate_postings
-    from service.embedded_db import start_embedded
+    from service.kit.embedded_db import start_embedded
 
     postings = generate_postings(args.postings, seed=2026)
     texts = posting_texts(postings)

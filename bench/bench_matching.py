@@ -58,12 +58,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from service import matchmaking  # noqa: E402
-from service.auth import Role  # noqa: E402
+from service.auth import repository as agencies  # noqa: E402
+from service.auth.permissions import Role  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.db import agencies, migrate  # noqa: E402
-from service.db import matches as match_db  # noqa: E402
-from service.embedded_db import start_embedded  # noqa: E402
+from service.kit import migrate  # noqa: E402
+from service.kit.embedded_db import start_embedded  # noqa: E402
+from service.match_lists import repository as match_db  # noqa: E402
+from service.match_lists import retrieval as candidate_retrieval  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_matching.md"
 K_RECALL = 100
@@ -110,7 +111,7 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
     """The service in-process on `url`, a client for it, and fresh keys of the bench agency."""
     from asgi_lifespan import LifespanManager
 
-    from service.main import create_app
+    from service.app import create_app
 
     settings = Settings(
         database_url=url,
@@ -242,7 +243,7 @@ async def scale_up(conn: asyncpg.Connection, kind: str, n: int, noise: float, se
     for ix in indexes:
         await conn.execute(ix["indexdef"], timeout=3600)
     await conn.execute(f"ANALYZE {kind}; ANALYZE {kind}_embedding", timeout=3600)
-    await conn.execute("RESET ALL")  # the pool does not reset sessions (service/db/pool.py)
+    await conn.execute("RESET ALL")  # the pool does not reset sessions (service/kit/pool.py)
     log(f"  {kind}: index built in {time.perf_counter() - t0:.0f} s")
 
 
@@ -288,7 +289,7 @@ async def recall_at_k(
     state: Any, conn: asyncpg.Connection, agency_id: UUID, seekers: list[asyncpg.Record], model: str
 ) -> dict[str, float]:
     """Recall@100 of the posting retrieval against the same query run as an exact scan (index
-    scans disabled): as the service runs it (`matchmaking.retrieve_postings`: in memory when
+    scans disabled): as the service runs it (`candidate_retrieval.retrieve_postings`: in memory when
     the vectors are held there, else the database's exact plan or HNSW) and of the HNSW plan
     alone; with the median times (ms)."""
     service, hnsw, service_ms, hnsw_ms, exact_plans = [], [], [], [], 0
@@ -302,8 +303,8 @@ async def recall_at_k(
         }
         t0 = time.perf_counter()
         query = as_array(s["embedding"])
-        vectors = await matchmaking.searchable_vectors(state, conn, model)
-        chosen, exact = await matchmaking.retrieve_postings(
+        vectors = await candidate_retrieval.searchable_vectors(state, conn, model)
+        chosen, exact = await candidate_retrieval.retrieve_postings(
             state, conn, vectors, **args, query=query, limit=K_RECALL, enough=K_RECALL
         )
         exact_plans += exact
@@ -362,7 +363,7 @@ async def bench_size(
         if state.warming is not None:
             # As a serving process is once it has warmed: postings converted in memory.
             await state.warming
-            await matchmaking.warm_posting_profiles(state)  # tops up after a scale-up
+            await candidate_retrieval.warm_posting_profiles(state)  # tops up after a scale-up
         out["cached_postings"] = len(state.posting_profiles)
         rnd = random.Random(5)
         async with pool.acquire() as conn:

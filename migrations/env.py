@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.db.migrate import sqlalchemy_url
+from service.kit.migrate import sqlalchemy_url
 
 config = context.config
 
@@ -17,7 +17,7 @@ def _url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if not url:
         from service.config import get_settings
-        from service.db.pool import resolve_database_url
+        from service.kit.pool import resolve_database_url
 
         url = resolve_database_url(get_settings())
     return sqlalchemy_url(url)

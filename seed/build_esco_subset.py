@@ -3,7 +3,10 @@
 Run once by a developer; the output is committed so that nothing at runtime needs the full
 archive::
 
-    python -m seed.build_esco_subset [--esco-dir /work/shared/data/esco] [--out seed/data/...]
+    python -m seed.build_esco_subset ESCO_DIR [--out seed/data/...]
+
+ESCO_DIR is the folder holding the ESCO v1.1.1 CSV zips (in this project's workspace,
+`../shared/data/esco`).
 
 The subset holds ~56 everyday occupations in eight sectors (care, logistics, construction,
 retail, hospitality, manufacturing, IT, administration), each with its ISCO-08 group, a few
@@ -28,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 ESCO_VERSION = "1.1.1"
-DEFAULT_ESCO_DIR = Path("/work/shared/data/esco")
 CLASSIFICATION_ZIP = "esco_v1.1.1_classification_en_csv.zip"
 RELATIONS_ZIP = "esco_v1.1.1_relations_csv.zip"
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "esco_subset.json"
@@ -348,7 +350,7 @@ def build(esco_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--esco-dir", type=Path, default=DEFAULT_ESCO_DIR)
+    parser.add_argument("esco_dir", type=Path, help="folder with the ESCO v1.1.1 CSV zips")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 

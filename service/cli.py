@@ -22,13 +22,13 @@ OPENAPI_PATH = Path("openapi") / "openapi.json"
 
 
 def _database_url(settings: Settings) -> str:
-    from service.db.pool import resolve_database_url
+    from service.kit.pool import resolve_database_url
 
     return resolve_database_url(settings)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    from service.db import migrate
+    from service.kit import migrate
 
     url = _database_url(get_settings())
     target = args.revision or ("base" if args.direction == "down" else "head")
@@ -40,9 +40,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_agency_create(args: argparse.Namespace) -> None:
-    from service.auth import Role
-    from service.db import agencies, migrate
-    from service.db.pool import create_pool
+    from service.auth import repository as agencies
+    from service.auth.permissions import Role
+    from service.kit import migrate
+    from service.kit.pool import create_pool
 
     settings = get_settings()
     url = _database_url(settings)
@@ -69,7 +70,7 @@ def cmd_agency_create(args: argparse.Namespace) -> None:
 def _serve(app: object, settings: Settings) -> None:
     import uvicorn
 
-    from service.embedded_db import stop_embedded
+    from service.kit.embedded_db import stop_embedded
 
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; with this handler
     # in place that becomes a normal exit, so the embedded PostgreSQL is stopped below.
@@ -88,7 +89,7 @@ def _serve(app: object, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from service.db import migrate
+    from service.kit import migrate
 
     settings = get_settings()
     if not args.no_migrate:
@@ -97,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         import uvicorn
 
         uvicorn.run(
-            "service.main:worker_app",
+            "service.app:worker_app",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -107,17 +108,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
             access_log=False,
         )
         return
-    from service.main import configure_logging, create_app
+    from service.app import configure_logging, create_app
 
     configure_logging(settings.log_level)
     _serve(create_app(settings), settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from service.db import migrate
-    from service.db.pool import create_pool
-    from service.demo import prepare_demo
-    from service.main import configure_logging, create_app, load_embedder
+    from seed.demo import prepare_demo
+    from service.app import configure_logging, create_app, load_embedder
+    from service.kit import migrate
+    from service.kit.pool import create_pool
     from service.state import AppState
 
     settings = get_settings()
@@ -163,10 +164,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 async def _offline_state() -> AsyncIterator[AppState]:
     """Settings, migrated database, pool and model for commands that run without the server."""
     from matching.score import WeightedSumScorer
-    from service import embeddings, training  # noqa: F401  (register their job handlers)
-    from service.db import migrate
-    from service.db.pool import create_pool
-    from service.main import configure_logging, load_embedder
+    from service.app import configure_logging, load_embedder
+    from service.kit import migrate
+    from service.kit.pool import create_pool
     from service.state import AppState
 
     settings = get_settings()
@@ -187,7 +187,8 @@ async def _offline_state() -> AsyncIterator[AppState]:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Drain the job queue (next to, or instead of, the API processes' own workers)."""
-    from service.jobs import run_worker
+    from service.background_jobs.worker import run_worker
+    from service.tasks import HANDLERS
 
     async def run() -> None:
         async with _offline_state() as state:
@@ -198,6 +199,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             print("worker running; Ctrl-C to stop", flush=True)
             await run_worker(
                 state,
+                handlers=HANDLERS,
                 stop=stop,
                 poll_seconds=state.settings.job_poll_seconds,
                 stale_seconds=state.settings.job_stale_seconds,
@@ -208,10 +210,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Train a model on an agency's feedback now, in this process, and print its evaluation."""
-    from service import training
-    from service.db import agencies
-    from service.db import jobs as jobs_db
-    from service.jobs import run_one
+    from service.auth import repository as agencies
+    from service.background_jobs import repository as jobs_db
+    from service.background_jobs.worker import run_one
+    from service.scoring_models import service as training
+    from service.tasks import HANDLERS
 
     async def run() -> None:
         async with _offline_state() as state:
@@ -235,7 +238,7 @@ def cmd_retrain(args: argparse.Namespace) -> None:
                 assert current is not None
                 if current.status in ("succeeded", "failed", "cancelled"):
                     break
-                await run_one(state, "jobmatch-retrain")
+                await run_one(state, "jobmatch-retrain", handlers=HANDLERS)
             summary = {"status": current.status, "error": current.error, **current.result}
             print(json.dumps(summary, indent=2))
             print("activate it with POST /v1/models/<model_id>:activate (admin key)")
@@ -244,7 +247,7 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
-    from service.main import create_app
+    from service.app import create_app
 
     spec = create_app(get_settings()).openapi()
     out = Path(args.output)

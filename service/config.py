@@ -76,10 +76,6 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 8 * 1024 * 1024
     bulk_max_records: int = 5_000
-    page_limit_default: int = 50
-    page_limit_max: int = 200
-    match_limit_default: int = 20
-    match_limit_max: int = 100
 
     match_candidate_pool: int = Field(
         default=100, description="Candidates retrieved by vector search before scoring."

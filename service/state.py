@@ -14,11 +14,11 @@ import numpy as np
 from matching.embed import Embedder
 from matching.profiles import PostingProfile
 from matching.score import Scorer
-from service import convert
 from service.config import Settings
-from service.posting_vectors import PostingVectors
-from service.profile_cache import ProfileCache
-from service.ratelimit import RateLimiter
+from service.embeddings.posting_vectors import PostingVectors
+from service.embeddings.profile_cache import ProfileCache
+from service.kit.ratelimit import RateLimiter
+from service.records import convert
 
 
 @dataclass

@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -16,13 +15,15 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from tests.factories import Agency, make_agency
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The embedded PostgreSQL server's URL (fresh data directory per session)."""
-    from service.embedded_db import start_embedded
+    from service.kit.embedded_db import start_embedded
 
     # Not under pytest's private tmp dir: as root, PostgreSQL runs as another user that must
     # reach its data directory.
@@ -45,7 +46,7 @@ async def _create_database(server_url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def database_url(pg_server: str) -> str:
     """A database migrated to head with alembic, shared by the session."""
-    from service.db import migrate
+    from service.kit import migrate
 
     url = asyncio.run(_create_database(pg_server, "jobmatch_test"))
     migrate.upgrade(url)
@@ -92,7 +93,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> obj
 
 @pytest.fixture(scope="session")
 async def app(settings: object, embedder: object) -> AsyncIterator[object]:
-    from service.main import create_app
+    from service.app import create_app
 
     application = create_app(settings, embedder=embedder)  # type: ignore[arg-type]
     async with LifespanManager(application):
@@ -102,36 +103,6 @@ async def app(settings: object, embedder: object) -> AsyncIterator[object]:
 @pytest.fixture(scope="session")
 async def pool(app: object) -> object:
     return app.state.jobmatch.pool  # type: ignore[attr-defined]
-
-
-@dataclass
-class Agency:
-    id: str
-    name: str
-    keys: dict[str, str]
-    client: httpx.AsyncClient
-
-    def auth(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[role]}"}
-
-
-_counter = iter(range(1_000_000))
-
-
-async def make_agency(app: object, pool: asyncpg.Pool, client: httpx.AsyncClient) -> Agency:
-    from service.auth import Role
-    from service.db import agencies
-
-    name = f"Test agency {next(_counter)} {os.getpid()}"
-    async with pool.acquire() as conn:
-        agency = await agencies.create_agency(conn, name=name)
-        keys = {
-            role.value: (
-                await agencies.create_api_key(conn, agency_id=agency.id, role=role, name=role.value)
-            ).secret
-            for role in Role
-        }
-    return Agency(id=str(agency.id), name=name, keys=keys, client=client)
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_posting_side_skill_index_agrees_with_the_seeker_side() -> None:
     matching rule is symmetric, so every pair must get the same skill match either way."""
     from matching.features import PostingSkillIndex, SkillIndex, match_skills
     from seed.generate import generate_postings, generate_seekers
-    from service.convert import posting_profile, seeker_profile
+    from service.records.convert import posting_profile, seeker_profile
 
     postings = [posting_profile(p) for p in generate_postings(40, seed=3)]
     seekers = [seeker_profile(s) for s in generate_seekers(60, seed=4)]

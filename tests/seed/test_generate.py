@@ -27,6 +27,7 @@ from seed.generate import (
     generate_seekers,
     load_esco_subset,
 )
+from tests.factories import ESCO_DIR
 
 SUBSET_PATH = Path(generate.__file__).resolve().parent / "data" / "esco_subset.json"
 ATTRIBUTION = "This service uses the ESCO classification of the European Commission."
@@ -132,11 +133,11 @@ def test_every_occupation_has_a_salary_range(subset: dict[str, Any]) -> None:
 
 
 @pytest.mark.skipif(
-    not (build_esco_subset.DEFAULT_ESCO_DIR / build_esco_subset.CLASSIFICATION_ZIP).exists(),
-    reason="the ESCO CSV download is not available here",
+    not (ESCO_DIR / build_esco_subset.CLASSIFICATION_ZIP).exists(),
+    reason="the ESCO CSV download is not in this workspace (set JOBMATCH_ESCO_DIR)",
 )
 def test_subset_is_reproducible_from_the_esco_download(subset: dict[str, Any]) -> None:
-    assert build_esco_subset.build(build_esco_subset.DEFAULT_ESCO_DIR) == subset
+    assert build_esco_subset.build(ESCO_DIR) == subset
 
 
 # ---------------------------------------------------------------- determinism and speed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from service.embedded_db import start_embedded, stop_embedded
+from service.kit.embedded_db import start_embedded, stop_embedded
 
 
 async def test_shared_buffers_are_sized_for_the_vector_indexes(pool: asyncpg.Pool) -> None:

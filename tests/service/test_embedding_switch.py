@@ -14,12 +14,11 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from matching.embed import HashingEmbedder
-from service import embeddings
-from service.db import jobs as jobs_db
-from service.jobs import Progress
-from service.main import create_app
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from service.app import create_app
+from service.background_jobs import repository as jobs_db
+from service.background_jobs.worker import Progress
+from service.embeddings import service as embeddings
+from tests.factories import Agency, posting_body, seeker_body
 
 
 async def test_switching_models_reembeds_in_the_background(

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from matching.fairness import fair_mtable, is_fair
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 FORKLIFT_SKILLS = [
     {"name": "operate forklift"},

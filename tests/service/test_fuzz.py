@@ -27,11 +27,11 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
-from service.auth import PERMISSIONS, Role
+from service.app import create_app
+from service.auth.permissions import PERMISSIONS, Role
 from service.config import Settings
-from service.main import create_app
+from tests.factories import posting_body, seeker_body
 from tests.service.routes import endpoints
-from tests.service.test_records_api import posting_body, seeker_body
 
 MAX_EXAMPLES = 25
 
@@ -88,7 +88,7 @@ def _setup(app: Any) -> dict[str, Any]:
 
     import asyncpg
 
-    from service.db import agencies
+    from service.auth import repository as agencies
 
     async def keys() -> dict[Role, str]:
         conn = await asyncpg.connect(app.state.fuzz_database_url)

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from service.middleware import InFlightLimit
-from tests.conftest import Agency
+from service.kit.middleware import InFlightLimit
+from tests.factories import Agency
 
 
 def _shedder(app: Any) -> InFlightLimit:
@@ -66,8 +66,8 @@ async def test_excess_concurrent_requests_answer_503_without_waiting() -> None:
 
 
 async def test_the_default_cap_follows_the_pool(app: Any, agency: Agency) -> None:
+    from service.app import in_flight_limit
     from service.config import Settings
-    from service.main import in_flight_limit
 
     unused = {"database_url": "postgresql://unused/none"}
     assert in_flight_limit(Settings(**unused)) == 20  # pool of 10

@@ -11,8 +11,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from seed.generate import generate_postings, generate_seekers
-from tests.conftest import Agency, make_agency
-from tests.service.test_records_api import posting_body, seeker_body
+from tests.factories import Agency, make_agency, posting_body, seeker_body
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +270,7 @@ async def test_a_new_process_warms_its_posting_cache_and_serves_lists_from_it(
 ) -> None:
     """At start-up active postings are read into memory in the background: once warmed, a
     list reads no posting from the database, and is the same list as a cold process makes."""
-    from service.main import create_app
+    from service.app import create_app
 
     c, h = agency.client, agency.auth("portal")
     sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
@@ -314,9 +313,9 @@ async def test_warming_skips_a_stored_profile_it_cannot_read_and_warms_the_rest(
 ) -> None:
     from types import SimpleNamespace
 
-    from service import convert
-    from service.matchmaking import warm_posting_profiles
-    from service.profile_cache import ProfileCache
+    from service.embeddings.profile_cache import ProfileCache
+    from service.match_lists.retrieval import warm_posting_profiles
+    from service.records import convert
 
     c, h = agency.client, agency.auth("portal")
     bad, good = [
@@ -369,7 +368,7 @@ async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan
 ) -> None:
     """hnsw.max_scan_tuples bounds slow searches (the ones whose nearest postings in meaning
     are out of reach); a list left short by it is searched again with the exact plan."""
-    from service.db import matches as match_db
+    from service.match_lists import repository as match_db
 
     async with pool.acquire() as conn:
         assert await conn.fetchval("SHOW hnsw.max_scan_tuples") == "5000"
@@ -404,7 +403,7 @@ async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
 ) -> None:
     """Both retrieval plans apply the same filters; at this size HNSW is (nearly) exact, so they
     return the same postings, nearest first; the reach count matches the exact plan."""
-    from service.db import matches as db
+    from service.match_lists import repository as db
 
     async with pool.acquire() as conn:
         seekers = await conn.fetch(
@@ -444,7 +443,7 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
     """A search's ORDER BY must be the expression its HNSW index was built on, or PostgreSQL
     sorts every vector in reach instead (a change of index, such as half precision, must change
     the queries with it)."""
-    from service.db import matches as db
+    from service.match_lists import repository as db
 
     class Recorder:
         def __init__(self) -> None:

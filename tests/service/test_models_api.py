@@ -9,10 +9,10 @@ from uuid import UUID
 import httpx
 import pytest
 
+from seed.demo_feedback import record_simulated_feedback
 from seed.generate import generate_postings, generate_seekers
-from service.auth import Principal, Role
-from service.feedback import record_simulated_feedback
-from tests.conftest import Agency, make_agency
+from service.auth.permissions import Principal, Role
+from tests.factories import Agency, make_agency
 
 
 async def _wait_for(client: httpx.AsyncClient, job_id: str, headers: dict[str, str]) -> Any:

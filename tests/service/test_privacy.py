@@ -8,8 +8,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 PROTECTED = {"consent": True, "gender": "female", "age_band": "25-34", "disability": False}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from service.profile_cache import ProfileCache
+from service.embeddings.profile_cache import ProfileCache
 
 
 def _title(profile: dict[str, Any]) -> str:

@@ -7,45 +7,7 @@ from typing import Any
 
 import orjson
 
-from tests.conftest import Agency
-
-
-def seeker_body(external_id: str = "S-1", **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "external_id": external_id,
-        "headline": "Forklift operator with warehouse experience",
-        "summary": "Five years of loading, unloading and stock control in a distribution centre.",
-        "skills": [{"name": "operate forklift"}, {"name": "stock control"}],
-        "desired_occupations": [{"title": "forklift operator", "isco08": "8344"}],
-        "experience_years": 5,
-        "education_level": 3,
-        "languages": ["nl", "en"],
-        "location": {"lat": 51.9225, "lon": 4.4792, "city": "Rotterdam"},
-        "max_distance_km": 25,
-        "desired_salary": {"min": 2600, "currency": "EUR", "period": "MONTH"},
-        "employment_types": ["FULL_TIME"],
-        "protected": {"consent": True, "gender": "female", "age_band": "35-44"},
-    }
-    body.update(over)
-    return body
-
-
-def posting_body(external_id: str = "P-1", **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "external_id": external_id,
-        "title": "Forklift driver",
-        "description": "Load and unload lorries, move pallets with a forklift truck.",
-        "hiring_organization": {"name": "Havenlogistiek BV"},
-        "occupation": {"title": "forklift operator", "isco08": "8344"},
-        "skills_required": [{"name": "operate forklift"}, {"name": "load cargo"}],
-        "skills_preferred": [{"name": "stock control"}],
-        "employment_type": ["FULL_TIME"],
-        "base_salary": {"min": 2500, "max": 2900, "currency": "EUR", "period": "MONTH"},
-        "job_location": {"lat": 51.95, "lon": 4.45, "city": "Rotterdam"},
-        "valid_through": "2099-01-01T00:00:00Z",
-    }
-    body.update(over)
-    return body
+from tests.factories import Agency, posting_body, seeker_body
 
 
 async def test_seeker_crud_round_trip(agency: Agency) -> None:

@@ -8,8 +8,7 @@ import asyncpg
 import numpy as np
 import pytest
 
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 REQUIRED = [{"name": "operate forklift"}, {"name": "load cargo"}, {"name": "stock control"}]
 
@@ -270,7 +269,7 @@ async def test_opted_out_seeker_gets_a_non_personalised_list(
     agency: Agency, pool: Any, embedder: Any
 ) -> None:
     from matching.text import seeker_text
-    from service.convert import seeker_profile
+    from service.records.convert import seeker_profile
 
     c, h = agency.client, agency.auth("portal")
     body = seeker_body(personalised_ranking=False, summary="Private story about my health")

@@ -13,20 +13,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from service.db import idempotency as idempotency_db
-from service.ratelimit import RateLimiter
-from tests.conftest import Agency
-from tests.service.test_records_api import posting_body, seeker_body
+from service.kit import idempotency_repository as idempotency_db
+from service.kit.ratelimit import RateLimiter
+from tests.factories import Agency, FakeClock, posting_body, seeker_body
 
 # --------------------------------------------------------------------------- rate limit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_token_bucket_refills_at_its_rate() -> None:
@@ -81,7 +72,7 @@ def test_every_v1_operation_documents_429_and_503(app: Any) -> None:
 @pytest.fixture
 async def strict_app(settings: Any, embedder: Any) -> AsyncIterator[Any]:
     """A second app on the same database with a 300 ms statement timeout and no job worker."""
-    from service.main import create_app
+    from service.app import create_app
 
     strict = settings.model_copy(update={"statement_timeout_ms": 300, "run_worker": False})
     application = create_app(strict, embedder=embedder)
@@ -229,7 +220,7 @@ async def test_a_key_still_in_flight_answers_409_after_the_wait(
     h = {**portal, **_key()}
     body = posting_body("SLOW-1")
     # a first request that is still running (its row is pending) ...
-    from service.idempotency import request_hash
+    from service.kit.idempotency import request_hash
 
     digest = request_hash(
         "POST", "/v1/postings", "", "application/json", __import__("orjson").dumps(body)

@@ -13,10 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from service.auth import PERMISSIONS, Role
-from tests.conftest import Agency
+from service.auth.permissions import PERMISSIONS, Role
+from tests.factories import Agency, posting_body, seeker_body
 from tests.service.routes import PUBLIC_PATHS, Endpoint, endpoints, protected_endpoints
-from tests.service.test_records_api import posting_body, seeker_body
 
 ROLES = [r.value for r in Role]
 README = __import__("pathlib").Path(__file__).resolve().parents[2] / "README.md"

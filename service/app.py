@@ -1,0 +1,202 @@
+"""The FastAPI application: create_app(settings) and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from matching.embed import Embedder, SentenceTransformerEmbedder
+from matching.score import WeightedSumScorer
+from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
+from service.background_jobs.worker import run_worker
+from service.config import Settings, get_settings
+from service.embeddings import service as embeddings
+from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
+from service.kit import idempotency
+from service.kit.background import logged
+from service.kit.http import tidy_spec
+from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit
+from service.kit.pool import create_pool, resolve_database_url
+from service.kit.problems import Problem, install_error_handlers
+from service.kit.ratelimit import RateLimiter
+from service.match_lists import retrieval
+from service.state import AppState
+from service.tasks import HANDLERS
+
+log = logging.getLogger(__name__)
+CPU_BOUND_PATHS = ("/matches", "/what-would-change")  # ends of the routes that score lists
+EMBEDDING_DIMENSION = 384  # the width of the vector columns (see the initial migration)
+
+DESCRIPTION = """
+Job matching for public employment services: seekers and postings are embedded, scored by a
+transparent model, and ranked under the agency's fairness policy. Every list is stored and can be
+reviewed by caseworkers.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem documents.
+
+This service uses the ESCO classification of the European Commission.
+"""
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    embedder = SentenceTransformerEmbedder(settings.model_path)
+    if embedder.dimension != EMBEDDING_DIMENSION:
+        raise RuntimeError(
+            f"model {embedder.name} makes {embedder.dimension}-d vectors; the schema holds "
+            f"{EMBEDDING_DIMENSION}-d. Add a migration for the new width first."
+        )
+    return embedder
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = resolve_database_url(settings)
+        pool = await create_pool(url, settings)
+        state = AppState(
+            settings=settings,
+            pool=pool,
+            embedder=embedder or load_embedder(settings),
+            scorer=WeightedSumScorer(),
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        )
+        app.state.jobmatch = state
+        # The model and the libraries loaded at start-up are about half a million objects that
+        # live as long as the process; each full collection of the cyclic garbage collector
+        # walked all of them (0.35 s on the 2-core machine, a pause of every request in
+        # flight). Collect once, then leave them out of later collections.
+        gc.collect()
+        gc.freeze()
+        # What lives on (converted postings kept for matching, up to ~400k objects) would
+        # still be walked by every full collection: 100+ ms pauses, a few per 300 match
+        # requests with CPython's thresholds (700, 10, 10), which suit small heaps. Young
+        # objects are still collected often; full collections become rare.
+        gc.set_threshold(10_000, 50, 100)
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(
+                run_worker(
+                    state,
+                    handlers=HANDLERS,
+                    stop=stop,
+                    poll_seconds=settings.job_poll_seconds,
+                    stale_seconds=settings.job_stale_seconds,
+                )
+            )
+            if settings.run_worker
+            else None
+        )
+        if settings.posting_vectors_in_memory > 0:
+            one_blas_thread()
+            state.posting_vectors = PostingVectors(
+                state.embedder.name, state.embedder.dimension, settings.posting_vectors_in_memory
+            )
+        if state.posting_vectors is not None or settings.warm_posting_profiles:
+            state.warming = asyncio.create_task(_warm_then_freeze(state))
+        # Vectors missing for the configured model (a new model, or a restore) are filled in the
+        # background; matching serves the old ones meanwhile.
+        reembed = asyncio.create_task(embeddings.enqueue_reembedding(state))
+        try:
+            yield
+        finally:
+            vectors = state.posting_vectors
+            for task in (state.warming, vectors.reloading if vectors else None):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            await reembed
+            stop.set()
+            if worker is not None:
+                await worker
+            await asyncio.gather(*state.background, return_exceptions=True)
+            await pool.close()
+            state.model_executor.shutdown(wait=False)
+
+    app = FastAPI(
+        title="jobmatch",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0"},
+    )
+    install_error_handlers(app)
+    for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
+        app.include_router(router)
+    idempotency.install(app)  # innermost: stores the first response of a keyed create
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Load shedding, before any work. Match lists are CPU-bound: a few at once keep each turn
+    # of the event loop short, so that what is shed is answered fast.
+    app.add_middleware(
+        InFlightLimit,
+        max_in_flight=settings.max_matches_in_flight,
+        max_wait_s=settings.max_queue_wait_s,
+        paths=CPU_BOUND_PATHS,
+    )
+    app.add_middleware(
+        InFlightLimit,
+        max_in_flight=in_flight_limit(settings),
+        max_wait_s=settings.max_queue_wait_s,
+    )
+    app.add_middleware(AccessLog)
+    _register_problem_schema(app)
+    return app
+
+
+async def _warm_then_freeze(state: AppState) -> None:
+    """Posting vectors, then converted postings, read into memory after start-up."""
+    if state.posting_vectors is not None:
+        await logged("posting vectors not loaded", state.posting_vectors.load(state.pool))
+    if state.settings.warm_posting_profiles:
+        await logged("posting cache not warmed", retrieval.warm_posting_profiles(state))
+    # What was read now holds most long-lived objects of the process: leave them out of
+    # collections, as for what start-up loaded (see the lifespan). The young generations are
+    # collected first, so that no garbage of requests in flight is frozen with it.
+    gc.collect(1)
+    gc.freeze()
+
+
+def in_flight_limit(settings: Settings) -> int:
+    """JOBMATCH_MAX_IN_FLIGHT, or by default twice the pool: a request beyond that would only
+    wait for a connection (or for the event loop) while its client waits for an answer."""
+    if settings.max_in_flight is not None:
+        return settings.max_in_flight
+    return 2 * settings.pool_max_size
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make sure the Problem schema is in the spec even before a route references it."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = original()
+        tidy_spec(spec)
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+def worker_app() -> FastAPI:
+    """The app of each uvicorn worker process (`JOBMATCH_WORKERS` > 1): a worker is a fresh
+    interpreter, so it sets up its own logging, or its access and INFO logs would be lost."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,60 @@
+"""Background jobs as the API shows them: status, progress, per-record errors of imports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from service.background_jobs.repository import Job
+
+
+class RecordError(BaseModel):
+    index: int = Field(description="0-based position of the record in the upload")
+    external_id: str | None = None
+    errors: list[dict[str, Any]]
+
+
+class ImportJob(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    total: int
+    done: int
+    created: int
+    failed: int
+    errors: list[RecordError]
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class JobStatus(ImportJob):
+    """Any background job: status, progress (done / total, phase) and its result."""
+
+    phase: str | None = None
+    error: str | None = Field(default=None, description="Why it failed, in plain words")
+    cancel_requested: bool = False
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+def job_out(job: Job) -> JobStatus:
+    return JobStatus(
+        id=str(job.id),
+        kind=job.kind,
+        status=job.status,  # type: ignore[arg-type]
+        total=job.total,
+        done=job.done,
+        created=int(job.result.get("created", 0)),
+        failed=int(job.result.get("failed", 0)),
+        errors=[RecordError(**e) for e in job.result.get("errors", [])],
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        phase=job.phase,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+        result={k: v for k, v in job.result.items() if k not in ("created", "failed", "errors")},
+    )

@@ -1,0 +1,118 @@
+"""Background jobs: a worker loop that drains the PostgreSQL queue.
+
+Any number of workers (inside API processes, or `jobmatch worker`) share the queue: a job is
+claimed with FOR UPDATE SKIP LOCKED, beats a heartbeat as it reports progress, and a job whose
+worker died is put back on the queue (or failed after its last attempt) by any other worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from service.background_jobs import repository as jobs_db
+from service.background_jobs.repository import Job
+from service.state import AppState
+
+log = logging.getLogger("jobmatch.jobs")
+
+# What a lost or restarting database raises; the worker waits and tries again.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when its job was cancelled."""
+
+
+class JobFailed(Exception):
+    """Raised by a handler to fail its job with a message meant for the user."""
+
+
+@dataclass
+class Progress:
+    """Handed to a job handler: report progress; raises JobCancelled once cancel is asked."""
+
+    state: AppState
+    job: Job
+
+    async def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None:
+        async with self.state.pool.acquire() as conn:
+            cancel = await jobs_db.progress(
+                conn, job_id=self.job.id, done=done, total=total, phase=phase
+            )
+        if cancel:
+            raise JobCancelled
+
+
+# A job kind's handler. Every handler is listed in `service/tasks.py`, and the worker is handed
+# that list, so a worker can never run without a handler because an import happened not to run.
+Handler = Callable[[AppState, Job, Progress], Awaitable[dict[str, Any]]]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{id(asyncio.current_task())}"
+
+
+async def run_one(state: AppState, worker: str, *, handlers: Mapping[str, Handler]) -> bool:
+    """Claim and run one job of a kind in `handlers`; False when the queue is empty."""
+    async with state.pool.acquire() as conn:
+        job = await jobs_db.claim(
+            conn, worker=worker, kinds=list(handlers), model=state.embedder.name
+        )
+    if job is None:
+        return False
+    progress = Progress(state, job)
+    error: str | None
+    try:
+        result = await handlers[job.kind](state, job, progress)
+    except JobCancelled:
+        status, result, error = "cancelled", {}, "cancelled on request"
+    except JobFailed as exc:
+        status, result, error = "failed", {}, str(exc)
+    except Exception as exc:  # a bug must not kill the worker; the job says what happened
+        log.exception("job %s (%s) crashed", job.id, job.kind)
+        status, result, error = "failed", {}, f"internal error ({type(exc).__name__})"
+    else:
+        status, error = "succeeded", None
+    async with state.pool.acquire() as conn:
+        await jobs_db.finish(conn, job_id=job.id, status=status, result=result, error=error)
+    return True
+
+
+async def run_worker(
+    state: AppState,
+    *,
+    handlers: Mapping[str, Handler],
+    stop: asyncio.Event,
+    poll_seconds: float = 1.0,
+    stale_seconds: float = 120.0,
+    name: str | None = None,
+) -> None:
+    """Drain the queue until `stop` is set; also re-queue jobs of workers that died."""
+    worker = name or worker_name()
+    while not stop.is_set():
+        try:
+            async with state.pool.acquire() as conn:
+                for job_id in await jobs_db.reap_stale(conn, stale_seconds=stale_seconds):
+                    log.warning("job %s lost its worker; re-queued or failed", job_id)
+            while not stop.is_set() and await run_one(state, worker, handlers=handlers):
+                pass
+        except DATABASE_DOWN as exc:  # database away: wait and try again
+            log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)

@@ -1,0 +1,32 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.auth.dependencies import State
+from service.health import service as health
+from service.health.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, operation_id="healthz")
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Not ready"}},
+    operation_id="readyz",
+)
+async def readyz(state: State) -> JSONResponse:
+    """Ready when the database answers and the model is loaded."""
+    checks = await health.readiness(state)
+    ready = all(v == "ok" for v in checks.values())
+    body = Health(status="ready" if ready else "unready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

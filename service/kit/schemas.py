@@ -1,0 +1,147 @@
+"""Schema pieces every capability uses: the strict base model, text constraints, pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import Enum
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+# Strings are stripped of surrounding whitespace (Unicode White_Space), so "must not be empty"
+# means "must hold a character that is not whitespace", said by `pattern` for clients and
+# fuzzers alike (spelt out: JSON Schema's \s and Unicode's White_Space differ).
+WHITESPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{WHITESPACE}]"
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK)]
+LongText = Annotated[str, Field(max_length=20_000)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+ExternalId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=rf"^[^\x00-\x1f]*[^\x00-\x1f{WHITESPACE}][^\x00-\x1f]*$",
+        description="Agency's id",
+    ),
+]
+
+
+def storable(value: Any) -> bool:
+    """False for text PostgreSQL cannot store: NUL characters, lone UTF-16 surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(storable(v) for v in value)
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    return True
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _NotJson:
+    """Stands in for a value of the wrong JSON type, so Pydantic reports it where it was."""
+
+
+_WRONG = _NotJson()
+
+
+def _json_typed(value: Any, annotation: Any) -> Any:
+    """`value` with each part whose JSON type the annotation does not allow replaced by _WRONG.
+
+    Pydantic's lax mode would take "5" for a number, 0 for false, 0 for a date (Unix time) and
+    "2000-01-01" for a date-time; the API's schema promises JSON types and RFC 3339 formats.
+    """
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _json_typed(value, args[0])
+    if origin in (Union, UnionType):
+        if value is None and type(None) in args:
+            return value
+        options = [_json_typed(value, a) for a in args if a is not type(None)]
+        return next((o for o in options if o is value), options[0] if options else value)
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list) and args:
+        items = [_json_typed(v, args[0]) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        entries = {k: _json_typed(v, args[1]) for k, v in value.items()}
+        return value if all(entries[k] is v for k, v in value.items()) else entries
+    if not isinstance(annotation, type) or issubclass(annotation, BaseModel):
+        return value
+    if issubclass(annotation, bool):
+        ok = isinstance(value, bool)
+    elif issubclass(annotation, Enum):
+        ok = isinstance(value, str)
+    elif issubclass(annotation, datetime):
+        ok = isinstance(value, datetime) or (isinstance(value, str) and bool(RFC3339.match(value)))
+    elif issubclass(annotation, date):
+        ok = isinstance(value, date) or (isinstance(value, str) and bool(_ISO_DATE.match(value)))
+    elif issubclass(annotation, int):
+        ok = not isinstance(value, bool) and (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        )
+    elif issubclass(annotation, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif issubclass(annotation, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    return value if ok else _WRONG
+
+
+STORED = {"stored": True}  # validation context: data read back from the database
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Data read back was checked on its way in: answering a read skips the input checks."""
+    return bool(info.context and info.context.get("stored"))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_types(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or _stored(info):
+            return data
+        checked = dict(data)
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if key in checked:
+                checked[key] = _json_typed(checked[key], field.annotation)
+        return checked
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        if not _stored(info) and not storable(value):
+            raise ValueError("must not contain NUL characters or lone surrogates")
+        return value
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")

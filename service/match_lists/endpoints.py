@@ -1,0 +1,66 @@
+"""Match routes: postings for a seeker, seekers for a posting."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from service.auth.dependencies import State, authorize, parse_id
+from service.auth.permissions import Principal
+from service.kit.http import API_V1, AcceptLanguage, language, problems
+from service.match_lists import presentation
+from service.match_lists import service as matchmaking
+from service.match_lists.schemas import MatchList
+
+router = APIRouter(prefix=API_V1, tags=["matches"])
+Matcher = Annotated[Principal, Depends(authorize("matches:create"))]
+MatchLimit = Annotated[int, Query(ge=1, le=100, description="Items in the list (max 100)")]
+
+
+@router.get(
+    "/seekers/{seeker_id}/matches",
+    response_model=MatchList,
+    responses=problems(404, 409, 422),
+    operation_id="match_postings_for_seeker",
+)
+async def postings_for_seeker(
+    seeker_id: str,
+    state: State,
+    principal: Matcher,
+    limit: MatchLimit = 20,
+    accept_language: AcceptLanguage = None,
+) -> MatchList:
+    """Rank active postings for a seeker; the list is stored and can be reviewed later."""
+    produced = await matchmaking.postings_for_seeker(
+        state,
+        principal,
+        parse_id(seeker_id, "seeker"),
+        limit=limit,
+        language=language(accept_language),
+    )
+    return presentation.visible_to(principal, produced)
+
+
+@router.get(
+    "/postings/{posting_id}/matches",
+    response_model=MatchList,
+    responses=problems(404, 409, 422),
+    operation_id="match_seekers_for_posting",
+)
+async def seekers_for_posting(
+    posting_id: str,
+    state: State,
+    principal: Matcher,
+    limit: MatchLimit = 20,
+    accept_language: AcceptLanguage = None,
+) -> MatchList:
+    """Rank seekers for a posting; the list is stored and can be reviewed later."""
+    produced = await matchmaking.seekers_for_posting(
+        state,
+        principal,
+        parse_id(posting_id, "posting"),
+        limit=limit,
+        language=language(accept_language),
+    )
+    return presentation.visible_to(principal, produced)

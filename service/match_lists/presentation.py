@@ -1,0 +1,70 @@
+"""A stored match list as the API shows it, and what each role may see of it."""
+
+from __future__ import annotations
+
+from service.auth.permissions import Principal
+from service.match_lists.repository import StoredItem, StoredList
+from service.match_lists.schemas import MatchItem, MatchList
+from service.records.representation import PROTECTED_READERS
+from service.review.repository import Decision
+from service.review.service import decision_out, final_ranks
+
+
+def to_response(
+    stored: StoredList,
+    items: list[StoredItem],
+    decisions: dict[int, list[Decision]] | None = None,
+) -> MatchList:
+    """The API body of a list, as stored; with `decisions` (review view) per item, newest first."""
+    for_seeker = stored.kind == "postings_for_seeker"
+    final = final_ranks(len(items), decisions) if decisions is not None else {}
+    out = [
+        MatchItem(
+            rank=it.rank,
+            seeker_id=None if for_seeker else str(it.seeker_id),
+            posting_id=str(it.posting_id) if for_seeker else None,
+            external_id=it.external_id or "",
+            title=it.title,
+            score=it.score,
+            factors=it.factors,
+            explanation=it.explanation,  # type: ignore[arg-type]
+            decisions=(
+                [decision_out(d) for d in decisions.get(it.rank, [])]
+                if decisions is not None
+                else None
+            ),
+            final_rank=final.get(it.rank),
+        )
+        for it in items
+    ]
+    return MatchList(
+        id=str(stored.id),
+        kind=stored.kind,  # type: ignore[arg-type]
+        seeker_id=str(stored.seeker_id) if stored.seeker_id else None,
+        posting_id=str(stored.posting_id) if stored.posting_id else None,
+        created_at=stored.created_at,
+        model_version=stored.model_version,
+        embedding_model=stored.embedding_model,
+        personalised=stored.personalised,
+        radius_km=stored.radius_km,
+        radius_widened_km=stored.radius_widened_km,
+        candidates_considered=stored.candidates_considered,
+        fairness_policy=stored.fairness_policy,
+        fairness=stored.fairness,
+        items=out,
+    )
+
+
+# What of a list's fairness block a key without access to protected data sees: the policy's
+# shape, not figures per group (pool shares, skew, placement counts), which in a short list or
+# a small pool would tell the protected attributes of the few people in it.
+PUBLIC_FAIRNESS_FIELDS = ("method", "attributes", "k", "pool_size", "alpha")
+
+
+def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
+    if match_list.fairness and principal.role not in PROTECTED_READERS:
+        match_list.fairness = {
+            **{k: v for k, v in match_list.fairness.items() if k in PUBLIC_FAIRNESS_FIELDS},
+            "group_figures": "shown to caseworker and admin keys only",
+        }
+    return match_list

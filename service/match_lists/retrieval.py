@@ -1,0 +1,163 @@
+"""Retrieval of candidate postings for a seeker: from the posting vectors in memory when they
+are loaded, else from the database; converted profiles kept between requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+
+from matching.profiles import PostingProfile
+from service.auth.permissions import Principal
+from service.embeddings.posting_vectors import PostingVectors
+from service.match_lists import repository as db
+from service.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+async def _widened_radius(
+    state: AppState,
+    conn: Any,
+    principal: Principal,
+    lat: float,
+    lon: float,
+    radius: float,
+    vectors: PostingVectors | None,
+) -> float:
+    """France Travail style: widen in steps until enough postings lie within reach (counted
+    in memory when the vectors are there)."""
+    s = state.settings
+    wanted = s.min_nearby_postings
+    widened = radius
+    while widened < radius + s.radius_max_extra_km:
+        where: dict[str, Any] = {
+            "agency_id": principal.agency_id,
+            "lat": lat,
+            "lon": lon,
+            "radius_km": widened,
+        }
+        if vectors is not None:
+            count = vectors.count_within(**where, at_least=wanted)
+        else:
+            count = await db.count_postings_within(conn, **where, at_least=wanted)
+        if count >= wanted:
+            break
+        widened += s.radius_step_km
+    return min(widened, radius + s.radius_max_extra_km)
+
+
+async def _posting_profiles(
+    state: AppState, candidates: list[db.Candidate]
+) -> tuple[list[db.Candidate], list[PostingProfile]]:
+    """The candidates' profiles, converted; from memory where the version is current, else
+    read in one query (converted after its connection is back in the pool). A posting deleted
+    since retrieval is dropped with its candidate."""
+    cache = state.posting_profiles
+    found = {c.id: p for c in candidates if (p := cache.get(c.id, c.version)) is not None}
+    missing = [c.id for c in candidates if c.id not in found]
+    if missing:
+        async with state.pool.acquire() as conn:
+            rows = await db.profiles_of(conn, "posting", missing)
+        for record_id, version, profile in rows:
+            found[record_id] = cache.put(record_id, version, profile)
+    kept = [c for c in candidates if c.id in found]
+    return kept, [found[c.id] for c in kept]
+
+
+# Postings read per query while warming, and converted between two turns of the event loop:
+# about 10 ms of conversion, so requests served meanwhile wait no longer than that.
+WARM_PAGE = 1000
+
+WARM_SLICE = 250
+
+
+async def warm_posting_profiles(state: AppState) -> int:
+    """Read active postings into the process's posting cache until it is full or none are
+    left; run in the background at start-up. Postings are public data (seekers never enter
+    the cache). Returns how many were added."""
+    cache = state.posting_profiles
+    started = time.perf_counter()
+    after = UUID(int=0)
+    added = unreadable = 0
+    while cache.room():
+        async with state.pool.acquire() as conn:
+            page = await db.active_posting_profiles(
+                conn, after=after, limit=min(WARM_PAGE, cache.room())
+            )
+        if not page:
+            break
+        for start in range(0, len(page), WARM_SLICE):
+            for record_id, version, profile in page[start : start + WARM_SLICE]:
+                try:
+                    added += cache.offer(record_id, version, profile)
+                except (KeyError, TypeError, ValueError):
+                    # A stored profile matching cannot read: left to the request that meets
+                    # it, which reports it; the other postings are still warmed.
+                    unreadable += 1
+            await asyncio.sleep(0)
+        after = page[-1][0]
+    log.info(
+        "posting cache warmed: %d postings added in %.1f s (%d held, %d unreadable)",
+        added,
+        time.perf_counter() - started,
+        len(cache),
+        unreadable,
+    )
+    return added
+
+
+async def searchable_vectors(state: AppState, conn: Any, model: str) -> PostingVectors | None:
+    """The process's posting vectors of `model`, read up to date, if they can be searched."""
+    vectors = state.posting_vectors
+    if vectors is None or vectors.model != model or not await vectors.sync(conn):
+        return None  # the database's indexes instead
+    return vectors
+
+
+async def retrieve_postings(
+    state: AppState,
+    conn: Any,
+    vectors: PostingVectors | None,
+    *,
+    agency_id: UUID,
+    model: str,
+    query: np.ndarray,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+    enough: int,
+) -> tuple[list[db.Candidate], bool]:
+    """Up to `limit` active postings nearest in meaning to `query` and in reach, and whether
+    the database's exact plan gave them. From memory when `vectors` are given; else the exact
+    plan when few postings are in reach, else the HNSW index (and the exact plan after all
+    when its scan stopped short of `enough`)."""
+    place: dict[str, Any] = {"lat": lat, "lon": lon, "radius_km": radius_km, "limit": limit}
+    if vectors is not None:
+        return vectors.nearest(query, agency_id=agency_id, **place), False
+    where = {"agency_id": agency_id, "model": model, "query": query, **place}
+    exact = False
+    if lat is not None and lon is not None and radius_km is not None:
+        at_most = state.settings.exact_search_below
+        in_reach = await db.count_reachable_postings(
+            conn,
+            agency_id=agency_id,
+            model=model,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            at_most=at_most,
+        )
+        exact = in_reach < at_most
+    candidates = await db.posting_candidates(conn, exact=exact, **where)
+    if not exact and len(candidates) < enough and radius_km is not None:
+        # The HNSW scan stopped (hnsw.max_scan_tuples) before `enough` postings in reach
+        # turned up: the nearest in meaning lie out of reach. Rare and slow, so the exact
+        # plan runs only then.
+        return await db.posting_candidates(conn, exact=True, **where), True
+    return candidates, exact

@@ -1,0 +1,60 @@
+"""Match lists: ranked items with their factors and explanations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from service.review.schemas import DecisionOut
+
+
+class MatchExplanation(BaseModel):
+    matched_skills: list[str]
+    missing_skills: list[str]
+    matched_required_skills: list[str]
+    missing_required_skills: list[str]
+    matched_preferred_skills: list[str]
+    missing_preferred_skills: list[str]
+    distance_km: float | None
+    radius_km: float | None
+    notes: list[str]
+    note_codes: list[dict[str, Any]]
+
+
+class MatchItem(BaseModel):
+    rank: int
+    seeker_id: str | None = None
+    posting_id: str | None = None
+    external_id: str
+    title: str | None = Field(default=None, description="Posting title (jobs for a seeker)")
+    score: float
+    factors: dict[str, float] = Field(description="feature name → contribution; they sum to score")
+    explanation: MatchExplanation
+    decisions: list[DecisionOut] | None = Field(
+        default=None, description="Review view only: this item's decisions, newest first"
+    )
+    final_rank: int | None = Field(
+        default=None, description="Review view only: the rank after caseworker overrides"
+    )
+
+
+class MatchList(BaseModel):
+    id: str
+    kind: Literal["postings_for_seeker", "seekers_for_posting"]
+    seeker_id: str | None
+    posting_id: str | None
+    created_at: datetime
+    model_version: str
+    embedding_model: str
+    personalised: bool
+    radius_km: float | None = Field(description="Radius used (seeker lists)")
+    radius_widened_km: float = Field(description="How far the radius was widened; 0 if not")
+    candidates_considered: int
+    fairness_policy: dict[str, Any] | None = None
+    fairness: dict[str, Any] | None = None
+    items: list[MatchItem]

@@ -1,0 +1,150 @@
+"""Between API bodies (validated by the records schemas) and matching's plain dataclasses."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from matching.policy import FairnessPolicy
+from matching.profiles import (
+    Location,
+    Occupation,
+    PostingProfile,
+    Salary,
+    SeekerProfile,
+    Skill,
+)
+from service.records.repository import NewRecord
+from service.records.schemas import PostingIn, SeekerIn
+
+
+def _shared(text: str | None) -> str | None:
+    """One copy of a short text that recurs across profiles (a city, a currency, a contract
+    type): converted postings stay in memory by the hundred thousand (service/profile_cache)."""
+    return None if text is None else sys.intern(text)
+
+
+def _loc(d: dict[str, Any] | None) -> Location | None:
+    if not d:
+        return None
+    return Location(d["lat"], d["lon"], _shared(d.get("city")), _shared(d.get("region")))
+
+
+def _sal(d: dict[str, Any] | None) -> Salary | None:
+    if not d:
+        return None
+    return Salary(sys.intern(d["currency"]), sys.intern(d["period"]), d.get("min"), d.get("max"))
+
+
+# Skills are immutable and the same few thousand ESCO skills recur in every profile: share one
+# object per skill instead of building hundreds per match request.
+_skill = functools.lru_cache(maxsize=1 << 16)(Skill)
+
+
+def _skills(items: list[dict[str, Any]] | None) -> tuple[Skill, ...]:
+    return tuple(_skill(s["name"], s.get("esco_uri")) for s in items or ())
+
+
+def _occ(d: dict[str, Any] | None) -> Occupation | None:
+    if not d:
+        return None
+    return Occupation(sys.intern(d["title"]), _shared(d.get("isco08")), _shared(d.get("esco_uri")))
+
+
+def seeker_profile(p: dict[str, Any]) -> SeekerProfile:
+    """A stored seeker profile as matching sees it (no protected attributes exist here)."""
+    return SeekerProfile(
+        headline=p.get("headline"),
+        summary=p.get("summary"),
+        skills=_skills(p.get("skills")),
+        desired_occupations=tuple(
+            o for o in (_occ(x) for x in p.get("desired_occupations") or ()) if o
+        ),
+        experience_years=p.get("experience_years"),
+        education_level=p.get("education_level"),
+        languages=tuple(p.get("languages") or ()),
+        location=_loc(p.get("location")),
+        max_distance_km=p.get("max_distance_km"),
+        desired_salary=_sal(p.get("desired_salary")),
+        employment_types=tuple(p.get("employment_types") or ()),
+    )
+
+
+def _dt(v: str | None) -> datetime | None:
+    if not v:
+        return None
+    d = datetime.fromisoformat(v)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def posting_profile(p: dict[str, Any]) -> PostingProfile:
+    org = p.get("hiring_organization") or {}
+    return PostingProfile(
+        title=p["title"],
+        description=p.get("description"),
+        occupation=_occ(p.get("occupation")),
+        skills_required=_skills(p.get("skills_required")),
+        skills_preferred=_skills(p.get("skills_preferred")),
+        experience_years_min=p.get("experience_years_min"),
+        education_level_min=p.get("education_level_min"),
+        languages_required=tuple(sys.intern(x) for x in p.get("languages_required") or ()),
+        employment_type=tuple(sys.intern(x) for x in p.get("employment_type") or ()),
+        base_salary=_sal(p.get("base_salary")),
+        job_location=_loc(p.get("job_location")),
+        remote_allowed=bool(p.get("remote_allowed")),
+        date_posted=_dt(p.get("date_posted")),
+        valid_through=_dt(p.get("valid_through")),
+        hiring_organization=_shared(org.get("name")),
+    )
+
+
+def posting_for_matching(p: dict[str, Any]) -> PostingProfile:
+    """A posting as matching scores it: without its description (scoring never reads it, and
+    it is most of the bytes a profile kept in memory would hold)."""
+    return posting_profile({**p, "description": None})
+
+
+def seeker_record(body: SeekerIn) -> NewRecord:
+    profile = body.model_dump(mode="json", exclude={"external_id", "protected"})
+    loc = profile.get("location") or {}
+    return NewRecord(
+        external_id=body.external_id,
+        profile=profile,
+        columns={
+            "lat": loc.get("lat"),
+            "lon": loc.get("lon"),
+            "max_distance_km": body.max_distance_km,
+            "personalised_ranking": body.personalised_ranking,
+        },
+    )
+
+
+def posting_record(body: PostingIn) -> NewRecord:
+    profile = body.model_dump(mode="json", exclude={"external_id"})
+    loc = profile.get("job_location") or {}
+    return NewRecord(
+        external_id=body.external_id,
+        profile=profile,
+        columns={
+            "lat": loc.get("lat"),
+            "lon": loc.get("lon"),
+            "remote_allowed": body.remote_allowed,
+            "valid_through": body.valid_through,
+        },
+    )
+
+
+def fairness_policy(stored: dict[str, Any] | None) -> FairnessPolicy:
+    if not stored:
+        return FairnessPolicy()
+    return FairnessPolicy(
+        method=stored.get("method", "none"),
+        attributes=tuple(stored.get("attributes") or ("gender",)),
+        protected_groups=tuple(stored.get("protected_groups") or ()),
+        target_source=stored.get("target_source", "explicit"),
+        p=stored.get("p"),
+        targets=dict(stored.get("targets") or {}),
+        alpha=float(stored.get("alpha", 0.1)),
+    )

@@ -1,0 +1,206 @@
+"""schema.org `JobPosting` JSON-LD → the API's posting fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from service.kit.problems import FieldError, validation_problem
+
+_PERIODS = {"HOUR", "DAY", "WEEK", "MONTH", "YEAR"}
+
+# The JobPosting properties read, with the JSON types accepted for each (others are ignored).
+_READ: dict[str, tuple[str, ...]] = {
+    "identifier": ("string", "object", "array"),
+    "title": ("string",),
+    "description": ("string",),
+    "datePosted": ("string",),
+    "validThrough": ("string",),
+    "employmentType": ("string", "array"),
+    "hiringOrganization": ("string", "object"),
+    "jobLocation": ("object", "array"),
+    "jobLocationType": ("string",),
+    "baseSalary": ("object",),
+    "skills": ("string", "array"),
+    "occupationalCategory": ("string", "object"),
+    "experienceRequirements": ("string", "object"),
+    "totalJobOpenings": ("integer",),
+}
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+    "integer": (int,),
+}
+
+JOB_POSTING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A schema.org JobPosting (JSON-LD). Read: "
+    + ", ".join(_READ)
+    + " (identifier is the external_id: a string, or a PropertyValue whose value is one); "
+    "other properties are ignored. The mapped fields are validated like a JSON posting.",
+    "required": ["@type", "identifier", "title"],
+    "properties": {
+        "@type": {
+            "anyOf": [
+                {"const": "JobPosting"},
+                {"type": "array", "items": {"type": "string"}, "contains": {"const": "JobPosting"}},
+            ]
+        },
+        **{
+            name: {"type": list(types) if len(types) > 1 else types[0]}
+            for name, types in _READ.items()
+        },
+    },
+}
+
+
+def _wrong_types(doc: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    for name, types in _READ.items():
+        value = doc.get(name)
+        allowed = tuple(t for k in types for t in _PY_TYPES[k])
+        if value is not None and (not isinstance(value, allowed) or isinstance(value, bool)):
+            errors.append(
+                FieldError(field=f"body.{name}", message=f"expected {' or '.join(types)}")
+            )
+    return errors
+
+
+def _timestamp(value: Any) -> Any:
+    """schema.org dates may omit the offset or the seconds: make them RFC 3339 (UTC if none)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value  # refused by the posting's validation
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+
+
+def _day(value: Any) -> Any:
+    """datePosted may be a DateTime: keep its date."""
+    if isinstance(value, str) and len(value) > 10 and value[10] in "Tt ":
+        return value[:10]
+    return value
+
+
+def _number(value: Any) -> Any:
+    """schema.org numbers are often written as text ("52.09"): read those as numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # refused by the posting's validation
+    return value
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _text(value: Any) -> str | None:
+    value = _first(value)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("value")
+    return value if isinstance(value, str) and value else None
+
+
+def _skills(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, str):
+            out.extend({"name": s.strip()} for s in item.split(",") if s.strip())
+        elif isinstance(item, dict) and item.get("name"):
+            skill: dict[str, Any] = {"name": str(item["name"])}
+            uri = item.get("url") or item.get("@id")
+            if isinstance(uri, str):
+                skill["esco_uri"] = uri
+            out.append(skill)
+    return out
+
+
+def _location(value: Any) -> dict[str, Any] | None:
+    place = _first(value)
+    if not isinstance(place, dict):
+        return None
+    geo = place.get("geo") or {}
+    address = place.get("address") or {}
+    if not isinstance(geo, dict) or "latitude" not in geo or "longitude" not in geo:
+        return None
+    loc: dict[str, Any] = {"lat": _number(geo["latitude"]), "lon": _number(geo["longitude"])}
+    if isinstance(address, dict):
+        if address.get("addressLocality"):
+            loc["city"] = address["addressLocality"]
+        if address.get("addressRegion"):
+            loc["region"] = address["addressRegion"]
+    return loc
+
+
+def _salary(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    amount = value.get("value")
+    currency = value.get("currency")
+    out: dict[str, Any] = {"currency": currency}
+    if isinstance(amount, dict):
+        out["min"] = _number(amount.get("minValue", amount.get("value")))
+        out["max"] = _number(amount.get("maxValue", amount.get("value")))
+        unit = str(amount.get("unitText", "")).upper()
+    else:
+        out["min"] = out["max"] = _number(amount)
+        unit = str(value.get("unitText", "")).upper()
+    out["period"] = unit if unit in _PERIODS else unit or None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def from_jsonld(doc: Any) -> dict[str, Any]:
+    """Map a JobPosting document to the fields of `PostingIn` (validated by the caller)."""
+    if not isinstance(doc, dict):
+        raise validation_problem([FieldError(field="body", message="expected a JSON object")])
+    kind = doc.get("@type")
+    if kind != "JobPosting" and not (isinstance(kind, list) and "JobPosting" in kind):
+        raise validation_problem(
+            [FieldError(field="body.@type", message="expected a schema.org JobPosting")]
+        )
+    wrong = _wrong_types(doc)
+    if wrong:
+        raise validation_problem(wrong)
+    identifier = _first(doc.get("identifier"))
+    if isinstance(identifier, dict):  # a PropertyValue: its value is the id, its name the issuer
+        identifier = identifier.get("value")
+    external_id = identifier if isinstance(identifier, str) and identifier else None
+    employment = doc.get("employmentType") or []
+    occupation = doc.get("occupationalCategory")
+    fields: dict[str, Any] = {
+        "external_id": external_id,
+        "title": doc.get("title"),
+        "description": doc.get("description"),
+        "hiring_organization": (
+            {"name": _text(doc["hiringOrganization"])} if doc.get("hiringOrganization") else None
+        ),
+        "skills_required": _skills(doc.get("skills")),
+        "skills_preferred": [],
+        "employment_type": [employment] if isinstance(employment, str) else employment,
+        "base_salary": _salary(doc.get("baseSalary")),
+        "job_location": _location(doc.get("jobLocation")),
+        "remote_allowed": doc.get("jobLocationType") == "TELECOMMUTE",
+        "date_posted": _day(doc.get("datePosted")),
+        "valid_through": _timestamp(doc.get("validThrough")),
+        "openings": doc.get("totalJobOpenings"),
+    }
+    if isinstance(occupation, dict):
+        fields["occupation"] = {
+            "title": occupation.get("name"),
+            "isco08": occupation.get("codeValue"),
+        }
+    elif isinstance(occupation, str):
+        fields["occupation"] = {"title": occupation}
+    if isinstance(doc.get("experienceRequirements"), dict):
+        months = doc["experienceRequirements"].get("monthsOfExperience")
+        if isinstance(months, int | float):
+            fields["experience_years_min"] = months / 12
+    return {k: v for k, v in fields.items() if v is not None}

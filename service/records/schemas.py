@@ -1,0 +1,184 @@
+"""Seekers and postings as the API reads and writes them (names per API.md and schema.org)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from service.kit.schemas import Currency, ExternalId, LanguageCode, LongText, Strict, Text
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "FULL_TIME"
+    PART_TIME = "PART_TIME"
+    CONTRACTOR = "CONTRACTOR"
+    TEMPORARY = "TEMPORARY"
+    INTERN = "INTERN"
+    VOLUNTEER = "VOLUNTEER"
+    PER_DIEM = "PER_DIEM"
+    OTHER = "OTHER"
+
+
+class SalaryPeriod(StrEnum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+class Skill(Strict):
+    name: Text
+    esco_uri: Annotated[str, Field(max_length=300)] | None = None
+
+
+class Occupation(Strict):
+    title: Text
+    isco08: Annotated[str, Field(pattern=r"^[0-9]{1,4}$")] | None = None
+    esco_uri: Annotated[str, Field(max_length=300)] | None = None
+
+
+class Location(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    city: Annotated[str, Field(max_length=200)] | None = None
+    region: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Salary(Strict):
+    min: float | None = Field(default=None, ge=0, le=1e9)
+    max: float | None = Field(default=None, ge=0, le=1e9)
+    currency: Currency
+    period: SalaryPeriod
+
+    @model_validator(mode="after")
+    def _range(self) -> Salary:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Gender(StrEnum):
+    female = "female"
+    male = "male"
+    non_binary = "non_binary"
+    undisclosed = "undisclosed"
+
+
+class AgeBand(StrEnum):
+    a16_24 = "16-24"
+    a25_34 = "25-34"
+    a35_44 = "35-44"
+    a45_54 = "45-54"
+    a55_64 = "55-64"
+    a65 = "65+"
+
+
+class Protected(Strict):
+    """Sensitive data, used only for fairness constraints and audits, never as a score input.
+
+    Without `consent` the attributes are not stored: the seeker counts as "unknown".
+    """
+
+    consent: bool
+    gender: Gender | None = None
+    age_band: AgeBand | None = None
+    disability: bool | None = None
+    migrant_background: bool | None = None
+
+
+SkillList = Annotated[list[Skill], Field(max_length=200)]
+
+
+class SeekerFields(Strict):
+    headline: Annotated[str, Field(max_length=300)] | None = None
+    summary: LongText | None = None
+    skills: SkillList = Field(default_factory=list)
+    desired_occupations: Annotated[list[Occupation], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    experience_years: float | None = Field(default=None, ge=0, le=80)
+    education_level: int | None = Field(default=None, ge=0, le=8, description="ISCED 2011")
+    languages: Annotated[list[LanguageCode], Field(max_length=30)] = Field(default_factory=list)
+    location: Location | None = None
+    max_distance_km: float | None = Field(default=None, gt=0, le=1000)
+    desired_salary: Salary | None = None
+    employment_types: Annotated[list[EmploymentType], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+    available_from: date | None = None
+    personalised_ranking: bool = Field(
+        default=True, description="false = the seeker opted out of profiling"
+    )
+
+
+class SeekerIn(SeekerFields):
+    external_id: ExternalId
+    protected: Protected | None = None
+
+
+class SeekerOut(SeekerFields):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    created_at: datetime
+    updated_at: datetime
+    protected: Protected | None = Field(
+        default=None, description="Only in answers to caseworker and admin keys."
+    )
+
+
+class HiringOrganization(Strict):
+    name: Text
+
+
+class PostingFields(Strict):
+    title: Text
+    description: LongText | None = None
+    hiring_organization: HiringOrganization | None = None
+    occupation: Occupation | None = None
+    skills_required: SkillList = Field(default_factory=list)
+    skills_preferred: SkillList = Field(default_factory=list)
+    experience_years_min: float | None = Field(default=None, ge=0, le=80)
+    education_level_min: int | None = Field(default=None, ge=0, le=8)
+    languages_required: Annotated[list[LanguageCode], Field(max_length=30)] = Field(
+        default_factory=list
+    )
+    employment_type: Annotated[list[EmploymentType], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+    base_salary: Salary | None = None
+    job_location: Location | None = None
+    remote_allowed: bool = False
+    date_posted: date | None = None
+    valid_through: datetime | None = None
+    openings: int | None = Field(default=None, ge=1, le=100_000)
+
+    @field_validator("valid_through")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        from datetime import UTC
+
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=UTC)
+        return v
+
+
+class PostingIn(PostingFields):
+    external_id: ExternalId
+
+
+class PostingOut(PostingFields):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    created_at: datetime
+    updated_at: datetime

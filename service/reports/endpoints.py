@@ -1,0 +1,63 @@
+"""Fairness report over a period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from service.auth.dependencies import State, authorize
+from service.auth.permissions import Principal
+from service.kit.http import API_V1, Timestamp, problems
+from service.kit.problems import FieldError, validation_problem
+from service.reports import service as reporting
+
+router = APIRouter(prefix=API_V1, tags=["reports"])
+
+
+class FairnessReport(BaseModel):
+    period: dict[str, datetime]
+    top_k_placement: dict[str, Any] = Field(
+        description="Candidate lists: selection rate = share of a group's candidates placed in "
+        "the returned top k; impact ratio = rate / highest rate (four-fifths rule flags < 0.8)"
+    )
+    shortlisting: dict[str, Any] = Field(
+        description="Candidates shown in lists: share shortlisted or contacted by caseworkers"
+    )
+    recommendations: dict[str, Any] = Field(
+        description="Jobs for seekers: mean score and mean offered monthly salary of the top 10"
+    )
+
+
+@router.get(
+    "/reports/fairness",
+    response_model=FairnessReport,
+    responses=problems(422),
+    operation_id="fairness_report",
+)
+async def fairness_report(
+    state: State,
+    principal: Annotated[Principal, Depends(authorize("reports:read"))],
+    from_: Annotated[
+        Timestamp | None, Query(alias="from", description="default: 30 days ago")
+    ] = None,
+    to: Annotated[Timestamp | None, Query(description="default: now")] = None,
+) -> FairnessReport:
+    """Impact ratios of top-k placement and of shortlisting per protected attribute, and the
+    quality of the jobs recommended to each group, over a period. Seekers without consent are
+    counted as unknown and left out of the ratios."""
+    until = to or datetime.now(UTC)
+    since = from_ or until - timedelta(days=30)
+    if since.tzinfo is None or until.tzinfo is None:
+        since, until = (
+            since.replace(tzinfo=since.tzinfo or UTC),
+            until.replace(tzinfo=until.tzinfo or UTC),
+        )
+    if since >= until:
+        raise validation_problem([FieldError(field="query.from", message="must be before 'to'")])
+    report = await reporting.fairness_report(
+        state.pool, agency_id=principal.agency_id, since=since, until=until
+    )
+    return FairnessReport(period={"from": since, "to": until}, **report)

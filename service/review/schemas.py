@@ -1,0 +1,138 @@
+"""Caseworker review: decisions, outcomes, list summaries, what would change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from service.kit.schemas import NOT_BLANK, Strict
+
+
+class RejectReason(StrEnum):
+    """Documented reasons a caseworker rejects a match (free text goes in `note`)."""
+
+    skills_gap = "skills_gap"
+    experience_gap = "experience_gap"
+    distance = "distance"
+    availability = "availability"
+    salary_expectation = "salary_expectation"
+    contract_type = "contract_type"
+    language = "language"
+    seeker_declined = "seeker_declined"
+    employer_requirements = "employer_requirements"
+    position_filled = "position_filled"
+    other = "other"
+
+
+class DecisionIn(Strict):
+    # The rules of _complete, in the schema too (clients and fuzzers can generate valid bodies).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"action": {"const": "reject"}}, "required": ["action"]},
+                    "then": {
+                        "required": ["reason_code"],
+                        "properties": {"reason_code": {"type": "string"}},
+                    },
+                },
+                {
+                    "if": {"properties": {"action": {"const": "override"}}, "required": ["action"]},
+                    "then": {
+                        "required": ["new_rank", "note"],
+                        "properties": {
+                            "new_rank": {"type": "integer"},
+                            "note": {"type": "string", "pattern": NOT_BLANK},
+                        },
+                    },
+                    "else": {"properties": {"new_rank": {"type": "null"}}},
+                },
+            ]
+        }
+    )
+
+    rank: int = Field(ge=1, le=1000, description="The item's rank in the stored list")
+    action: Literal["shortlist", "reject", "contact", "override"]
+    reason_code: RejectReason | None = Field(default=None, description="Required for reject")
+    note: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="Free text; required for override (why)"
+    )
+    new_rank: int | None = Field(default=None, ge=1, le=1000, description="override: move here")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DecisionIn:
+        if self.action == "reject" and self.reason_code is None:
+            raise ValueError("reject needs a reason_code")
+        if self.action == "override" and (self.new_rank is None or not self.note):
+            raise ValueError("override needs new_rank and a note giving the reason")
+        if self.action != "override" and self.new_rank is not None:
+            raise ValueError("new_rank only goes with override")
+        return self
+
+
+class DecisionsIn(Strict):
+    decisions: Annotated[list[DecisionIn], Field(min_length=1, max_length=100)]
+
+
+class DecisionOut(BaseModel):
+    id: str
+    match_list_id: str
+    rank: int
+    seeker_id: str
+    posting_id: str
+    action: str
+    reason_code: str | None
+    note: str | None
+    new_rank: int | None
+    created_at: datetime
+    created_by: str
+
+
+class DecisionsOut(BaseModel):
+    items: list[DecisionOut]
+
+
+class OutcomeIn(Strict):
+    seeker_id: Annotated[str, Field(max_length=64)]
+    posting_id: Annotated[str, Field(max_length=64)]
+    outcome: Literal["applied", "interviewed", "hired", "not_hired"]
+
+
+class OutcomeOut(BaseModel):
+    id: str
+    seeker_id: str
+    posting_id: str
+    outcome: str
+    created_at: datetime
+    created_by: str
+
+
+class MatchListSummary(BaseModel):
+    id: str
+    kind: str
+    seeker_id: str | None
+    posting_id: str | None
+    created_at: datetime
+    model_version: str
+    items: int
+    decisions: int
+
+
+class WhatIf(BaseModel):
+    """Changes to a seeker's profile that would change the result, each re-scored."""
+
+    target: str
+    current: dict[str, Any]
+    suggestions: list[dict[str, Any]] = Field(
+        description="change (type, value) with the resulting score and rank, or the number of "
+        "new postings in the top 20; cheapest changes first"
+    )
+    best: dict[str, Any] | None = Field(description="The first suggestion that reaches the target")

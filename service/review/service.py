@@ -1,0 +1,198 @@
+"""Caseworker review: reading stored lists, recording decisions and outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from service.audit import service as auditing
+from service.auth.permissions import Principal
+from service.kit.pagination import decode_cursor, encode_key, split_page
+from service.kit.problems import FieldError, not_found, validation_problem
+from service.match_lists import repository as matches_db
+from service.match_lists.repository import StoredItem, StoredList
+from service.records import repository as records_db
+from service.review import repository as db
+from service.review.repository import Decision
+from service.review.schemas import DecisionIn, DecisionOut, OutcomeIn, OutcomeOut
+from service.state import AppState
+
+
+def decision_out(d: Decision) -> DecisionOut:
+    return DecisionOut(
+        id=str(d.id),
+        match_list_id=str(d.match_list_id),
+        rank=d.rank,
+        seeker_id=str(d.seeker_id),
+        posting_id=str(d.posting_id),
+        action=d.action,
+        reason_code=d.reason_code,
+        note=d.note,
+        new_rank=d.new_rank,
+        created_at=d.created_at,
+        created_by=str(d.created_by),
+    )
+
+
+def final_ranks(n: int, decisions: dict[int, list[Decision]]) -> dict[int, int]:
+    """Stored rank → rank after the overrides, applied in the order they were made.
+
+    Only each item's current decision counts: an override later superseded by another action
+    no longer moves the item.
+    """
+    current = [ds[0] for ds in decisions.values() if ds and ds[0].action == "override"]
+    order = list(range(1, n + 1))
+    for d in sorted(current, key=lambda d: (d.created_at, str(d.id))):
+        assert d.new_rank is not None
+        order.remove(d.rank)
+        order.insert(min(d.new_rank, n) - 1, d.rank)
+    return {rank: pos for pos, rank in enumerate(order, start=1)}
+
+
+def by_item(decisions: Sequence[Decision]) -> dict[int, list[Decision]]:
+    out: dict[int, list[Decision]] = {}
+    for d in sorted(decisions, key=lambda d: (d.created_at, str(d.id)), reverse=True):
+        out.setdefault(d.rank, []).append(d)
+    return out
+
+
+async def record_decisions(
+    state: AppState, principal: Principal, list_id: UUID, decisions: Sequence[DecisionIn]
+) -> list[DecisionOut]:
+    """All or nothing: one transaction, with an audit row per decision."""
+    async with state.pool.acquire() as conn, conn.transaction():
+        found = await matches_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
+        if found is None:
+            raise not_found("match list")
+        _, items = found
+        by_rank = {it.rank: it for it in items}
+        errors = [
+            FieldError(field=f"body.decisions.{i}.rank", message=f"the list has no rank {d.rank}")
+            for i, d in enumerate(decisions)
+            if d.rank not in by_rank
+        ] + [
+            FieldError(
+                field=f"body.decisions.{i}.new_rank",
+                message=f"the list has only {len(items)} items",
+            )
+            for i, d in enumerate(decisions)
+            if d.new_rank is not None and d.new_rank > len(items)
+        ]
+        if errors:
+            raise validation_problem(errors)
+        out = []
+        for d in decisions:
+            item = by_rank[d.rank]
+            stored = await db.insert_decision(
+                conn,
+                agency_id=principal.agency_id,
+                match_list_id=list_id,
+                rank=d.rank,
+                seeker_id=item.seeker_id,
+                posting_id=item.posting_id,
+                action=d.action,
+                reason_code=d.reason_code.value if d.reason_code else None,
+                note=d.note,
+                new_rank=d.new_rank,
+                created_by=principal.key_id,
+            )
+            # No free text in the audit row: ids, action and reason code only.
+            await auditing.log(
+                conn,
+                principal,
+                f"decision.{d.action}",
+                subject_type="seeker",
+                subject_id=item.seeker_id,
+                match_list_id=str(list_id),
+                posting_id=str(item.posting_id),
+                rank=d.rank,
+                new_rank=d.new_rank,
+                reason_code=stored.reason_code,
+                decision_id=str(stored.id),
+            )
+            out.append(decision_out(stored))
+    return out
+
+
+async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn) -> OutcomeOut:
+    try:
+        seeker_id, posting_id = UUID(body.seeker_id), UUID(body.posting_id)
+    except ValueError:
+        raise not_found("seeker or posting") from None
+    async with state.pool.acquire() as conn, conn.transaction():
+        for kind, rid in (("seeker", seeker_id), ("posting", posting_id)):
+            row = await records_db.get(conn, kind, agency_id=principal.agency_id, record_id=rid)  # type: ignore[arg-type]
+            if row is None:
+                raise not_found(kind)
+        stored = await db.insert_outcome(
+            conn,
+            agency_id=principal.agency_id,
+            seeker_id=seeker_id,
+            posting_id=posting_id,
+            outcome=body.outcome,
+            created_by=principal.key_id,
+        )
+        await auditing.log(
+            conn,
+            principal,
+            f"outcome.{body.outcome}",
+            subject_type="seeker",
+            subject_id=seeker_id,
+            posting_id=str(posting_id),
+            outcome_id=str(stored.id),
+        )
+    return OutcomeOut(
+        id=str(stored.id),
+        seeker_id=str(stored.seeker_id),
+        posting_id=str(stored.posting_id),
+        outcome=stored.outcome,
+        created_at=stored.created_at,
+        created_by=str(stored.created_by),
+    )
+
+
+async def list_summaries(
+    pool: asyncpg.Pool,
+    *,
+    agency_id: UUID,
+    seeker_id: UUID | None,
+    posting_id: UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    unreviewed: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[db.ListSummary], str | None]:
+    """The agency's lists, newest first, and the cursor to the next page."""
+    async with pool.acquire() as conn:
+        rows = await db.list_summaries(
+            conn,
+            agency_id=agency_id,
+            seeker_id=seeker_id,
+            posting_id=posting_id,
+            since=since,
+            until=until,
+            unreviewed=unreviewed,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+    return split_page(rows, limit, lambda r: encode_key(r.created_at, r.id))
+
+
+async def read_list(
+    pool: asyncpg.Pool, principal: Principal, list_id: UUID
+) -> tuple[StoredList, list[StoredItem], dict[int, list[Decision]]]:
+    """A stored list as produced, with its decisions per rank; the read is audited."""
+    async with pool.acquire() as conn, conn.transaction():
+        found = await matches_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
+        if found is None:
+            raise not_found("match list")
+        stored, items = found
+        decisions = await db.decisions_for_list(conn, match_list_id=list_id)
+        await auditing.log(
+            conn, principal, "match_list.read", subject_type="match_list", subject_id=list_id
+        )
+    return stored, items, by_item(decisions)

@@ -1,0 +1,26 @@
+"""Every background-job handler, in one list: a worker is handed this mapping, so it can never
+start without a handler because an import that registered one happened not to run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from service.background_jobs.worker import Handler
+from service.embeddings import tasks as embeddings_tasks
+from service.records import tasks as records_tasks
+from service.scoring_models import tasks as scoring_models_tasks
+
+_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks)
+
+
+def _collect() -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {}
+    for module in _TASK_MODULES:
+        clash = handlers.keys() & module.TASKS.keys()
+        if clash:
+            raise RuntimeError(f"job kinds handled twice: {sorted(clash)}")
+        handlers.update(module.TASKS)
+    return handlers
+
+
+HANDLERS: Mapping[str, Handler] = _collect()
