@@ -25,10 +25,14 @@ Group labels may be any hashable value (strings, ints, tuples for intersections 
 ``("female", "50+")``). Handling an *unknown* group is the caller's decision, made before calling
 this module, for example:
 
-* FA*IR is binary: an unknown attribute can only be passed as ``protected=False`` (then the
-  protected quota is filled by known protected candidates only) -- never guess it.
-* DetConstSort: give unknowns their own label and leave it out of ``targets``; such candidates
-  are unconstrained and are placed only on merit (see :func:`det_const_sort_report`).
+* FA*IR is binary: an unknown attribute is never guessed; pass such candidates as ``exempt``
+  (``protected=False`` alone would let the protected quota push them down).
+* Both re-rankers take an ``exempt`` argument: candidates it names (for example everyone in the
+  group ``unknown``) are left out of the constraint and compete on score for every place, so
+  refusing consent never costs anyone a place; the constraint then governs the order of the
+  other candidates among themselves (see :func:`_merit_merge`).
+* DetConstSort: a label left out of ``targets`` but not exempt is served by the share the
+  targets leave over, on the constraint's schedule (see :func:`det_const_sort_report`).
 * Metrics: an unknown label is a group like any other; leave it out of ``targets`` and it falls in
   the "other" bucket of :func:`ndkl`.
 * Impact ratios: LL144 audits report the number of individuals with an unknown category
@@ -42,7 +46,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
@@ -635,6 +639,55 @@ def _top_sorted(scores: FloatArray, idx: IntArray, limit: int) -> IntArray:
     return idx[order].astype(np.int64)
 
 
+def _exempt_mask(exempt: npt.ArrayLike | None, n: int) -> npt.NDArray[np.bool_]:
+    if exempt is None:
+        return np.zeros(n, dtype=bool)
+    mask = np.asarray(exempt, dtype=bool)
+    if mask.shape != (n,):
+        raise ValueError(f"exempt has shape {mask.shape}, scores ({n},)")
+    return mask
+
+
+def _merit_merge(
+    scores: FloatArray,
+    free: npt.NDArray[np.bool_],
+    k: int,
+    rerank: Callable[[IntArray, int], RerankResult],
+) -> RerankResult:
+    """Re-rank the constrained candidates (``~free``) among themselves, then let every free
+    candidate compete on score for every place.
+
+    ``rerank(indices, kk)`` re-ranks the candidates ``indices`` (ascending) into ``kk`` places
+    and returns positions into ``indices``. The constrained order is kept; a free candidate
+    goes before the next constrained one whenever it scores higher (ties: lower index), so a
+    free candidate is never placed below, or left out for, a lower-scored candidate. A prefix
+    is reported infeasible when the constrained candidates in it fall short of the constraint.
+    """
+    n = scores.size
+    kk = min(k, n)
+    sub = np.flatnonzero(~free).astype(np.int64)
+    inner = rerank(sub, min(kk, sub.size)) if sub.size else RerankResult([], [])
+    ranked = sub[np.asarray(inner.order, dtype=np.int64)]
+    best_free = _top_sorted(scores, np.flatnonzero(free).astype(np.int64), kk)
+    both = np.concatenate((ranked, best_free))
+    rank = np.empty(both.size, dtype=np.int64)
+    rank[np.lexsort((both, -scores[both]))] = np.arange(both.size)
+    # The a-th constrained candidate follows every free one that outscores some constrained
+    # candidate at or above it (the running worst of their ranks).
+    worst = np.maximum.accumulate(rank[: ranked.size]) if ranked.size else rank[:0]
+    ahead = np.searchsorted(rank[ranked.size :], worst, side="left")
+    pos = np.arange(ranked.size, dtype=np.int64) + ahead
+    out = np.full(ranked.size + best_free.size, -1, dtype=np.int64)
+    out[pos] = ranked
+    out[out < 0] = best_free
+    out = out[:kk]
+    constrained_above = np.cumsum(~free[out])
+    bad = np.zeros(ranked.size + 1, dtype=bool)
+    bad[np.asarray(inner.infeasible_prefixes, dtype=np.int64)] = True
+    infeasible = (np.flatnonzero(bad[constrained_above]) + 1).tolist()
+    return RerankResult(out.tolist(), infeasible)
+
+
 def fair_rerank_report(
     scores: npt.ArrayLike,
     protected: npt.ArrayLike,
@@ -644,6 +697,7 @@ def fair_rerank_report(
     *,
     adjusted: bool = True,
     mtable: Sequence[int] | None = None,
+    exempt: npt.ArrayLike | None = None,
 ) -> RerankResult:
     """FA*IR re-ranking (Zehlike et al., CIKM 2017, Algorithm 2) with infeasibility report.
 
@@ -661,12 +715,29 @@ def fair_rerank_report(
     Vectorised, O(n + k log k): each candidate's output position follows in closed form from
     its unconstrained rank ``r_t`` and the position ``b_t`` where the table first requires
     ``t`` protected: ``pos_t = max(pos_{t-1} + 1, min(b_t, r_t))``.
+
+    ``exempt`` (a boolean mask, e.g. the candidates who did not consent to their protected
+    data being used) takes candidates out of the constraint: the others are re-ranked among
+    themselves as above (the table for their number of places), and every exempt candidate
+    competes on score for every place, so none is ever placed below, or left out for, a
+    lower-scored candidate. A prefix is then infeasible when the non-exempt candidates in it
+    fall short of the table.
     """
     s = _as_scores(scores)
     prot = np.asarray(protected, dtype=bool)
     if prot.shape != s.shape:
         raise ValueError(f"protected has shape {prot.shape}, scores {s.shape}")
     k = _check_k(k)
+    free = _exempt_mask(exempt, s.size)
+    if free.any():
+        return _merit_merge(
+            s,
+            free,
+            k,
+            lambda idx, kk: fair_rerank_report(
+                s[idx], prot[idx], kk, p, alpha, adjusted=adjusted, mtable=mtable
+            ),
+        )
     n = s.size
     kk = min(k, n)
     if kk == 0:
@@ -719,10 +790,11 @@ def fair_rerank(
     *,
     adjusted: bool = True,
     mtable: Sequence[int] | None = None,
+    exempt: npt.ArrayLike | None = None,
 ) -> list[int]:
     """FA*IR re-ranking; indices into the input, best first (see :func:`fair_rerank_report`)."""
     return fair_rerank_report(
-        scores, protected, k, p, alpha, adjusted=adjusted, mtable=mtable
+        scores, protected, k, p, alpha, adjusted=adjusted, mtable=mtable, exempt=exempt
     ).order
 
 
@@ -744,6 +816,8 @@ def det_const_sort_report(
     groups: Sequence[G],
     targets: Mapping[G, float],
     k: int,
+    *,
+    exempt: Collection[G] = (),
 ) -> RerankResult:
     """DetConstSort (Geyik, Ambler, Kenthapadi, KDD 2019, Algorithm 4) with infeasibility report.
 
@@ -767,6 +841,13 @@ def det_const_sort_report(
 
     ``targets`` maps group -> share in [0, 1], shares summing to at most 1; ``floor`` allows a
     1e-9 tolerance so that e.g. ``10 * 0.3`` counts as 3. Ties go to the lower input index.
+
+    ``exempt`` names groups taken out of the constraint (e.g. ``{"unknown"}``: candidates who
+    did not consent to their protected data being used). The other candidates are re-ranked
+    among themselves as above, the shares then being shares of the non-exempt candidates in
+    each prefix; every exempt candidate competes on score for every place, so none is ever
+    placed below, or left out for, a lower-scored candidate -- refusing consent never costs a
+    place. A prefix is then infeasible when the non-exempt candidates in it fall short.
     """
     s = _as_scores(scores)
     labels = list(groups)
@@ -774,6 +855,18 @@ def det_const_sort_report(
         raise ValueError(f"groups has {len(labels)} entries, scores {s.size}")
     k = _check_k(k)
     tg = _check_targets(targets)
+    if exempt:
+        skip = set(exempt)
+        free = np.fromiter((g in skip for g in labels), dtype=bool, count=len(labels))
+        if free.any():
+            return _merit_merge(
+                s,
+                free,
+                k,
+                lambda idx, kk: det_const_sort_report(
+                    s[idx], [labels[i] for i in idx.tolist()], tg, kk
+                ),
+            )
     n = s.size
     kk = min(k, n)
     if kk == 0:
@@ -904,9 +997,11 @@ def det_const_sort(
     groups: Sequence[G],
     targets: Mapping[G, float],
     k: int,
+    *,
+    exempt: Collection[G] = (),
 ) -> list[int]:
     """DetConstSort ranking; indices into the input (see :func:`det_const_sort_report`)."""
-    return det_const_sort_report(scores, groups, targets, k).order
+    return det_const_sort_report(scores, groups, targets, k, exempt=exempt).order
 
 
 # --------------------------------------------------------------------------------------------

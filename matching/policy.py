@@ -3,6 +3,11 @@
 Protected attributes arrive here only as group labels of candidates whose owners consented;
 everyone else is in the group ``unknown``: never guessed, never inferred, counted in the report.
 The scores are computed before and without them.
+
+Refusing consent never costs a seeker their place: the re-rankers get ``unknown`` as exempt, so
+the policy's shares govern the order of the consenting candidates among themselves, and every
+``unknown`` candidate competes on score for every place -- never placed below, or left out for,
+a lower-scored candidate (see ``exempt`` in :mod:`matching.fairness`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ class FairnessPolicy:
     ``attributes`` name the protected attributes whose combined value is a candidate's group
     (e.g. ``("gender",)`` → ``"female"``; two attributes → ``"female|55-64"``).
     FA*IR (``fa_ir``) needs ``protected_groups`` (labels counted as protected) and a minimum share
-    ``p``; DetConstSort needs a share per group. With ``target_source = "pool"`` the shares are
+    ``p``; DetConstSort needs a share per group. Shares are shares of the candidates whose group
+    is known (consenting), in every prefix of the list. With ``target_source = "pool"`` they are
     those of the candidates in the qualified pool whose group is known.
     """
 
@@ -99,14 +105,17 @@ def apply_policy(
             else sum(v for g, v in shares.items() if g in protected_set)
         )
         p = min(max(p or 0.0, 1e-6), 1 - 1e-6)
-        result = fair_rerank_report(scores, flags, k, p, policy.alpha)
+        unknown = [g == UNKNOWN for g in groups]
+        result = fair_rerank_report(scores, flags, k, p, policy.alpha, exempt=unknown)
         order, infeasible = result.order, result.infeasible_prefixes
         targets: dict[str, float] = {"protected": p, "other": 1 - p}
         labels = ["protected" if f else "other" for f in flags]
-        report.update({"p": p, "alpha": policy.alpha, "mtable": fair_mtable(k, p, policy.alpha)})
+        places = min(k, n - report["unknown_in_pool"])  # the table governs the consenting
+        mtable = fair_mtable(places, p, policy.alpha)
+        report.update({"p": p, "alpha": policy.alpha, "mtable": mtable})
     elif policy.method == "det_const_sort":
         targets = dict(policy.targets) if policy.target_source == "explicit" else shares
-        result = det_const_sort_report(scores, list(groups), targets, k)
+        result = det_const_sort_report(scores, list(groups), targets, k, exempt=(UNKNOWN,))
         order, infeasible = result.order, result.infeasible_prefixes
         labels = list(groups)
         report["targets"] = targets
