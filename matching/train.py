@@ -52,8 +52,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from matching.fairness import exposure_by_group, exposure_ratio, impact_ratios, ndkl
+from matching.fairness.policy import UNKNOWN, group_label, pool_shares
 from matching.features import FEATURE_NAMES
-from matching.policy import UNKNOWN, group_label, pool_shares
 from matching.score import Scorer, total
 
 __all__ = [

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching import fairness as F
-from matching.policy import UNKNOWN, FairnessPolicy, apply_policy
+from matching.fairness.policy import UNKNOWN, FairnessPolicy, apply_policy
 
 PROPS = settings(max_examples=200, deadline=None)
 
