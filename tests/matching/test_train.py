@@ -1,4 +1,4 @@
-"""Tests for matching.train: labels, features, time split, the learned scorer and its artifact,
+"""Tests for matching.learning: labels, features, time split, the learned scorer and its artifact,
 ranking and fairness metrics, and the activation gate.
 
 Training data come from seed.feedback: synthetic ranked lists whose outcomes follow a hidden
@@ -25,8 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import ndcg_score
 
 from matching.features import FEATURE_NAMES
-from matching.score import WeightedSumScorer, total
-from matching.train import (
+from matching.learning import (
     BASELINE,
     Example,
     GateResult,
@@ -44,6 +43,7 @@ from matching.train import (
     time_split,
     train_and_evaluate,
 )
+from matching.score import WeightedSumScorer, total
 from seed.feedback import FUNNEL, simulate_labels, synthetic_items
 
 FEW = settings(max_examples=60, deadline=None)
