@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from matching.fairness import impact_ratios
-from matching.policy import UNKNOWN
+from matching.fairness.policy import UNKNOWN
 
 
 def placement_impact(lists: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching.policy import UNKNOWN, group_label, placement_counts
+from matching.fairness.policy import UNKNOWN, group_label, placement_counts
 
 
 def test_group_labels_join_values_and_know_nothing_partial() -> None:

@@ -1,4 +1,4 @@
-"""Tests for matching.train: labels, features, time split, the learned scorer and its artifact,
+"""Tests for matching.learning: labels, features, time split, the learned scorer and its artifact,
 ranking and fairness metrics, and the activation gate.
 
 Training data come from seed.feedback: synthetic ranked lists whose outcomes follow a hidden
@@ -25,8 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import ndcg_score
 
 from matching.features import FEATURE_NAMES
-from matching.score import WeightedSumScorer, total
-from matching.train import (
+from matching.learning import (
     BASELINE,
     Example,
     GateResult,
@@ -44,6 +43,7 @@ from matching.train import (
     time_split,
     train_and_evaluate,
 )
+from matching.score import WeightedSumScorer, total
 from seed.feedback import FUNNEL, simulate_labels, synthetic_items
 
 FEW = settings(max_examples=60, deadline=None)
@@ -186,8 +186,8 @@ def test_groups_change_nothing_in_features_fit_or_scores(
     assert np.array_equal(x, feature_matrix(erased))
     train, _ = time_split(examples)
     train_shuffled, _ = time_split(shuffled)
-    a = ScorerTrainer().fit(train).scorer_("a")
-    b = ScorerTrainer().fit(train_shuffled).scorer_("b")
+    a = fit_scorer(ScorerTrainer(), train, "a")
+    b = fit_scorer(ScorerTrainer(), train_shuffled, "b")
     assert a.weights == b.weights
     assert a.intercept == b.intercept
     assert a.weights == report.scorer.weights
@@ -307,6 +307,10 @@ def test_from_json_rejects_bad_artifacts(
         LinearModelScorer.from_json(art)
 
 
+def fit_scorer(trainer: ScorerTrainer, rows: Sequence[Example], version: str) -> LinearModelScorer:
+    return trainer.fit(feature_matrix(rows), [e.label for e in rows]).to_scorer(version)
+
+
 def test_trainer_conventions() -> None:
     t = ScorerTrainer(C=0.5, class_weight=None)
     assert t.get_params() == {
@@ -317,17 +321,27 @@ def test_trainer_conventions() -> None:
     }
     assert not hasattr(t, "coef_")
     with pytest.raises(NotFittedError):
-        t.scorer_("x")
+        t.to_scorer("x")
     assert t.set_params(C=2.0) is t and t.C == 2.0
-    with pytest.raises(ValueError, match="invalid parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter"):
         t.set_params(penalty="l1")
     rows = [ex("a", 0.0, semantic=v / 10) for v in range(10)]
     with pytest.raises(InsufficientData):
-        t.fit(rows)
+        t.fit(feature_matrix(rows), [e.label for e in rows])
     rows.append(ex("a", 3.0, semantic=1.0))
-    assert t.fit(rows) is t
+    assert t.fit(feature_matrix(rows), [e.label for e in rows]) is t
     assert t.n_examples_ == 11 and t.n_positive_ == 1
-    assert t.coef_["semantic"] > 0
+    assert t.n_features_in_ == len(FEATURE_NAMES)
+    assert t.to_scorer("x").weights["semantic"] > 0
+    # a sample weight of 2 is the same as the row written twice
+    doubled = t.fit(feature_matrix(rows + rows[-1:]), [e.label for e in rows + rows[-1:]]).coef_
+    weights = [1.0] * 10 + [2.0]
+    weighted = t.fit(feature_matrix(rows), [e.label for e in rows], sample_weight=weights).coef_
+    assert np.allclose(doubled, weighted, atol=1e-4)
+    with pytest.raises(ValueError, match=">= 0"):
+        t.fit(feature_matrix(rows), [-1.0] + [e.label for e in rows[1:]])
+    with pytest.raises(ValueError, match="columns"):
+        ScorerTrainer().fit([[0.0], [1.0]], [0.0, 1.0]).to_scorer("x")
 
 
 def test_insufficient_data_names_needed_counts(examples: list[Example]) -> None:

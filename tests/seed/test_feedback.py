@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from matching.features import FEATURE_NAMES
+from matching.learning import label_from_events
 from matching.score import DEFAULT_WEIGHTS
-from matching.train import label_from_events
 from seed.feedback import (
     FUNNEL,
     HIDDEN_INTERCEPT,
