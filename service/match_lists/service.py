@@ -12,7 +12,7 @@ from uuid import UUID
 import numpy as np
 import orjson
 
-from matching.policy import apply_policy, group_label, placement_counts
+from matching.fairness.policy import apply_policy, group_label, placement_counts
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.rank import (
     NON_PERSONALISED_VERSION,

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from matching.policy import FairnessPolicy
+from matching.fairness.policy import FairnessPolicy
 from matching.profiles import (
     Location,
     Occupation,

@@ -9,8 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from matching.score import Scorer, WeightedSumScorer
-from matching.train import (
+from matching.learning import (
     Example,
     InsufficientData,
     LinearModelScorer,
@@ -19,6 +18,7 @@ from matching.train import (
     label_from_events,
     train_and_evaluate,
 )
+from matching.score import Scorer, WeightedSumScorer
 from service.audit import service as auditing
 from service.auth.permissions import Principal
 from service.background_jobs import repository as jobs_db
