@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     match_candidate_pool: int = Field(
         default=100, description="Candidates retrieved by vector search before scoring."
     )
+    lexical_candidate_pool: int = Field(
+        default=50,
+        ge=0,
+        description="Postings found by full-text search for a seeker's words added to the "
+        "vector search's candidates before scoring (hybrid retrieval; 0 = vector search only).",
+    )
     exact_search_below: int = Field(
         default=1000,
         description="Fewer postings than this in a seeker's reach are compared one by one "

@@ -166,6 +166,50 @@ async def posting_candidates(
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
 
+async def lexical_posting_candidates(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    model: str,
+    query: np.ndarray,
+    text: str,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+) -> list[Candidate]:
+    """Active postings in reach whose words match any word of `text` (full-text search,
+    migration 0014), best `ts_rank_cd` first, with their cosine to `query` for the scorer.
+
+    The text is analysed with the agency's configuration, and its lexemes are ORed: a seeker's
+    words need not all appear in a posting. Same filters as `posting_candidates`.
+    """
+    distance = _HAVERSINE.format(t="r", lat="$5", lon="$6")
+    rows = await conn.fetch(
+        "WITH q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS q "
+        "FROM unnest(tsvector_to_array(to_tsvector("
+        "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
+        "m AS (SELECT r.id, r.external_id, r.version, "
+        "ts_rank_cd(r.search_vector, q.q, 1) AS rank FROM posting r, q "
+        "WHERE r.agency_id = $1 AND r.search_vector @@ q.q "
+        "AND (r.valid_through IS NULL OR r.valid_through > now()) "
+        f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) "
+        "ORDER BY rank DESC, r.id LIMIT $7) "
+        "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3) AS cosine "
+        "FROM m JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
+        "ORDER BY m.rank DESC, m.id",
+        agency_id,
+        model,
+        query,
+        radius_km,
+        lat,
+        lon,
+        limit,
+        text,
+    )
+    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
+
+
 async def profiles_of(
     conn: asyncpg.Connection, kind: str, ids: list[UUID]
 ) -> list[tuple[UUID, int, dict[str, Any]]]:

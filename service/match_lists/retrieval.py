@@ -11,13 +11,14 @@ from uuid import UUID
 
 import numpy as np
 
-from matching.profiles import PostingProfile
+from matching.profiles import PostingProfile, SeekerProfile
 from service.auth.permissions import Principal
 from service.embeddings.posting_vectors import PostingVectors
 from service.match_lists import repository as db
 from service.state import AppState
 
 log = logging.getLogger(__name__)
+LEXICAL_SUMMARY_CHARS = 300
 
 
 async def _widened_radius(
@@ -161,3 +162,53 @@ async def retrieve_postings(
         # plan runs only then.
         return await db.posting_candidates(conn, exact=True, **where), True
     return candidates, exact
+
+
+def lexical_query_text(seeker: SeekerProfile) -> str:
+    """The words of a seeker that say what work they do: headline, wanted occupations (stated
+    and inferred), skills, and the start of the summary. The summary's tail adds mostly words
+    every posting has, which would make the full-text search slow and unselective."""
+    parts = [seeker.headline or ""]
+    parts += [o.title for o in seeker.desired_occupations]
+    parts += [o.title for o in getattr(seeker, "inferred_occupations", ())]
+    parts += [s.name for s in seeker.skills]
+    parts.append((seeker.summary or "")[:LEXICAL_SUMMARY_CHARS])
+    return " ".join(p for p in parts if p)
+
+
+async def add_lexical_candidates(
+    state: AppState,
+    conn: Any,
+    candidates: list[db.Candidate],
+    seeker: SeekerProfile,
+    *,
+    agency_id: UUID,
+    model: str,
+    query: np.ndarray,
+    lat: float | None,
+    lon: float | None,
+    radius_km: float | None,
+    limit: int,
+) -> list[db.Candidate]:
+    """Hybrid retrieval: the vector search's candidates, then the postings that full-text
+    search finds for the seeker's words and the vector search missed, under the same filters.
+    The scorer ranks them all, so a posting that says the seeker's trade in other words than
+    the embedding expects can still be rescued (reciprocal-rank fusion is not needed here:
+    every candidate is scored on the same features, lexical similarity among them)."""
+    pool = state.settings.lexical_candidate_pool
+    text = lexical_query_text(seeker)
+    if pool <= 0 or not text:
+        return candidates
+    found = await db.lexical_posting_candidates(
+        conn,
+        agency_id=agency_id,
+        model=model,
+        query=query,
+        text=text,
+        lat=lat,
+        lon=lon,
+        radius_km=radius_km,
+        limit=pool,
+    )
+    seen = {c.id for c in candidates}
+    return candidates + [c for c in found if c.id not in seen]

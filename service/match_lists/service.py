@@ -32,6 +32,7 @@ from service.match_lists.repository import StoredItem, StoredList
 from service.match_lists.retrieval import (
     _posting_profiles,
     _widened_radius,
+    add_lexical_candidates,
     retrieve_postings,
     searchable_vectors,
 )
@@ -107,6 +108,9 @@ async def rank_postings(
         if query is not None:
             candidates, _ = await retrieve_postings(
                 state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
+            )
+            candidates = await add_lexical_candidates(
+                state, conn, candidates, seeker, model=embedding_model, query=query, **where
             )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.

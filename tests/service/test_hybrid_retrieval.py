@@ -1,0 +1,127 @@
+"""Hybrid retrieval: full-text search adds postings the vector search missed, same filters."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from service.match_lists import repository as db
+from tests.factories import Agency, posting_body, seeker_body
+
+
+async def _post(agency: Agency, body: dict[str, Any]) -> str:
+    r = await agency.client.post("/v1/postings", json=body, headers=agency.auth("portal"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _plain(external_id: str, title: str, description: str, **over: Any) -> dict[str, Any]:
+    """A posting as employers write it: a title and a description, nothing coded."""
+    body = posting_body(external_id, title=title, description=description, **over)
+    for field in ("occupation", "skills_required", "skills_preferred"):
+        body.pop(field, None)
+    return body
+
+
+async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_filters(
+    agency: Agency, pool: Any, embedder: Any
+) -> None:
+    here = {"lat": 52.37, "lon": 4.89, "city": "Amsterdam"}
+    far = {"lat": 48.85, "lon": 2.35, "city": "Paris"}
+    text = "We need someone for TIG welding of stainless steel pipes in our workshop."
+    near = await _post(agency, _plain("L-near", "Metal worker", text, job_location=here))
+    await _post(agency, _plain("L-far", "Metal worker", text, job_location=far))
+    await _post(
+        agency,
+        _plain(
+            "L-old", "Metal worker", text, job_location=here, valid_through="2020-01-01T00:00:00Z"
+        ),
+    )
+    other = await _post(
+        agency, _plain("L-other", "Cook", "Prepare meals in a busy kitchen.", job_location=here)
+    )
+    query = embedder.encode(["welder"])[0]
+    async with pool.acquire() as conn:
+        found = await db.lexical_posting_candidates(
+            conn,
+            agency_id=UUID(agency.id),
+            model=embedder.name,
+            query=query,
+            text="Experienced welder: TIG welding, stainless steel",
+            lat=here["lat"],
+            lon=here["lon"],
+            radius_km=50,
+            limit=10,
+        )
+        nothing = await db.lexical_posting_candidates(
+            conn,
+            agency_id=UUID(agency.id),
+            model=embedder.name,
+            query=query,
+            text="the and of",  # only stop words: no query, no rows
+            lat=None,
+            lon=None,
+            radius_km=None,
+            limit=10,
+        )
+    assert [str(c.id) for c in found] == [near]  # not the far, expired or unrelated ones
+    assert other not in {str(c.id) for c in found}
+    assert -1.0 <= found[0].cosine <= 1.0 and found[0].version == 1
+    assert nothing == []
+
+
+async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
+    agency: Agency, settings: Any, embedder: Any
+) -> None:
+    """With a vector pool of one, only full-text search can bring the second posting in (and
+    not the unrelated third)."""
+    from service.app import create_app
+
+    h = agency.auth("portal")
+    here = {"lat": 52.37, "lon": 4.89}
+    ids = [
+        await _post(
+            agency,
+            _plain(
+                f"R-{i}",
+                title,
+                description,
+                job_location=here,
+            ),
+        )
+        for i, (title, description) in enumerate(
+            [
+                ("Forklift driver", "Drive forklifts in our warehouse, load and unload trucks."),
+                ("Logistics staff", "Operate a reach truck; pallet handling; inventory counts."),
+                ("Cook", "Prepare meals in a busy kitchen."),
+            ]
+        )
+    ]
+    seeker = seeker_body("R-S", location=here, max_distance_km=20)
+    seeker.update(headline="reach truck operator", skills=[{"name": "pallet handling"}])
+    r = await agency.client.post("/v1/seekers", json=seeker, headers=h)
+    sid = r.json()["id"]
+
+    async def listed(**update: Any) -> tuple[int, str]:
+        application = create_app(
+            settings.model_copy(
+                update={"run_worker": False, "posting_vectors_in_memory": 0, **update}
+            ),
+            embedder=embedder,
+        )
+        async with LifespanManager(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                r = await c.get(f"/v1/seekers/{sid}/matches?limit=1", headers=h)
+        assert r.status_code == 200, r.text
+        [item] = r.json()["items"]
+        return r.json()["candidates_considered"], item["posting_id"]
+
+    considered, first = await listed(match_candidate_pool=1, lexical_candidate_pool=0)
+    assert considered == 1 and first in ids[:2]
+    considered, best = await listed(match_candidate_pool=1, lexical_candidate_pool=10)
+    # both postings that name the seeker's words were scored; the cook was not
+    assert considered == 2 and best in ids[:2]
