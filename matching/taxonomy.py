@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,5 +122,14 @@ class Taxonomy:
         )
         key = hashlib.sha256(
             (self.digest + repr(sorted((u, sorted(v)) for u, v in drop.items()))).encode()
+        ).hexdigest()[:16]
+        return Taxonomy(occupations, self.skills, self.attribution, self.version, key)
+
+    def only(self, keep: Callable[[EscoOccupation], bool]) -> Taxonomy:
+        """A copy with only the occupations `keep` accepts (all skills kept, so skill indices
+        stay valid): a smaller normaliser for tests and experiments."""
+        occupations = tuple(o for o in self.occupations if keep(o))
+        key = hashlib.sha256(
+            (self.digest + "|".join(o.uri for o in occupations)).encode()
         ).hexdigest()[:16]
         return Taxonomy(occupations, self.skills, self.attribution, self.version, key)
