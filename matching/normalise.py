@@ -10,13 +10,15 @@ Signals combined per occupation (each a similarity in about [0, 1]):
 
 - ``title_embedding``: cosine of the title's sentence embedding with the nearest of the
   occupation's labels (max over labels);
-- ``text_embedding``: the same for the whole text's embedding — the vector the service already
-  stores for the record can be passed in, so inference costs no second encode of the text;
+- ``title_description``: cosine of the title's embedding with the occupation's embedded
+  description (a title worded unlike any label can still be close to what the job is);
+- ``text_embedding``: as ``title_embedding``, for the whole text's embedding — the vector the
+  service already stores for the record can be passed in, so inference costs no second encode;
 - ``text_description``: cosine of the text's embedding with the occupation's embedded description;
 - ``title_lexical``: TF-IDF cosine over character 3–5-grams between the title and the nearest
   label — robust to typos, inflections and compounds the embedding model splits badly;
-- ``text_lexical``: TF-IDF cosine over stemmed words between the text and the occupation's
-  document (labels, description, essential skills);
+- ``text_lexical`` (``title_words`` for the title): TF-IDF cosine over stemmed words between
+  the text and the occupation's document (labels, description, essential skills);
 - ``skills``: idf-weighted cosine between the ESCO skills found in the text and the occupation's
   essential (and, at half weight, optional) skills — a seeker whose skills are an occupation's
   essential skills is likely in it.
@@ -30,9 +32,12 @@ This service uses the ESCO classification of the European Commission.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +59,11 @@ FloatArray = npt.NDArray[np.float32]
 
 SIGNALS: tuple[str, ...] = (
     "title_embedding",
+    "title_description",
+    "title_lexical",
+    "title_words",
     "text_embedding",
     "text_description",
-    "title_lexical",
     "text_lexical",
     "skills",
 )
@@ -67,13 +74,15 @@ SIGNALS: tuple[str, ...] = (
 # the text's signals separate occupations whose titles are alike.
 DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
     "title_embedding": 1.0,
+    "title_description": 0.4,
+    "title_lexical": 0.4,
+    "title_words": 0.4,
     "text_embedding": 0.35,
     "text_description": 0.35,
-    "title_lexical": 0.6,
     "text_lexical": 0.5,
     "skills": 0.5,
 }
-DEFAULT_SHARPNESS = 30.0
+DEFAULT_SHARPNESS = 12.0
 _BATCH = 256  # queries scored at once: bounds the (queries × labels) matrix to ~37 MB
 
 
@@ -97,7 +106,9 @@ class SkillExtractor:
     def __init__(self, taxonomy: Taxonomy, *, max_words: int = 6, min_single_word: int = 4) -> None:
         self.taxonomy = taxonomy
         self.max_words = max_words
-        self._labels: dict[tuple[str, ...], int] = {}
+        # Keys are the label's normal words joined by spaces: strings cost a third of tuples,
+        # and these tables hold every prefix of ~100k labels.
+        self._labels: dict[str, int] = {}
         for i, skill in enumerate(taxonomy.skills):
             for label in skill.labels:
                 words = normal_words(label)
@@ -106,8 +117,11 @@ class SkillExtractor:
                 # One short word ("art", "law") matches too much running text to mean a skill.
                 if len(words) == 1 and len(words[0]) < min_single_word:
                     continue
-                self._labels.setdefault(words, i)  # preferred label first, so it wins
-        self._prefixes = {words[:n] for words in self._labels for n in range(1, len(words) + 1)}
+                self._labels.setdefault(" ".join(words), i)  # preferred label first: it wins
+        self._prefixes: set[str] = set()
+        for key in self._labels:
+            parts = key.split(" ")
+            self._prefixes.update(" ".join(parts[:n]) for n in range(1, len(parts)))
         # How many occupations ask for each skill: a skill every occupation lists says little.
         uses = np.zeros(len(taxonomy.skills), dtype=np.float64)
         for occ in taxonomy.occupations:
@@ -118,26 +132,31 @@ class SkillExtractor:
         self.idf = np.log((1.0 + len(taxonomy.occupations)) / (1.0 + uses)).astype(np.float32)
 
     def matches(self, text: str) -> list[_Match]:
+        # Inference and extraction read the same texts one after the other: decide each once.
+        return list(self._matches(text))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one extractor per process, kept for its life
+    def _matches(self, text: str) -> tuple[_Match, ...]:
         words = [(w, a, b) for w, a, b in word_spans(text) if w not in STOP_WORDS]
         out: list[_Match] = []
         i = 0
         while i < len(words):
             found: tuple[int, int] | None = None
-            key: tuple[str, ...] = ()
+            key = ""
             for n in range(1, min(self.max_words, len(words) - i) + 1):
-                key = (*key, words[i + n - 1][0])
-                if key not in self._prefixes:
-                    break
+                key = words[i][0] if n == 1 else f"{key} {words[i + n - 1][0]}"
                 skill = self._labels.get(key)
                 if skill is not None:
                     found = (skill, n)
+                if key not in self._prefixes:
+                    break
             if found is None:
                 i += 1
                 continue
             skill, n = found
             out.append(_Match(skill, words[i][1], words[i + n - 1][2]))
             i += n
-        return out
+        return tuple(out)
 
     def extract(self, text: str | None, *, source: str = "text") -> tuple[InferredSkill, ...]:
         """Skills mentioned in `text`, each once, with the first span it came from."""
@@ -183,6 +202,20 @@ class SkillExtractor:
         return tuple(out.values())
 
 
+# What ads add around a job title: seniority words, gender markers ("(m/f/d)", "(m/w/d)"),
+# and what follows a dash or a bar ("- full time", "| Rotterdam").
+_TITLE_NOISE = re.compile(
+    r"\([^)]*\)|\b(senior|junior|experienced|trainee|wanted|urgent(ly)?|m/f/d|m/w/d|f/m/d|h/f)\b"
+    r"|\s[-–—|:]\s.*$",
+    re.IGNORECASE,
+)
+
+
+def bare_title(title: str) -> str:
+    """A title without what ads add around it, lower-case, single-spaced."""
+    return " ".join(_TITLE_NOISE.sub(" ", title).lower().split())
+
+
 def label_cache_path(cache_dir: str | Path, model_name: str, taxonomy: Taxonomy) -> Path:
     """Where the label vectors of (model, taxonomy content) are kept."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_name)
@@ -223,6 +256,12 @@ class OccupationNormaliser:
             starts.append(len(labels))
             labels.extend(occ.labels)
         self._labels = labels
+        # A title that is a label (once bare) takes the label's vector: no encode at ingest.
+        self._label_rows: dict[str, int] = {}
+        for row, label in enumerate(labels):
+            self._label_rows.setdefault(bare_title(label), row)
+        self._title_memo: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self.title_memo_size = 50_000
         self._starts = np.asarray(starts, dtype=np.int64)
         self._label_owner = np.repeat(
             np.arange(self.n), np.diff(np.append(self._starts, len(labels)))
@@ -295,6 +334,36 @@ class OccupationNormaliser:
             tmp.replace(path)  # atomic: a second process never reads half a file
         return vectors
 
+    def title_vectors(self, titles: Sequence[str]) -> FloatArray:
+        """Embeddings of job titles, encoding as few as possible: a title that is one of the
+        taxonomy's labels once bare (`bare_title`) takes the label's stored vector, and titles
+        encoded before are remembered (titles repeat across postings and seekers)."""
+        out = np.empty((len(titles), self._label_vectors_.shape[1]), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, title in enumerate(titles):
+            bare = bare_title(title)
+            row = self._label_rows.get(bare)
+            if row is not None:
+                out[i] = self._label_vectors_[row]
+            elif bare in self._title_memo:
+                out[i] = self._title_memo[bare]
+                self._title_memo.move_to_end(bare)
+            else:
+                todo.setdefault(bare, []).append(i)
+        if todo:
+            texts = [bare or titles[rows[0]] for bare, rows in todo.items()]
+            for (bare, rows), vector in zip(todo.items(), self.embedder.encode(texts), strict=True):
+                out[rows] = vector
+                self._title_memo[bare] = vector
+            while len(self._title_memo) > self.title_memo_size:
+                self._title_memo.popitem(last=False)
+        return out
+
+    def forget_titles(self) -> None:
+        """Drop the remembered title vectors (and the skill matches of texts read before)."""
+        self._title_memo.clear()
+        SkillExtractor._matches.cache_clear()
+
     # -- scoring -----------------------------------------------------------------------------
 
     def _per_occupation(self, label_scores: npt.NDArray[Any]) -> FloatArray:
@@ -325,18 +394,22 @@ class OccupationNormaliser:
         if has_title:
             t_text = [str(titles[i]) for i in has_title]
             tv = (
-                self.embedder.encode(t_text)
+                self.title_vectors(t_text)
                 if title_vectors is None
                 else np.asarray(title_vectors)[has_title]
             )
             chars = self._chars.transform(t_text)
+            t_words = self._words.transform(t_text)
             for lo in range(0, len(has_title), _BATCH):
                 rows = has_title[lo : lo + _BATCH]
-                out["title_embedding"][rows] = self._per_occupation(
-                    tv[lo : lo + _BATCH] @ self._label_vectors_.T
-                )
+                chunk = tv[lo : lo + _BATCH]
+                out["title_embedding"][rows] = self._per_occupation(chunk @ self._label_vectors_.T)
+                out["title_description"][rows] = chunk @ self._description_vectors.T
                 lexical = (chars[lo : lo + _BATCH] @ self._label_chars).toarray()
                 out["title_lexical"][rows] = self._per_occupation(lexical)
+                out["title_words"][rows] = (
+                    (t_words[lo : lo + _BATCH] @ self._document_words).toarray().astype(np.float32)
+                )
         if has_text:
             x_text = [str(texts[i]) for i in has_text]
             xv = (

@@ -7,6 +7,7 @@ are left out: they are compared exactly by the features, and would only blur the
 
 from __future__ import annotations
 
+import functools
 import re
 
 from matching.profiles import PostingProfile, SeekerProfile
@@ -116,6 +117,7 @@ STOP_WORDS: frozenset[str] = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English suffix strip ("operating"/"operate", "forklifts"/"forklift"): enough for
     matching labels against free text without a stemming library."""
