@@ -12,10 +12,20 @@ import math
 import re
 from dataclasses import dataclass
 
-from matching.profiles import Location, Occupation, PostingProfile, Salary, SeekerProfile, Skill
+from matching.normalise import OccupationSimilarity, soft_occupation_fit
+from matching.profiles import (
+    InferredSkill,
+    Location,
+    Occupation,
+    PostingProfile,
+    Salary,
+    SeekerProfile,
+    Skill,
+)
 
 FEATURE_NAMES: tuple[str, ...] = (
     "semantic",
+    "lexical",
     "occupation",
     "required_skills",
     "preferred_skills",
@@ -133,6 +143,23 @@ class SkillIndex:
         return False
 
 
+def _as_skills(inferred: tuple[InferredSkill, ...]) -> tuple[Skill, ...]:
+    return tuple(Skill(s.name, s.esco_uri) for s in inferred if not s.implied)
+
+
+def seeker_skills_of(seeker: SeekerProfile) -> tuple[Skill, ...]:
+    """Stated skills, then the ones the seeker's text mentions (never the merely implied)."""
+    return seeker.skills + _as_skills(seeker.inferred_skills)
+
+
+def posting_skills_of(posting: PostingProfile) -> tuple[tuple[Skill, ...], tuple[Skill, ...]]:
+    """(required, preferred): the stated ones; a posting that states none is taken to require
+    the skills its own text mentions."""
+    if posting.skills_required or posting.skills_preferred:
+        return posting.skills_required, posting.skills_preferred
+    return _as_skills(posting.inferred_skills), ()
+
+
 class PostingSkillIndex:
     """One posting's skills, indexed to find which of them a seeker's skills cover.
 
@@ -143,8 +170,7 @@ class PostingSkillIndex:
     """
 
     def __init__(self, posting: PostingProfile, *, min_overlap: float = 0.6) -> None:
-        self.required = posting.skills_required
-        self.preferred = posting.skills_preferred
+        self.required, self.preferred = posting_skills_of(posting)
         skills = self.required + self.preferred
         self.by_uri: dict[str, list[int]] = {}
         self.by_label: dict[str, list[int]] = {}
@@ -193,10 +219,15 @@ class PostingSkillIndex:
         )
 
 
+def seeker_skill_index(seeker: SeekerProfile) -> SkillIndex:
+    return SkillIndex(seeker_skills_of(seeker))
+
+
 def match_skills(seeker_skills: SkillIndex, posting: PostingProfile) -> SkillMatch:
+    required, preferred = posting_skills_of(posting)
     return _skill_match(
-        [(s.name, seeker_skills.has(s)) for s in posting.skills_required],
-        [(s.name, seeker_skills.has(s)) for s in posting.skills_preferred],
+        [(s.name, seeker_skills.has(s)) for s in required],
+        [(s.name, seeker_skills.has(s)) for s in preferred],
     )
 
 
@@ -227,15 +258,38 @@ def occupation_fit(desired: tuple[Occupation, ...], offered: Occupation | None) 
     return best
 
 
-# Sentence-embedding cosines of unrelated job texts sit around 0.1-0.3 and of the same job around
-# 0.6-0.8; stretching that band to [0, 1] lets the semantic factor separate jobs instead of adding
-# a near-constant to every score.
-SEMANTIC_FLOOR = 0.2
-SEMANTIC_CEILING = 0.7
+def occupation_match(
+    seeker: SeekerProfile,
+    posting: PostingProfile,
+    similarity: OccupationSimilarity | None = None,
+) -> float | None:
+    """Occupation fit from stated codes when both sides state them (`occupation_fit`), else
+    soft matching that lets inferred occupations stand in for a side that states none
+    (`matching.normalise.soft_occupation_fit`: same occupation, same ISCO group, shared
+    essential skills, weighted by confidence)."""
+    stated = occupation_fit(seeker.desired_occupations, posting.occupation)
+    if stated is not None:
+        return stated
+    return soft_occupation_fit(
+        seeker.desired_occupations,
+        seeker.inferred_occupations,
+        () if posting.occupation is None else (posting.occupation,),
+        posting.inferred_occupations,
+        similarity,
+    )
+
+
+# The semantic factor is a logistic map of the embedding cosine: monotone and never flat, so
+# scores do not tie the way a clipped band made them. Midpoint and slope were fitted by logistic
+# regression of "same ISCO-08 unit group" on the cosine of seeker and posting texts, on the
+# quality benchmark's tuning split (bench/quality, bench/README.md "Match quality"); the value
+# reads as a probability that the two texts are about the same kind of work.
+SEMANTIC_MIDPOINT = 0.45
+SEMANTIC_SLOPE = 10.0
 
 
 def semantic_fit(cosine: float) -> float:
-    return min(1.0, max(0.0, (cosine - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
+    return 1.0 / (1.0 + math.exp(-SEMANTIC_SLOPE * (cosine - SEMANTIC_MIDPOINT)))
 
 
 def distance_fit(distance_km: float | None, radius_km: float | None, remote: bool) -> float | None:
@@ -315,17 +369,22 @@ def pair_features(
     seeker_skills: SkillIndex | None = None,
     posting_skills: PostingSkillIndex | None = None,
     radius_km: float | None = None,
+    lexical: float | None = None,
+    occupations: OccupationSimilarity | None = None,
 ) -> PairFeatures:
-    """All features of one pair. `cosine` is the embedding similarity, None when not used.
+    """All features of one pair. `cosine` is the embedding similarity, None when not used;
+    `lexical` the word-level relevance of the two texts (`matching.lexical.LexicalModel`),
+    None when not computed; `occupations` the taxonomy-aware occupation similarity used when
+    a side's occupation is inferred (ISCO codes alone without it).
 
     Skills are matched with whichever index the caller built once for many pairs: the
     seeker's (`seeker_skills`) or the posting's (`posting_skills`).
     `radius_km` overrides the seeker's own radius (when the radius was widened for this list).
     """
     if posting_skills is not None:
-        skills = posting_skills.match(seeker.skills)
+        skills = posting_skills.match(seeker_skills_of(seeker))
     else:
-        index = seeker_skills if seeker_skills is not None else SkillIndex(seeker.skills)
+        index = seeker_skills if seeker_skills is not None else seeker_skill_index(seeker)
         skills = match_skills(index, posting)
     distance = (
         haversine_km(seeker.location, posting.job_location)
@@ -335,7 +394,8 @@ def pair_features(
     radius = radius_km if radius_km is not None else seeker.max_distance_km
     values: dict[str, float | None] = {
         "semantic": None if cosine is None else semantic_fit(cosine),
-        "occupation": occupation_fit(seeker.desired_occupations, posting.occupation),
+        "lexical": lexical,
+        "occupation": occupation_match(seeker, posting, occupations),
         "required_skills": _coverage(skills.matched_required, skills.missing_required),
         "preferred_skills": _coverage(skills.matched_preferred, skills.missing_preferred),
         "distance": distance_fit(distance, radius, posting.remote_allowed),

@@ -23,6 +23,36 @@ class Occupation:
 
 
 @dataclass(frozen=True, slots=True)
+class InferredOccupation:
+    """An ESCO occupation inferred from free text, never a stated one (`matching.normalise`).
+
+    `confidence` is the normaliser's probability that this is the occupation meant (0-1);
+    `source` is the field it was read from ("title" or "text") and `span` the words there that
+    gave it, so an explanation can say "inferred from your profile: ...".
+    """
+
+    esco_uri: str
+    title: str
+    isco08: str | None
+    confidence: float
+    source: str
+    span: str
+
+
+@dataclass(frozen=True, slots=True)
+class InferredSkill:
+    """An ESCO skill found in free text (`implied` False, with the characters it came from) or
+    implied by an inferred occupation (`implied` True, no span, lower confidence)."""
+
+    esco_uri: str
+    name: str
+    confidence: float
+    source: str
+    span: tuple[int, int] | None = None
+    implied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     lat: float
     lon: float
@@ -53,6 +83,9 @@ class SeekerProfile:
     max_distance_km: float | None = None
     desired_salary: Salary | None = None
     employment_types: tuple[str, ...] = ()
+    # Read from the free text by matching.normalise; stated fields above are never overwritten.
+    inferred_occupations: tuple[InferredOccupation, ...] = ()
+    inferred_skills: tuple[InferredSkill, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +105,5 @@ class PostingProfile:
     date_posted: datetime | None = None
     valid_through: datetime | None = None
     hiring_organization: str | None = None
+    inferred_occupations: tuple[InferredOccupation, ...] = ()
+    inferred_skills: tuple[InferredSkill, ...] = ()

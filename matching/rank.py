@@ -19,7 +19,9 @@ from matching.features import (
     SkillIndex,
     distance_fit,
     pair_features,
+    seeker_skill_index,
 )
+from matching.normalise import OccupationSimilarity
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.score import Scorer, total
 
@@ -77,20 +79,33 @@ def score_postings_for_seeker(
     *,
     radius_km: float | None = None,
     language: str = "en",
+    lexicals: Sequence[float | None] | None = None,
+    occupations: OccupationSimilarity | None = None,
 ) -> list[ScoredPair]:
-    """All candidate postings scored for one seeker, best first."""
-    index = SkillIndex(seeker.skills)
+    """All candidate postings scored for one seeker, best first. `lexicals`, when given, is
+    the lexical relevance of each posting (aligned with `postings`); `occupations` the
+    taxonomy-aware similarity for inferred occupations."""
+    index = seeker_skill_index(seeker)
     radius = radius_km if radius_km is not None else seeker.max_distance_km
+    lex = [None] * len(postings) if lexicals is None else lexicals
     items = [
         _scored(
             i,
-            pair_features(seeker, p, cosine=c, seeker_skills=index, radius_km=radius),
+            pair_features(
+                seeker,
+                p,
+                cosine=c,
+                seeker_skills=index,
+                radius_km=radius,
+                lexical=x,
+                occupations=occupations,
+            ),
             scorer,
             radius_km=radius,
             remote=p.remote_allowed,
             language=language,
         )
-        for i, (p, c) in enumerate(zip(postings, cosines, strict=True))
+        for i, (p, c, x) in enumerate(zip(postings, cosines, lex, strict=True))
     ]
     return _order(items)
 
@@ -103,10 +118,14 @@ def score_seekers_for_posting(
     *,
     default_radius_km: float | None = None,
     language: str = "en",
+    lexicals: Sequence[float | None] | None = None,
+    occupations: OccupationSimilarity | None = None,
 ) -> list[ScoredPair]:
     """All candidate seekers scored for one posting, best first; seekers who state no radius
-    get `default_radius_km` (the same radius the retrieval filter assumed)."""
+    get `default_radius_km` (the same radius the retrieval filter assumed). `lexicals` and
+    `occupations` as for `score_postings_for_seeker`."""
     index = PostingSkillIndex(posting)
+    lex = [None] * len(seekers) if lexicals is None else lexicals
     items = [
         _scored(
             i,
@@ -116,13 +135,15 @@ def score_seekers_for_posting(
                 cosine=c,
                 posting_skills=index,
                 radius_km=s.max_distance_km or default_radius_km,
+                lexical=x,
+                occupations=occupations,
             ),
             scorer,
             radius_km=s.max_distance_km or default_radius_km,
             remote=posting.remote_allowed,
             language=language,
         )
-        for i, (s, c) in enumerate(zip(seekers, cosines, strict=True))
+        for i, (s, c, x) in enumerate(zip(seekers, cosines, lex, strict=True))
     ]
     return _order(items)
 
@@ -150,7 +171,8 @@ def non_personalised_order(
     now: datetime,
     language: str = "en",
 ) -> list[ScoredPair]:
-    """Postings for a seeker who opted out: 0.7 × distance fit + 0.3 × recency."""
+    """Postings for a seeker who opted out: 0.7 × distance fit + 0.3 × recency. Nothing
+    inferred from their text is used (stated skills only)."""
     index = SkillIndex(seeker.skills)
     items = []
     for i, posting in enumerate(postings):

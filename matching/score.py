@@ -12,7 +12,8 @@ from matching.features import FEATURE_NAMES
 # Semantic similarity and skills carry most weight because they say whether the person can do the
 # work; distance, pay and contract say whether they would take it.
 DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "semantic": 0.30,
+    "semantic": 0.25,
+    "lexical": 0.05,
     "occupation": 0.15,
     "required_skills": 0.20,
     "preferred_skills": 0.05,
@@ -28,6 +29,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 # Whether the person can do the job ...
 RELEVANCE_FACTORS: tuple[str, ...] = (
     "semantic",
+    "lexical",
     "occupation",
     "required_skills",
     "preferred_skills",

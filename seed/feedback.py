@@ -164,6 +164,7 @@ def synthetic_items(
             groups = seekers[int(s)]
             features: dict[str, float | None] = {
                 "semantic": _maybe(rng, float(rng.beta(2.0, 2.0)), 0.0),
+                "lexical": None,  # the synthetic lists have no texts to compare
                 "occupation": _maybe(rng, float(rng.choice([0.1, 0.25, 0.5, 0.8, 1.0])), 0.1),
                 "required_skills": _maybe(rng, float(rng.random()), 0.1),
                 "preferred_skills": _maybe(rng, float(rng.random()), 0.3),

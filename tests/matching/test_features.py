@@ -94,7 +94,7 @@ def test_requirement_fits() -> None:
     assert education_fit(2, 3) == pytest.approx(2 / 3) and education_fit(4, 3) == 1.0
     assert language_fit(("nl", "en"), ("nl", "de")) == 0.5
     assert employment_type_fit(("PART_TIME",), ("FULL_TIME",)) == 0.0
-    assert semantic_fit(0.1) == 0.0 and semantic_fit(0.95) == 1.0
+    assert 0.0 < semantic_fit(0.1) < semantic_fit(0.45) == 0.5 < semantic_fit(0.95) < 1.0
 
 
 def _seeker(**over: object) -> SeekerProfile:
