@@ -16,6 +16,7 @@ from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
 from service.background_jobs.worker import run_worker
 from service.config import Settings, get_settings
 from service.embeddings import service as embeddings
+from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
 from service.kit import idempotency
 from service.kit.background import logged
@@ -53,6 +54,19 @@ def load_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
+async def load_understanding(state: AppState) -> None:
+    """ESCO text understanding for the state's model (JOBMATCH_UNDERSTAND_TEXT). The first start
+    with a model encodes every ESCO label, kept on disk for the next starts."""
+    settings = state.settings
+    if settings.understand_text:
+        state.understanding = await asyncio.to_thread(
+            understanding.load,
+            state.embedder,
+            taxonomy_path=settings.taxonomy_path,
+            cache_dir=settings.data_dir / "cache",
+        )
+
+
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -68,6 +82,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         )
         app.state.jobmatch = state
+        await load_understanding(state)
         # The model and the libraries loaded at start-up are about half a million objects that
         # live as long as the process; each full collection of the cyclic garbage collector
         # walked all of them (0.35 s on the 2-core machine, a pause of every request in

@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from seed.demo import prepare_demo
-    from service.app import configure_logging, create_app, load_embedder
+    from service.app import configure_logging, create_app, load_embedder, load_understanding
     from service.kit import migrate
     from service.kit.pool import create_pool
     from service.state import AppState
@@ -137,6 +137,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         state = AppState(
             settings=settings, pool=pool, embedder=embedder, scorer=WeightedSumScorer()
         )
+        await load_understanding(state)
         try:
             return await prepare_demo(state, postings=args.postings, seekers=args.seekers)
         finally:
@@ -164,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 async def _offline_state() -> AsyncIterator[AppState]:
     """Settings, migrated database, pool and model for commands that run without the server."""
     from matching.score import WeightedSumScorer
-    from service.app import configure_logging, load_embedder
+    from service.app import configure_logging, load_embedder, load_understanding
     from service.kit import migrate
     from service.kit.pool import create_pool
     from service.state import AppState
@@ -175,12 +176,14 @@ async def _offline_state() -> AsyncIterator[AppState]:
     await asyncio.to_thread(migrate.upgrade, url)
     pool = await create_pool(url, settings)
     try:
-        yield AppState(
+        state = AppState(
             settings=settings,
             pool=pool,
             embedder=load_embedder(settings),
             scorer=WeightedSumScorer(),
         )
+        await load_understanding(state)
+        yield state
     finally:
         await pool.close()
 

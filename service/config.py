@@ -30,6 +30,15 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers model directory; unset = bundled MiniLM."
     )
     log_level: str = "INFO"
+    understand_text: bool = Field(
+        default=True,
+        description="Infer ESCO occupations and skills from free text on every write and use "
+        "them in matching (false: only stated codes count).",
+    )
+    taxonomy_path: Path | None = Field(
+        default=None,
+        description="The ESCO taxonomy file text is understood with; unset = the bundled one.",
+    )
 
     pool_min_size: int = 2
     pool_max_size: int = 10

@@ -17,6 +17,7 @@ from matching.score import Scorer
 from service.config import Settings
 from service.embeddings.posting_vectors import PostingVectors
 from service.embeddings.profile_cache import ProfileCache
+from service.embeddings.understanding import TextUnderstanding
 from service.kit.ratelimit import RateLimiter
 from service.records import convert
 
@@ -44,6 +45,8 @@ class AppState:
     posting_profiles: ProfileCache[PostingProfile] = field(init=False)
     posting_vectors: PostingVectors | None = None  # the embedder's model, when held in memory
     warming: asyncio.Task[None] | None = None  # filling posting_vectors and _profiles
+    # ESCO occupations and skills read from free text (None: nothing is inferred)
+    understanding: TextUnderstanding | None = None
 
     def __post_init__(self) -> None:
         self.posting_profiles = ProfileCache(

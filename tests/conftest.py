@@ -72,12 +72,14 @@ def embedder() -> object:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> object:
+def settings(database_url: str, embedder: object) -> object:
     from service.config import Settings
+    from service.embeddings import understanding
 
-    return Settings(
+    settings = Settings(
         database_url=database_url,
-        data_dir=tmp_path_factory.mktemp("unused"),
+        # Kept between sessions: the ESCO label vectors (encoded once per model) live under it.
+        data_dir=Path(__file__).resolve().parents[1] / ".jobmatch-test-cache",
         min_nearby_postings=3,
         bulk_max_records=500,
         max_body_bytes=2_000_000,
@@ -89,6 +91,14 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> obj
         # (test_bulk_import_runs_on_the_job_queue sets this to 0 to see the 202 path)
         bulk_wait_seconds=600.0,
     )
+    # ESCO text understanding is built once per process and shared by every app the tests
+    # start: build it here, before any app's start-up (which waits at most 5 s in tests).
+    understanding.load(
+        embedder,  # type: ignore[arg-type]
+        taxonomy_path=settings.taxonomy_path,
+        cache_dir=settings.data_dir / "cache",
+    )
+    return settings
 
 
 @pytest.fixture(scope="session")

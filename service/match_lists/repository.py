@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -166,6 +167,12 @@ async def posting_candidates(
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
 
+# PostgreSQL's ts_rank (normalised by document length) of a posting naming several of a seeker's
+# words is a few hundredths; scaled by this and mapped by x / (1 + x) it becomes a 0-1 feature
+# that is about one half for such a posting.
+LEXICAL_RANK_SCALE = 30.0
+
+
 async def lexical_posting_candidates(
     conn: asyncpg.Connection,
     *,
@@ -177,27 +184,33 @@ async def lexical_posting_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-) -> list[Candidate]:
+    rank_ids: Sequence[UUID] = (),
+) -> tuple[list[Candidate], dict[UUID, float]]:
     """Active postings in reach whose words match any word of `text` (full-text search,
-    migration 0014), best `ts_rank_cd` first, with their cosine to `query` for the scorer.
+    migration 0014), best first, with their cosine to `query`; and the lexical relevance (0-1)
+    of those and of the postings `rank_ids` (the vector search's candidates), for the scorer.
 
     The text is analysed with the agency's configuration, and its lexemes are ORed: a seeker's
     words need not all appear in a posting. Same filters as `posting_candidates`.
     """
     distance = _HAVERSINE.format(t="r", lat="$5", lon="$6")
+    relevance = "(x / (1 + x))"
+    rank = "$10::float8 * ts_rank(r.search_vector, q.q, 1)"
     rows = await conn.fetch(
         "WITH q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS q "
         "FROM unnest(tsvector_to_array(to_tsvector("
         "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
-        "m AS (SELECT r.id, r.external_id, r.version, "
-        "ts_rank_cd(r.search_vector, q.q, 1) AS rank FROM posting r, q "
+        f"m AS (SELECT r.id, r.external_id, r.version, {rank} AS x FROM posting r, q "
         "WHERE r.agency_id = $1 AND r.search_vector @@ q.q "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
         f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) "
-        "ORDER BY rank DESC, r.id LIMIT $7) "
-        "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3) AS cosine "
-        "FROM m JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
-        "ORDER BY m.rank DESC, m.id",
+        "ORDER BY x DESC, r.id LIMIT $7), "
+        f"k AS (SELECT r.id, coalesce({rank}, 0) AS x FROM posting r, q "
+        "WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
+        f"SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3) AS cosine, "
+        f"{relevance} AS relevance FROM m "
+        "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
+        f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
         agency_id,
         model,
         query,
@@ -206,8 +219,16 @@ async def lexical_posting_candidates(
         lon,
         limit,
         text,
+        list(rank_ids),
+        LEXICAL_RANK_SCALE,
     )
-    return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
+    found = [
+        Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"]))
+        for r in rows
+        if r["version"] is not None
+    ]
+    found.sort(key=lambda c: c.id)  # stable across runs; the scorer decides the order
+    return found, {r["id"]: float(r["relevance"]) for r in rows}
 
 
 async def profiles_of(

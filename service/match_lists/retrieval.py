@@ -189,17 +189,17 @@ async def add_lexical_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-) -> list[db.Candidate]:
+) -> tuple[list[db.Candidate], dict[UUID, float] | None]:
     """Hybrid retrieval: the vector search's candidates, then the postings that full-text
-    search finds for the seeker's words and the vector search missed, under the same filters.
-    The scorer ranks them all, so a posting that says the seeker's trade in other words than
-    the embedding expects can still be rescued (reciprocal-rank fusion is not needed here:
-    every candidate is scored on the same features, lexical similarity among them)."""
+    search finds for the seeker's words and the vector search missed, under the same filters;
+    and the lexical relevance of every one of them (None when full-text search is off). The
+    scorer ranks them all on the same features, lexical relevance among them, so a posting that
+    says the seeker's trade in other words than the embedding expects can still be rescued."""
     pool = state.settings.lexical_candidate_pool
     text = lexical_query_text(seeker)
     if pool <= 0 or not text:
-        return candidates
-    found = await db.lexical_posting_candidates(
+        return candidates, None
+    found, relevance = await db.lexical_posting_candidates(
         conn,
         agency_id=agency_id,
         model=model,
@@ -209,6 +209,7 @@ async def add_lexical_candidates(
         lon=lon,
         radius_km=radius_km,
         limit=pool,
+        rank_ids=[c.id for c in candidates],
     )
     seen = {c.id for c in candidates}
-    return candidates + [c for c in found if c.id not in seen]
+    return candidates + [c for c in found if c.id not in seen], relevance

@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 
 from matching.fairness.policy import apply_policy, group_label, placement_counts
+from matching.normalise import OccupationSimilarity
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.rank import (
     NON_PERSONALISED_VERSION,
@@ -53,6 +54,11 @@ ROUTES = {
 
 def _hash(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def occupation_similarity(state: AppState) -> OccupationSimilarity | None:
+    """The taxonomy-aware occupation similarity (ISCO codes alone without understanding)."""
+    return state.understanding.similarity if state.understanding is not None else None
 
 
 def _missing_embedding(kind: str) -> ProblemError:
@@ -105,11 +111,12 @@ async def rank_postings(
             "radius_km": used_radius,
             "limit": max(s.match_candidate_pool, limit),
         }
+        lexical: dict[UUID, float] | None = None
         if query is not None:
             candidates, _ = await retrieve_postings(
                 state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
             )
-            candidates = await add_lexical_candidates(
+            candidates, lexical = await add_lexical_candidates(
                 state, conn, candidates, seeker, model=embedding_model, query=query, **where
             )
         else:
@@ -126,6 +133,8 @@ async def rank_postings(
             scorer,
             radius_km=used_radius,
             language=language,
+            lexicals=None if lexical is None else [lexical.get(c.id, 0.0) for c in candidates],
+            occupations=occupation_similarity(state),
         )
     else:
         ranked = non_personalised_order(
@@ -242,6 +251,7 @@ async def seekers_for_posting(
         scorer,
         default_radius_km=s.default_seeker_radius_km,
         language=language,
+        occupations=occupation_similarity(state),
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)
     attrs = [retrieved[p.candidate].protected for p in ranked]

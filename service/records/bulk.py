@@ -156,8 +156,11 @@ async def store_upload(
 
 
 def _vectors(state: AppState, kind: Kind, bodies: list[records.Body]) -> np.ndarray:
-    """Canonical texts and their vectors (runs on the model thread, off the event loop)."""
-    return state.embedder.encode([records.canonical_text(kind, b) for b in bodies])
+    """Canonical texts and their vectors, and what the texts say (`records.understand`); runs on
+    the model thread, off the event loop."""
+    vectors = state.embedder.encode([records.canonical_text(kind, b) for b in bodies])
+    records.understand(state, kind, bodies, vectors)
+    return vectors
 
 
 async def _write_chunk(

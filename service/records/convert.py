@@ -9,6 +9,8 @@ from typing import Any
 
 from matching.fairness.policy import FairnessPolicy
 from matching.profiles import (
+    InferredOccupation,
+    InferredSkill,
     Location,
     Occupation,
     PostingProfile,
@@ -53,8 +55,38 @@ def _occ(d: dict[str, Any] | None) -> Occupation | None:
     return Occupation(sys.intern(d["title"]), _shared(d.get("isco08")), _shared(d.get("esco_uri")))
 
 
+def _inferred(
+    block: dict[str, Any] | None,
+) -> tuple[tuple[InferredOccupation, ...], tuple[InferredSkill, ...]]:
+    """The stored `inferred` block (records.schemas.Inferred) as matching's dataclasses."""
+    if not block:
+        return (), ()
+    occupations = tuple(
+        InferredOccupation(
+            _shared(o["esco_uri"]) or "",
+            sys.intern(o["title"]),
+            _shared(o.get("isco08")),
+            float(o["confidence"]),
+            sys.intern(o.get("source") or "text"),
+            o.get("span") or "",
+        )
+        for o in block.get("occupations") or ()
+    )
+    skills = tuple(
+        InferredSkill(
+            _shared(s["esco_uri"]) or "",
+            sys.intern(s["name"]),
+            float(s["confidence"]),
+            sys.intern(s.get("source") or "text"),
+        )
+        for s in block.get("skills") or ()
+    )
+    return occupations, skills
+
+
 def seeker_profile(p: dict[str, Any]) -> SeekerProfile:
     """A stored seeker profile as matching sees it (no protected attributes exist here)."""
+    occupations, skills = _inferred(p.get("inferred"))
     return SeekerProfile(
         headline=p.get("headline"),
         summary=p.get("summary"),
@@ -69,6 +101,8 @@ def seeker_profile(p: dict[str, Any]) -> SeekerProfile:
         max_distance_km=p.get("max_distance_km"),
         desired_salary=_sal(p.get("desired_salary")),
         employment_types=tuple(p.get("employment_types") or ()),
+        inferred_occupations=occupations,
+        inferred_skills=skills,
     )
 
 
@@ -81,6 +115,7 @@ def _dt(v: str | None) -> datetime | None:
 
 def posting_profile(p: dict[str, Any]) -> PostingProfile:
     org = p.get("hiring_organization") or {}
+    occupations, skills = _inferred(p.get("inferred"))
     return PostingProfile(
         title=p["title"],
         description=p.get("description"),
@@ -97,6 +132,8 @@ def posting_profile(p: dict[str, Any]) -> PostingProfile:
         date_posted=_dt(p.get("date_posted")),
         valid_through=_dt(p.get("valid_through")),
         hiring_organization=_shared(org.get("name")),
+        inferred_occupations=occupations,
+        inferred_skills=skills,
     )
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     field_validator,
@@ -98,6 +99,46 @@ class Protected(Strict):
 SkillList = Annotated[list[Skill], Field(max_length=200)]
 
 
+class InferredOccupation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    esco_uri: str
+    title: str
+    isco08: str | None = None
+    confidence: float = Field(ge=0, le=1, description="The normaliser's probability (0-1)")
+    source: str = Field(description='The field it was read from: "title" or "text"')
+    span: str = Field(description="The words it was read from")
+
+
+class InferredSkill(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    esco_uri: str
+    name: str
+    confidence: float = Field(ge=0, le=1)
+    source: str
+    span: str | None = Field(default=None, description="The words it was read from")
+
+
+class Inferred(BaseModel):
+    """What the service read from the record's free text with the ESCO classification: never
+    what the record states, which always wins. Read-only: replaced on every write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occupations: list[InferredOccupation] = Field(default_factory=list)
+    skills: list[InferredSkill] = Field(default_factory=list)
+    taxonomy: str | None = Field(default=None, description="Version of the taxonomy used")
+
+
+INFERRED_FIELD = Field(
+    default=None,
+    description="Read-only: ESCO occupations and skills inferred from the free text, with "
+    "confidence and source words. Ignored on write (a GET body can be sent back as it is); a "
+    "caseworker corrects it by stating the occupation or skill.",
+)
+
+
 class SeekerFields(Strict):
     headline: Annotated[str, Field(max_length=300)] | None = None
     summary: LongText | None = None
@@ -118,6 +159,7 @@ class SeekerFields(Strict):
     personalised_ranking: bool = Field(
         default=True, description="false = the seeker opted out of profiling"
     )
+    inferred: Inferred | None = INFERRED_FIELD
 
 
 class SeekerIn(SeekerFields):
@@ -161,6 +203,7 @@ class PostingFields(Strict):
     date_posted: date | None = None
     valid_through: datetime | None = None
     openings: int | None = Field(default=None, ge=1, le=100_000)
+    inferred: Inferred | None = INFERRED_FIELD
 
     @field_validator("valid_through")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -25,7 +26,7 @@ from service.records import protected_repository as protected_db
 from service.records import repository as db
 from service.records.repository import Kind, NewRecord, Row
 from service.records.representation import PROTECTED_READERS
-from service.records.schemas import PostingIn, SeekerIn
+from service.records.schemas import Inferred, PostingIn, SeekerIn
 from service.state import AppState
 
 # What a retry with the Idempotency-Key of an erased seeker's create answers.
@@ -44,6 +45,29 @@ def canonical_text(kind: Kind, body: Body) -> str:
         # Opted out of profiling: no embedding of their free text (PIPL Art. 24).
         return seeker_text(profile, include_free_text=body.personalised_ranking)
     return posting_text(convert.posting_profile(body.model_dump(mode="json")))
+
+
+def understand(state: AppState, kind: Kind, bodies: Sequence[Body], vectors: np.ndarray) -> None:
+    """Set each body's `inferred` block to what its free text says (ESCO occupations and skills,
+    `service.embeddings.understanding`), replacing whatever the client sent in that read-only
+    field. CPU-bound: called on the model thread, with the vectors just made."""
+    blocks: list[dict[str, Any] | None] = [None] * len(bodies)
+    if state.understanding is not None and bodies:
+        profiles = [b.model_dump(mode="json", exclude={"inferred"}) for b in bodies]
+        blocks = state.understanding.infer(kind, profiles, vectors)
+    for body, block in zip(bodies, blocks, strict=True):
+        body.inferred = None if block is None else Inferred.model_validate(block)
+
+
+async def embed_and_understand(state: AppState, kind: Kind, bodies: Sequence[Body]) -> np.ndarray:
+    """The bodies' vectors, with their `inferred` blocks set, off the event loop."""
+
+    def work() -> np.ndarray:
+        vectors = state.embedder.encode([canonical_text(kind, b) for b in bodies])
+        understand(state, kind, bodies, vectors)
+        return vectors
+
+    return await asyncio.get_running_loop().run_in_executor(state.model_executor, work)
 
 
 def to_record(body: Body) -> NewRecord:
@@ -75,7 +99,7 @@ def _duplicate(kind: Kind, external_id: str) -> ProblemError:
 async def create(
     state: AppState, principal: Principal, kind: Kind, body: Body
 ) -> tuple[Row, dict[str, Any] | None]:
-    [vector] = await state.embed([canonical_text(kind, body)])
+    [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
         try:
             row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
@@ -181,7 +205,7 @@ async def replace(
     if_match: str | None = None,
 ) -> tuple[Row, dict[str, Any] | None]:
     expected = _parse_version(if_match)
-    [vector] = await state.embed([canonical_text(kind, body)])
+    [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
         current = await db.get(
             conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
@@ -337,7 +361,7 @@ async def store_batch(
     """Store validated, non-conflicting records with one batched embedding call (none when the
     caller embedded them already: `vectors`, one row per body, from the serving model)."""
     if vectors is None:
-        vectors = await state.embed([canonical_text(kind, b) for b in bodies])
+        vectors = await embed_and_understand(state, kind, bodies)
     ids: list[UUID] = []
     async with state.pool.acquire() as conn, conn.transaction():
         for body in bodies:

@@ -30,7 +30,9 @@ async def test_switching_models_reembeds_in_the_background(
     await c.post("/v1/postings", json=posting_body("P-b"), headers=h)
 
     new_model = HashingEmbedder(384, name="hashing-384")
-    switched = settings.model_copy(update={"run_worker": False})
+    # The stand-in model knows no language: no text understanding (it would encode every
+    # ESCO label with it at start-up).
+    switched = settings.model_copy(update={"run_worker": False, "understand_text": False})
     app2 = create_app(switched, embedder=new_model)
     try:
         async with LifespanManager(app2):

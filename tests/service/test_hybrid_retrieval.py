@@ -45,7 +45,7 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
     )
     query = embedder.encode(["welder"])[0]
     async with pool.acquire() as conn:
-        found = await db.lexical_posting_candidates(
+        found, relevance = await db.lexical_posting_candidates(
             conn,
             agency_id=UUID(agency.id),
             model=embedder.name,
@@ -55,8 +55,9 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
             lon=here["lon"],
             radius_km=50,
             limit=10,
+            rank_ids=[UUID(other)],
         )
-        nothing = await db.lexical_posting_candidates(
+        nothing, _ = await db.lexical_posting_candidates(
             conn,
             agency_id=UUID(agency.id),
             model=embedder.name,
@@ -71,6 +72,8 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
     assert other not in {str(c.id) for c in found}
     assert -1.0 <= found[0].cosine <= 1.0 and found[0].version == 1
     assert nothing == []
+    # lexical relevance in 0-1: the welding posting names the seeker's words, the cook none
+    assert 0.3 < relevance[UUID(near)] < 1.0 and relevance[UUID(other)] == 0.0
 
 
 async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
