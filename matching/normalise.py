@@ -77,12 +77,14 @@ DEFAULT_SIGNAL_WEIGHTS: Mapping[str, float] = {
     "title_description": 0.4,
     "title_lexical": 0.4,
     "title_words": 0.4,
-    "text_embedding": 0.35,
-    "text_description": 0.35,
-    "text_lexical": 0.5,
-    "skills": 0.5,
+    "text_embedding": 0.25,
+    "text_description": 0.25,
+    "text_lexical": 1.0,
+    "skills": 1.0,
 }
-DEFAULT_SHARPNESS = 12.0
+# The combined score is the weighted mean of the signals present (a record without a title is
+# not penalised for it), and the softmax multiplies it by this before normalising.
+DEFAULT_SHARPNESS = 40.0
 _BATCH = 256  # queries scored at once: bounds the (queries × labels) matrix to ~37 MB
 
 
@@ -450,13 +452,17 @@ class OccupationNormaliser:
         )
 
     def combine(self, signals: Mapping[str, FloatArray]) -> FloatArray:
-        """The weighted sum of the signals (queries × occupations)."""
+        """The weighted mean of the signals each query has (queries × occupations): a query
+        without a title is averaged over its text signals only."""
         first = next(iter(signals.values()))
         z = np.zeros_like(first)
+        present = np.zeros((first.shape[0], 1), dtype=np.float32)
         for name, weight in self.weights.items():
             if weight:
                 z += np.float32(weight) * signals[name]
-        return z
+                has = signals[name].any(axis=1, keepdims=True)
+                present += np.float32(weight) * has
+        return np.asarray(z / np.maximum(present, np.float32(1e-6)), dtype=np.float32)
 
     def probabilities(self, scores: FloatArray) -> FloatArray:
         """Softmax over all occupations of the combined scores."""
