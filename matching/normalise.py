@@ -638,12 +638,8 @@ class OccupationSimilarity:
 _Weighted = tuple[str | None, str | None, float]
 
 
-def _side(stated: Sequence[Occupation], inferred: Sequence[InferredOccupation]) -> list[_Weighted]:
-    """Stated occupations count fully and replace inferred ones; inferred ones by confidence."""
-    coded = [(o.esco_uri, o.isco08, 1.0) for o in stated if o.esco_uri or o.isco08]
-    if coded:
-        return coded
-    return [(o.esco_uri, o.isco08, o.confidence) for o in inferred]
+def _coded(stated: Sequence[Occupation]) -> list[_Weighted]:
+    return [(o.esco_uri, o.isco08, 1.0) for o in stated if o.esco_uri or o.isco08]
 
 
 def soft_occupation_fit(
@@ -653,20 +649,21 @@ def soft_occupation_fit(
     posting_inferred: Sequence[InferredOccupation],
     similarity: OccupationSimilarity | None = None,
 ) -> float | None:
-    """Expected similarity of the two sides' occupations, each side a distribution over
-    occupations (stated ones with weight 1, else inferred ones by confidence): the sum over
-    pairs of weight × weight × similarity, at most 1. None when a side has nothing."""
-    seeker = _side(seeker_stated, seeker_inferred)
-    posting = _side(posting_stated, posting_inferred)
+    """Expected similarity of the two sides' occupations: each side is a distribution over
+    occupations — its stated, coded ones with weight 1 (they replace inferred ones), else its
+    inferred ones weighted by confidence — and the fit is the sum over pairs of weight × weight
+    × similarity, at most 1. A side stating several occupations counts by the best of them,
+    not their sum. None when a side has nothing."""
+    seeker_coded = _coded(seeker_stated)
+    posting_coded = _coded(posting_stated)
+    seeker = seeker_coded or [(o.esco_uri, o.isco08, o.confidence) for o in seeker_inferred]
+    posting = posting_coded or [(o.esco_uri, o.isco08, o.confidence) for o in posting_inferred]
     if not seeker or not posting:
         return None
     sim = similarity if similarity is not None else _NO_TAXONOMY
-    # A stated side may list several wishes: the best of them counts, not their sum.
-    seeker_stated_side = any(w == 1.0 for _, _, w in seeker) and bool(seeker_stated)
-    posting_stated_side = any(w == 1.0 for _, _, w in posting) and bool(posting_stated)
-    if seeker_stated_side:
+    if seeker_coded:
         return max(_expected([s], posting, sim) for s in seeker)
-    if posting_stated_side:
+    if posting_coded:
         return max(_expected(seeker, [p], sim) for p in posting)
     return _expected(seeker, posting, sim)
 
