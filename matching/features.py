@@ -284,8 +284,8 @@ def occupation_match(
 # regression of "same ISCO-08 unit group" on the cosine of seeker and posting texts, on the
 # quality benchmark's tuning split (bench/quality, bench/README.md "Match quality"); the value
 # reads as a probability that the two texts are about the same kind of work.
-SEMANTIC_MIDPOINT = 0.45
-SEMANTIC_SLOPE = 10.0
+SEMANTIC_MIDPOINT = 0.64
+SEMANTIC_SLOPE = 19.0
 
 
 def semantic_fit(cosine: float) -> float:

@@ -9,6 +9,7 @@ import pytest
 from matching.embed import HashingEmbedder
 from matching.features import (
     FEATURE_NAMES,
+    SEMANTIC_MIDPOINT,
     SkillIndex,
     distance_fit,
     education_fit,
@@ -94,7 +95,9 @@ def test_requirement_fits() -> None:
     assert education_fit(2, 3) == pytest.approx(2 / 3) and education_fit(4, 3) == 1.0
     assert language_fit(("nl", "en"), ("nl", "de")) == 0.5
     assert employment_type_fit(("PART_TIME",), ("FULL_TIME",)) == 0.0
-    assert 0.0 < semantic_fit(0.1) < semantic_fit(0.45) == 0.5 < semantic_fit(0.95) < 1.0
+    assert (
+        0.0 < semantic_fit(0.1) < semantic_fit(SEMANTIC_MIDPOINT) == 0.5 < semantic_fit(0.95) < 1.0
+    )
 
 
 def _seeker(**over: object) -> SeekerProfile:

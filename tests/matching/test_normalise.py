@@ -341,3 +341,24 @@ def test_real_model_reads_a_nurse_title() -> None:
     assert norm.infer("lorry driver", None)[0].isco08 == "8332"
     text = norm.infer(None, "I washed and fed elderly residents and helped them get dressed.")
     assert text[0].isco08[:2] in {"53", "32"}
+
+
+def test_titles_are_encoded_only_when_needed(taxonomy: Taxonomy) -> None:
+    embedder = CountingEmbedder()
+    norm = OccupationNormaliser(taxonomy, embedder)
+    text = "prepare meals"
+    vector = HashingEmbedder(dimension=256).encode([text])
+    base = embedder.calls
+    # a label (once bare of what ads add) takes the label's vector
+    norm.infer("Senior line cook (m/f/d) - full time", text, text_vector=vector)
+    assert embedder.calls == base
+    # an unknown title with a text is read by its words; without a text it is encoded, once
+    norm.infer("kitchen wizard", text, text_vector=vector)
+    assert embedder.calls == base
+    norm.infer("kitchen wizard", None)
+    norm.infer("kitchen wizard", None)
+    assert embedder.calls == base + 1
+    always = OccupationNormaliser(taxonomy, embedder, encode_titles="always")
+    before = embedder.calls
+    always.infer("grill master", text, text_vector=vector)
+    assert embedder.calls == before + 1
