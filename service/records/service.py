@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -77,10 +77,9 @@ async def create(
 ) -> tuple[Row, dict[str, Any] | None]:
     [vector] = await state.embed([canonical_text(kind, body)])
     async with state.pool.acquire() as conn, conn.transaction():
-        try:
-            row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
-        except asyncpg.UniqueViolationError:
-            raise _duplicate(kind, body.external_id) from None
+        row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+        if row is None:
+            raise _duplicate(kind, body.external_id)
         await db.upsert_embeddings(
             conn,
             kind,
@@ -192,6 +191,14 @@ async def replace(
             raise ProblemError(
                 412, "Precondition failed", "The record changed since you read it; read it again."
             )
+        if body.external_id != current.external_id and await db.external_id_taken(
+            conn,
+            kind,
+            agency_id=principal.agency_id,
+            external_id=body.external_id,
+            other_than=record_id,
+        ):
+            raise _duplicate(kind, body.external_id)
         try:
             row = await db.replace(
                 conn,
@@ -200,7 +207,7 @@ async def replace(
                 record_id=record_id,
                 record=to_record(body),
             )
-        except asyncpg.UniqueViolationError:
+        except asyncpg.UniqueViolationError:  # taken by a concurrent write since the check
             raise _duplicate(kind, body.external_id) from None
         assert row is not None  # locked above
         await db.upsert_embeddings(
@@ -333,27 +340,46 @@ async def store_batch(
     kind: Kind,
     bodies: Sequence[Body],
     vectors: np.ndarray | None = None,
-) -> list[UUID]:
-    """Store validated, non-conflicting records with one batched embedding call (none when the
-    caller embedded them already: `vectors`, one row per body, from the serving model)."""
+    *,
+    before: Callable[[asyncpg.Connection], Awaitable[bool]] | None = None,
+    after: Callable[[asyncpg.Connection, list[UUID | None]], Awaitable[None]] | None = None,
+) -> list[UUID | None] | None:
+    """Store validated records with one batched embedding call (none when the caller embedded
+    them already: `vectors`, one row per body, from the serving model), in one transaction.
+
+    Returns each body's new id, or None where the agency already had its external_id (nothing
+    stored for it). `before` runs first in the transaction (False: store nothing, return None),
+    `after` last, with the ids: a bulk import records its progress atomically with what it stored.
+    """
     if vectors is None:
         vectors = await state.embed([canonical_text(kind, b) for b in bodies])
-    ids: list[UUID] = []
+    ids: list[UUID | None] = []
     async with state.pool.acquire() as conn, conn.transaction():
+        if before is not None and not await before(conn):
+            return None
         for body in bodies:
             row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
-            await _write_protected(conn, principal, row.id, body)
-            ids.append(row.id)
-        await db.upsert_embeddings(
-            conn,
-            kind,
-            agency_id=principal.agency_id,
-            model=state.embedder.name,
-            record_ids=ids,
-            vectors=vectors,
-        )
+            if row is not None:
+                await _write_protected(conn, principal, row.id, body)
+            ids.append(row.id if row else None)
+        stored = [(rid, vec) for rid, vec in zip(ids, vectors, strict=True) if rid is not None]
+        if stored:
+            await db.upsert_embeddings(
+                conn,
+                kind,
+                agency_id=principal.agency_id,
+                model=state.embedder.name,
+                record_ids=[rid for rid, _ in stored],
+                vectors=np.stack([vec for _, vec in stored]),
+            )
         if kind == "seeker":
             await auditing.log_many(
-                conn, principal, "seeker.create", subject_type="seeker", subject_ids=ids
+                conn,
+                principal,
+                "seeker.create",
+                subject_type="seeker",
+                subject_ids=[rid for rid, _ in stored],
             )
+        if after is not None:
+            await after(conn, ids)
     return ids
