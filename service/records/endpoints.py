@@ -28,11 +28,17 @@ from service.records.repository import Kind
 from service.records.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
 
 _MERGE_PATCH = "application/merge-patch+json"
+# RFC 9110 §13.1.1: `*` or a list of entity tags (weak ones allowed in the syntax, though they
+# never match); a bare version number is tolerated as the strong ETag of that version.
+_ETAG = r'(W/)?"[\x21\x23-\x7e]{0,64}"|[0-9]{1,18}'
 IfMatch = Annotated[
     str | None,
     Header(
-        pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$',  # quotes optional: some clients drop them
-        description="The ETag you read: 412, and nothing changes, if the record changed since",
+        max_length=2000,
+        pattern=rf"^[ \t]*(\*|({_ETAG})([ \t]*,[ \t]*({_ETAG}))*)[ \t]*$",
+        description="The ETag(s) you read (or `*`): 412, and nothing changes, unless the "
+        "record's current ETag is one of them (strong comparison: a weak `W/` tag never "
+        "matches). Without If-Match, PUT and PATCH are last-writer-wins.",
     ),
 ]
 

@@ -159,15 +159,27 @@ async def _after_read(
     return prot
 
 
-def _parse_version(if_match: str | None) -> int | None:
+def if_match_versions(if_match: str | None) -> frozenset[int] | None:
+    """The versions an `If-Match` header accepts (RFC 9110 §13.1.1): None for no header or `*`
+    (any current version), else the strong ETags listed; a weak one (`W/"1"`) or one that is
+    not ours matches nothing. The header's syntax is checked by the route (422)."""
     if if_match is None or if_match.strip() == "*":
         return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
+    versions = set()
+    for tag in (t.strip() for t in if_match.split(",")):
+        if tag.startswith("W/"):
+            continue  # If-Match uses the strong comparison
+        value = tag.strip('"') if tag.startswith('"') else tag
+        if value.isdigit():
+            versions.add(int(value))
+    return frozenset(versions)
+
+
+def _check_precondition(expected: frozenset[int] | None, current: Row) -> None:
+    if expected is not None and current.version not in expected:
         raise ProblemError(
-            412, "Precondition failed", "If-Match is not an ETag of this API."
-        ) from None
+            412, "Precondition failed", "The record changed since you read it; read it again."
+        )
 
 
 async def replace(
@@ -179,7 +191,7 @@ async def replace(
     *,
     if_match: str | None = None,
 ) -> tuple[Row, dict[str, Any] | None]:
-    expected = _parse_version(if_match)
+    expected = if_match_versions(if_match)
     [vector] = await state.embed([canonical_text(kind, body)])
     async with state.pool.acquire() as conn, conn.transaction():
         current = await db.get(
@@ -187,42 +199,54 @@ async def replace(
         )
         if current is None:
             raise not_found(kind)
-        if expected is not None and current.version != expected:
-            raise ProblemError(
-                412, "Precondition failed", "The record changed since you read it; read it again."
-            )
-        if body.external_id != current.external_id and await db.external_id_taken(
+        _check_precondition(expected, current)
+        return await _write(state, conn, principal, kind, current, body, vector)
+
+
+async def _write(
+    state: AppState,
+    conn: asyncpg.Connection,
+    principal: Principal,
+    kind: Kind,
+    current: Row,
+    body: Body,
+    vector: np.ndarray,
+) -> tuple[Row, dict[str, Any] | None]:
+    """Overwrite the locked record `current` with `body` and its vector (in the caller's
+    transaction)."""
+    record_id = current.id
+    if body.external_id != current.external_id and await db.external_id_taken(
+        conn,
+        kind,
+        agency_id=principal.agency_id,
+        external_id=body.external_id,
+        other_than=record_id,
+    ):
+        raise _duplicate(kind, body.external_id)
+    try:
+        row = await db.replace(
             conn,
             kind,
             agency_id=principal.agency_id,
-            external_id=body.external_id,
-            other_than=record_id,
-        ):
-            raise _duplicate(kind, body.external_id)
-        try:
-            row = await db.replace(
-                conn,
-                kind,
-                agency_id=principal.agency_id,
-                record_id=record_id,
-                record=to_record(body),
-            )
-        except asyncpg.UniqueViolationError:  # taken by a concurrent write since the check
-            raise _duplicate(kind, body.external_id) from None
-        assert row is not None  # locked above
-        await db.upsert_embeddings(
-            conn,
-            kind,
-            agency_id=principal.agency_id,
-            model=state.embedder.name,
-            record_ids=[row.id],
-            vectors=vector[None, :],
+            record_id=record_id,
+            record=to_record(body),
         )
-        stored = await _write_protected(conn, principal, row.id, body)
-        if kind == "seeker":
-            await auditing.log(
-                conn, principal, "seeker.update", subject_type="seeker", subject_id=row.id
-            )
+    except asyncpg.UniqueViolationError:  # taken by a concurrent write since the check
+        raise _duplicate(kind, body.external_id) from None
+    assert row is not None  # locked by the caller
+    await db.upsert_embeddings(
+        conn,
+        kind,
+        agency_id=principal.agency_id,
+        model=state.embedder.name,
+        record_ids=[row.id],
+        vectors=vector[None, :],
+    )
+    stored = await _write_protected(conn, principal, row.id, body)
+    if kind == "seeker":
+        await auditing.log(
+            conn, principal, "seeker.update", subject_type="seeker", subject_id=row.id
+        )
     return row, stored
 
 
@@ -248,19 +272,49 @@ async def patch(
     *,
     if_match: str | None = None,
 ) -> tuple[Row, dict[str, Any] | None]:
+    """Merge `changes` into the stored record. Concurrent patches are serialised on the row:
+    each merges into what the previous one wrote (last writer wins field by field, nothing is
+    lost, no 412 without If-Match). The merge is embedded before the row is locked; only when
+    the row changed meanwhile is it merged and embedded again under the lock."""
+    expected = if_match_versions(if_match)
     async with state.pool.acquire() as conn:
+        seen = await _merged(conn, principal, kind, record_id, changes)
+    _check_precondition(expected, seen[0])
+    [vector] = await state.embed([canonical_text(kind, seen[1])])
+    async with state.pool.acquire() as conn, conn.transaction():
+        current = await db.get(
+            conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
+        )
+        if current is None:
+            raise not_found(kind)
+        _check_precondition(expected, current)
+        body = seen[1]
+        if current.version != seen[0].version:  # written meanwhile: merge into that
+            _, body = await _merged(conn, principal, kind, record_id, changes, row=current)
+            [vector] = await state.embed([canonical_text(kind, body)])
+        return await _write(state, conn, principal, kind, current, body, vector)
+
+
+async def _merged(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    kind: Kind,
+    record_id: UUID,
+    changes: dict[str, Any],
+    *,
+    row: Row | None = None,
+) -> tuple[Row, Body]:
+    """The stored record (`row`, or read now) and the body the merge patch makes of it."""
+    if row is None:
         row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
         if row is None:
             raise not_found(kind)
-        current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
-        if kind == "seeker":
-            prot = await protected_db.get(conn, seeker_id=row.id)
-            if prot is not None:
-                current["protected"] = prot
-    body = parse_body(kind, merge_patch(current, changes))
-    return await replace(
-        state, principal, kind, record_id, body, if_match=if_match or f'"{row.version}"'
-    )
+    current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
+    if kind == "seeker":
+        prot = await protected_db.get(conn, seeker_id=row.id)
+        if prot is not None:
+            current["protected"] = prot
+    return row, parse_body(kind, merge_patch(current, changes))
 
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
