@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -356,6 +357,8 @@ async def page(
     external_id: str | None,
 ) -> tuple[list[Row], dict[UUID, dict[str, Any]], str | None]:
     after = decode_cursor(cursor) if cursor else None
+    if external_id is not None:  # stored in NFC: found whichever form is asked for
+        external_id = unicodedata.normalize("NFC", external_id)
     async with state.pool.acquire() as conn:
         rows = await db.page(
             conn,

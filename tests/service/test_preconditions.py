@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import Agency, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 
 async def test_if_match_uses_strong_comparison_lists_and_star(agency: Agency) -> None:
@@ -70,3 +70,25 @@ async def test_twenty_concurrent_edits_without_if_match_all_succeed_and_lose_not
     assert [r.status_code for r in results] == [200] * 20
     final = await c.get(f"/v1/seekers/{sid}", headers=h)
     assert final.headers["etag"] == '"41"'
+
+
+async def test_external_ids_are_nfc_and_refuse_invisible_characters(agency: Agency) -> None:
+    c, h = agency.client, agency.auth("portal")
+    composed, decomposed = "caf\u00e9-7", "cafe\u0301-7"
+    r = await c.post("/v1/seekers", json=seeker_body(composed), headers=h)
+    assert r.status_code == 201 and r.json()["external_id"] == composed
+    r = await c.post("/v1/seekers", json=seeker_body(decomposed), headers=h)
+    assert r.status_code == 409  # the same id
+    r = await c.get("/v1/seekers", params={"external_id": decomposed}, headers=h)
+    assert [s["external_id"] for s in r.json()["items"]] == [composed]
+    r = await c.post("/v1/seekers:bulk", json=[seeker_body(decomposed)], headers=h)
+    assert (r.json()["created"], r.json()["failed"]) == (0, 1)
+    for bad in ("a\u200bb", "a\u0085b", "a\x7fb", "a\u202eb", "a\u2066b", "a\u00a0b", "a\ufeffb"):
+        for path in ("/v1/seekers", "/v1/postings"):
+            body = seeker_body(bad) if path == "/v1/seekers" else posting_body(bad)
+            r = await c.post(path, json=body, headers=h)
+            assert r.status_code == 422, (bad, r.status_code)
+            assert [e["field"] for e in r.json()["errors"]] == ["body.external_id"], r.json()
+    r = await c.post("/v1/seekers:bulk", json=[seeker_body("ok\u202e")], headers=h)
+    assert r.json()["errors"][0]["errors"][0]["field"] == "external_id"
+    assert (await c.post("/v1/seekers", json=seeker_body("A B-1"), headers=h)).status_code == 201
