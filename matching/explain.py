@@ -16,6 +16,7 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "skills_required": "Has {matched} of the {total} required skills.",
         "skills_required_unknown": "The posting lists no required skills.",
         "skills_missing": "Missing required skills: {names}.",
+        "skills_missing_more": "Missing required skills: {names} and {more} more.",
         "distance_within": "{km:.0f} km away, within the {radius:.0f} km search radius.",
         "distance_outside": "{km:.0f} km away, beyond the {radius:.0f} km search radius.",
         "distance_remote": "The work can be done remotely.",
@@ -31,6 +32,7 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "skills_required": "具备 {total} 项必备技能中的 {matched} 项。",
         "skills_required_unknown": "该职位未列出必备技能。",
         "skills_missing": "缺少的必备技能：{names}。",
+        "skills_missing_more": "缺少的必备技能：{names}，另有 {more} 项。",
         "distance_within": "距离 {km:.0f} 公里，在 {radius:.0f} 公里的搜索范围内。",
         "distance_outside": "距离 {km:.0f} 公里，超出 {radius:.0f} 公里的搜索范围。",
         "distance_remote": "该工作可以远程完成。",
@@ -44,6 +46,16 @@ _TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
+# What an explanation lists, at most, so that a posting with hundreds of long skills does not
+# put kilobytes into every list item it appears in: skills per list, skills named in a note,
+# and characters per skill name.
+LISTED_SKILLS = 10
+NOTE_SKILLS = 5
+SKILL_CHARS = 80
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= SKILL_CHARS else name[: SKILL_CHARS - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,12 @@ def explanation_notes(pair: PairFeatures, *, radius_km: float | None, remote: bo
     if total:
         notes.append(Note("skills_required", {"matched": len(s.matched_required), "total": total}))
         if s.missing_required:
-            notes.append(Note("skills_missing", {"names": ", ".join(s.missing_required)}))
+            named = [_short(n) for n in s.missing_required[:NOTE_SKILLS]]
+            more = len(s.missing_required) - len(named)
+            if more:
+                notes.append(Note("skills_missing_more", {"names": ", ".join(named), "more": more}))
+            else:
+                notes.append(Note("skills_missing", {"names": ", ".join(named)}))
     else:
         notes.append(Note("skills_required_unknown", {}))
     if remote:
@@ -107,13 +124,20 @@ def explanation(
     """The explanation block of one match item (JSON-ready)."""
     s = pair.skills
     notes = explanation_notes(pair, radius_km=radius_km, remote=remote)
+    lists = {
+        "matched_skills": s.matched_required + s.matched_preferred,
+        "missing_skills": s.missing_required + s.missing_preferred,
+        "matched_required_skills": s.matched_required,
+        "missing_required_skills": s.missing_required,
+        "matched_preferred_skills": s.matched_preferred,
+        "missing_preferred_skills": s.missing_preferred,
+    }
+    omitted = {k: len(v) - LISTED_SKILLS for k, v in lists.items() if len(v) > LISTED_SKILLS}
     return {
-        "matched_skills": list(s.matched_required + s.matched_preferred),
-        "missing_skills": list(s.missing_required + s.missing_preferred),
-        "matched_required_skills": list(s.matched_required),
-        "missing_required_skills": list(s.missing_required),
-        "matched_preferred_skills": list(s.matched_preferred),
-        "missing_preferred_skills": list(s.missing_preferred),
+        # Required skills first, each in the posting's order: the most important few are
+        # listed (each name at most SKILL_CHARS long), and how many more there are.
+        **{k: [_short(n) for n in v[:LISTED_SKILLS]] for k, v in lists.items()},
+        "omitted_skills": omitted,
         "distance_km": None if pair.distance_km is None else round(pair.distance_km, 2),
         "radius_km": radius_km,
         "notes": [n.render(language) for n in notes],

@@ -67,6 +67,16 @@ def cmd_agency_create(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def _supervise_embedded(settings: Settings) -> None:
+    """Start (or adopt) the embedded PostgreSQL and restart it whenever it dies; it is
+    stopped when this process exits (`stop_embedded`, also at interpreter exit)."""
+    from service.kit import embedded_db
+
+    if not settings.database_url:
+        _database_url(settings)
+        embedded_db.supervise(settings.data_dir)
+
+
 def _serve(app: object, settings: Settings) -> None:
     import uvicorn
 
@@ -89,28 +99,34 @@ def _serve(app: object, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from service.app import configure_logging, create_app
     from service.kit import migrate
+    from service.kit.embedded_db import stop_embedded
 
     settings = get_settings()
+    configure_logging(settings.log_level)
+    _supervise_embedded(settings)  # this process owns the embedded server: its workers attach
     if not args.no_migrate:
         migrate.upgrade(_database_url(settings))
     if settings.workers > 1:
         import uvicorn
 
-        uvicorn.run(
-            "service.app:worker_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_level=settings.log_level.lower(),
-            proxy_headers=False,  # as with one worker (no X-Forwarded-* rewriting per request)
-            access_log=False,
-        )
+        try:
+            # uvicorn's supervisor of the worker processes stops them on SIGTERM / SIGINT and
+            # returns; the embedded PostgreSQL is stopped after them.
+            uvicorn.run(
+                "service.app:worker_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_level=settings.log_level.lower(),
+                proxy_headers=False,  # as with one worker (no X-Forwarded-* rewriting)
+                access_log=False,
+            )
+        finally:
+            stop_embedded()
         return
-    from service.app import configure_logging, create_app
-
-    configure_logging(settings.log_level)
     _serve(create_app(settings), settings)
 
 
@@ -126,6 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     url = _database_url(settings)
     where = "external" if settings.database_url else f"embedded in {settings.data_dir}"
     print(f"database: {where}")
+    _supervise_embedded(settings)
     migrate.upgrade(url)
     print("loading the embedding model ...")
     embedder = load_embedder(settings)

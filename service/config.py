@@ -139,7 +139,14 @@ class Settings(BaseSettings):
     job_poll_seconds: float = 1.0
     bulk_wait_seconds: float = Field(
         default=30.0,
-        description="Bulk imports answer 200 when done within this time, else 202 (poll the job).",
+        description="A bulk upload of at most bulk_sync_max_records records answers 200 when its "
+        "import is done within this time, else 202 (poll the job).",
+    )
+    bulk_sync_max_records: int = Field(
+        default=100,
+        ge=0,
+        description="A bulk upload of more records than this answers 202 at once, with the job "
+        "to poll (its progress moves every 256 records).",
     )
     job_stale_seconds: float = Field(
         default=120.0, description="A running job without a heartbeat this long is re-queued."

@@ -90,6 +90,7 @@ def settings(database_url: str, embedder: object) -> object:
         # tests read an import's outcome from its answer: wait for it even on a loaded machine
         # (test_bulk_import_runs_on_the_job_queue sets this to 0 to see the 202 path)
         bulk_wait_seconds=600.0,
+        bulk_sync_max_records=100_000,  # likewise for large uploads (one test sets it low)
     )
     # ESCO text understanding is built once per process and shared by every app the tests
     # start: build it here, before any app's start-up (which waits at most 5 s in tests).

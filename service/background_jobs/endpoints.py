@@ -3,17 +3,50 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from service.auth.dependencies import State, authorize, parse_id
 from service.auth.permissions import Principal
 from service.background_jobs import service as jobs
-from service.background_jobs.schemas import JobStatus, job_out
-from service.kit.http import API_V1, problems
+from service.background_jobs.schemas import JobPage, JobState, JobStatus, job_out
+from service.kit.http import API_V1, Cursor, Limit, Timestamp, problems
 
 router = APIRouter(prefix=API_V1, tags=["jobs"])
 Reader = Annotated[Principal, Depends(authorize("jobs:read"))]
+
+
+@router.get("/jobs", response_model=JobPage, responses=problems(422), operation_id="list_jobs")
+async def list_jobs(
+    state: State,
+    principal: Reader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    kind: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,50}$", description="e.g. seeker_import")
+    ] = None,
+    status: JobState | None = None,
+    created_by: Annotated[UUID | None, Query(description="API key id")] = None,
+    from_: Annotated[
+        Timestamp | None, Query(alias="from", description="created at or after")
+    ] = None,
+    to: Annotated[Timestamp | None, Query(description="created before")] = None,
+) -> JobPage:
+    """Jobs you may see, newest first: an admin every job of the agency, other roles the jobs
+    their role started (and the service's own). Find a job whose answer you never got here."""
+    jobs_, next_cursor = await jobs.page(
+        state.pool,
+        principal,
+        limit=limit,
+        cursor=cursor,
+        kind=kind,
+        status=status,
+        created_by=created_by,
+        since=from_,
+        until=to,
+    )
+    return JobPage(items=[job_out(j) for j in jobs_], next_cursor=next_cursor)
 
 
 @router.get(

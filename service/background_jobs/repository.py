@@ -118,6 +118,27 @@ async def progress(
     return bool(cancel)
 
 
+async def cancel_requested(conn: asyncpg.Connection, *, job_id: UUID) -> bool:
+    """Lock the job's row until the transaction ends and say whether cancel was asked: what the
+    transaction then writes is either all before a cancel, or the cancel waits for it."""
+    return bool(
+        await conn.fetchval("SELECT cancel_requested FROM job WHERE id = $1 FOR UPDATE", job_id)
+    )
+
+
+async def checkpoint(
+    conn: asyncpg.Connection, *, job_id: UUID, done: int, result: dict[str, Any]
+) -> None:
+    """Progress and partial result, written in the transaction of the work they describe, so
+    that a job resumed after a crash knows exactly what was done."""
+    await conn.execute(
+        "UPDATE job SET done = $2, result = $3, heartbeat_at = now() WHERE id = $1",
+        job_id,
+        done,
+        result,
+    )
+
+
 async def finish(
     conn: asyncpg.Connection,
     *,
@@ -184,6 +205,47 @@ async def get(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> Job
         f"SELECT {_STATUS_COLS} FROM job WHERE id = $1 AND agency_id = $2", job_id, agency_id
     )
     return Job(**dict(row)) if row else None
+
+
+async def page(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    role: str | None,
+    limit: int,
+    before: tuple[datetime, UUID] | None,
+    kind: str | None = None,
+    status: str | None = None,
+    created_by: UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Job]:
+    """An agency's jobs, newest first (keyset over (created_at, id)); `limit + 1` rows.
+
+    `role` given: only the jobs that role started, and those no role started (the service's
+    own); None: every job (an admin's view).
+    """
+    rows = await conn.fetch(
+        f"SELECT {_STATUS_COLS} FROM job WHERE agency_id = $1 "
+        "AND ($2::text IS NULL OR created_by_role IS NULL OR created_by_role = $2) "
+        "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid)) "
+        "AND ($5::text IS NULL OR kind = $5) AND ($6::text IS NULL OR status = $6) "
+        "AND ($7::uuid IS NULL OR created_by = $7) "
+        "AND ($8::timestamptz IS NULL OR created_at >= $8) "
+        "AND ($9::timestamptz IS NULL OR created_at < $9) "
+        "ORDER BY created_at DESC, id DESC LIMIT $10",
+        agency_id,
+        role,
+        before[0] if before else None,
+        before[1] if before else None,
+        kind,
+        status,
+        created_by,
+        since,
+        until,
+        limit + 1,
+    )
+    return [Job(**dict(r)) for r in rows]
 
 
 async def pending_of_kind(conn: asyncpg.Connection, *, agency_id: UUID, kind: str) -> bool:

@@ -41,6 +41,14 @@ class JobStatus(ImportJob):
     result: dict[str, Any] = Field(default_factory=dict)
 
 
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobPage(BaseModel):
+    items: list[JobStatus]
+    next_cursor: str | None
+
+
 def job_out(job: Job) -> JobStatus:
     return JobStatus(
         id=str(job.id),
@@ -56,5 +64,9 @@ def job_out(job: Job) -> JobStatus:
         phase=job.phase,
         error=job.error,
         cancel_requested=job.cancel_requested,
-        result={k: v for k, v in job.result.items() if k not in ("created", "failed", "errors")},
+        result={
+            k: v
+            for k, v in job.result.items()
+            if k not in ("created", "failed", "errors", "checkpoint")
+        },
     )

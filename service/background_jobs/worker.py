@@ -36,7 +36,12 @@ DATABASE_DOWN: tuple[type[BaseException], ...] = (
 
 
 class JobCancelled(Exception):
-    """Raised inside a handler when its job was cancelled."""
+    """Raised inside a handler when its job was cancelled; `result` is what it did before
+    (kept on the job, so that its counts say what was stored)."""
+
+    def __init__(self, result: dict[str, Any] | None = None) -> None:
+        super().__init__("cancelled")
+        self.result = result or {}
 
 
 class JobFailed(Exception):
@@ -80,8 +85,8 @@ async def run_one(state: AppState, worker: str, *, handlers: Mapping[str, Handle
     error: str | None
     try:
         result = await handlers[job.kind](state, job, progress)
-    except JobCancelled:
-        status, result, error = "cancelled", {}, "cancelled on request"
+    except JobCancelled as exc:
+        status, result, error = "cancelled", exc.result, "cancelled on request"
     except JobFailed as exc:
         status, result, error = "failed", {}, str(exc)
     except Exception as exc:  # a bug must not kill the worker; the job says what happened

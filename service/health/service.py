@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from service.health import repository
+from service.kit import embedded_db
 from service.state import AppState
 
 
@@ -18,4 +19,18 @@ async def readiness(state: AppState) -> dict[str, str]:
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"
         checks["database"] = type(exc).__name__
+    if not state.settings.database_url:
+        checks["embedded_database"] = _embedded(state)
     return checks
+
+
+def _embedded(state: AppState) -> str:
+    """The embedded server as its supervisor (the process that started it) last saw it."""
+    seen = embedded_db.status(state.settings.data_dir)
+    if seen is None or seen.get("state") == "running":
+        # Unsupervised (tests, `jobmatch worker`) or running: the database check says the rest.
+        return "ok"
+    detail = f"restarting (attempt {seen.get('attempt', '?')}"
+    if seen.get("error"):
+        detail += f", last start failed: {seen['error']}"
+    return detail + ")"

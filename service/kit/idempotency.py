@@ -12,7 +12,11 @@ How it works, per agency and key:
    - with another request hash: 422 (a key names one request);
    - completed: the stored response is replayed (header `Idempotent-Replayed: true`);
    - still pending: it polls until the first completes (at most `idempotency_wait_s`), then
-     replays; past that it answers 409 with Retry-After (retry later with the same key).
+     replays; past that it answers 409 with Retry-After (retry later with the same key);
+   - still pending, but the first request noted where its result will be (`note_location`:
+     a bulk import's job, queued before the answer): the route is called with
+     `pending_location(request)` set, and answers with that job as it is now. A client cut off
+     by a crash gets its job back, not a 409.
 
 Keys are kept `idempotency_ttl_hours` (24 h by default). A pending row left by a process that
 died mid-request may be taken over by the same request after `idempotency_stale_s`.
@@ -142,6 +146,10 @@ async def idempotent(
             )
         if stored.status is not None:
             raise _replay(stored)
+        location = (stored.headers or {}).get("location")
+        if location is not None:  # pending, its result is queued: the route answers with it
+            request.state.idempotency_location = location
+            return
         # Pending: the first request with this key is still running.
         loop = asyncio.get_running_loop()
         deadline = deadline or loop.time() + s.idempotency_wait_s
@@ -159,6 +167,23 @@ async def idempotent(
 
 
 Idempotent = Annotated[None, Depends(idempotent)]
+
+
+def pending_location(request: Request) -> str | None:
+    """Where the result of a pending request with this key is (see `note_location`)."""
+    value = getattr(request.state, "idempotency_location", None)
+    return value if isinstance(value, str) else None
+
+
+async def note_location(request: Request, location: str) -> None:
+    """Note on a claimed key where the request's result will be (a job it queued), so that a
+    retry finds it even if this request never answers (its process dies)."""
+    claim = getattr(request.state, "idempotency", None)
+    if isinstance(claim, Claim):
+        async with claim.pool.acquire() as conn:
+            await db.note_location(
+                conn, agency_id=claim.agency_id, key=claim.key, location=location
+            )
 
 
 class IdempotencyMiddleware:

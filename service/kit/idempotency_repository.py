@@ -29,7 +29,7 @@ async def claim(
     """Claim the key for this request (None), or return what is stored under it.
 
     An expired row is forgotten first; a row still pending after `stale_s` (its process died
-    mid-request) is taken over by a request with the same hash.
+    mid-request) is taken over by a request with the same hash, unless it noted a location.
     """
     async with conn.transaction():
         await conn.execute(
@@ -45,6 +45,8 @@ async def claim(
             "WHERE idempotency_key.status IS NULL "
             "AND idempotency_key.request_hash = EXCLUDED.request_hash "
             "AND idempotency_key.created_at < now() - make_interval(secs => $4) "
+            # a request whose result is queued (a job) is never run twice
+            "AND idempotency_key.headers->>'location' IS NULL "
             "RETURNING true",
             agency_id,
             key,
@@ -83,6 +85,19 @@ async def complete(
         status,
         response,
         headers,
+    )
+
+
+async def note_location(
+    conn: asyncpg.Connection, *, agency_id: UUID, key: str, location: str
+) -> None:
+    """While pending: where the result of the request will be (a queued job)."""
+    await conn.execute(
+        "UPDATE idempotency_key SET headers = jsonb_build_object('location', $3::text) "
+        "WHERE agency_id = $1 AND key = $2 AND status IS NULL",
+        agency_id,
+        key,
+        location,
     )
 
 

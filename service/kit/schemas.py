@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,14 +28,57 @@ Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK)]
 LongText = Annotated[str, Field(max_length=20_000)]
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+
+
+def _invisible_class() -> str:
+    """A regex character class body of what an identifier must not hold: control characters
+    (C0, DEL, C1 such as U+0085), format characters (zero-width spaces and joiners, bidi
+    overrides such as U+202E, soft hyphen, BOM, tag characters), line and paragraph separators,
+    and every space but U+0020 (no-break, ideographic...). From this Python's Unicode tables."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        cat = unicodedata.category(chr(cp))
+        if cat in ("Cc", "Cf", "Zl", "Zp") or (cat == "Zs" and cp != 0x20):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+
+    def char(cp: int) -> str:  # BMP escaped; astral ones literal (JSON keeps them as pairs)
+        return f"\\u{cp:04x}" if cp <= 0xFFFF else chr(cp)
+
+    return "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
+
+
+INVISIBLE = _invisible_class()
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+
+
+def _identifier(value: str) -> str:
+    """Identifiers compare as text, not as code points: NFC, and nothing invisible in them."""
+    value = unicodedata.normalize("NFC", value)
+    if _INVISIBLE_RE.search(value):
+        raise ValueError(
+            "must not contain control, format (zero-width, bidi) or non-space blank characters"
+        )
+    return value
+
+
 ExternalId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=200,
-        pattern=rf"^[^\x00-\x1f]*[^\x00-\x1f{WHITESPACE}][^\x00-\x1f]*$",
-        description="Agency's id",
+        # Said to clients (and fuzzers) as a pattern; checked by `_identifier`, whose message
+        # names what is wrong instead of repeating a pattern of 200 characters.
+        json_schema_extra={
+            "pattern": rf"^[^{INVISIBLE}]*[^{WHITESPACE}{INVISIBLE}][^{INVISIBLE}]*$"
+        },
+        description="Agency's id, stored in Unicode NFC (a composed and a decomposed `café` are "
+        "one id); control, format (zero-width, bidi override) and blank characters other than "
+        "the space are refused",
     ),
+    AfterValidator(_identifier),
 ]
 
 

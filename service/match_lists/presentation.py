@@ -51,6 +51,8 @@ def to_response(
         candidates_considered=stored.candidates_considered,
         fairness_policy=stored.fairness_policy,
         fairness=stored.fairness,
+        # Stored with every item's explanation (the same for all of them).
+        warnings=out[0].explanation.warnings if out else [],
         items=out,
     )
 

@@ -13,6 +13,11 @@ from pydantic import (
 from service.review.schemas import DecisionOut
 
 
+class ListWarning(BaseModel):
+    code: Literal["text_unreadable", "no_semantic_signal", "scores_tied"]
+    message: str
+
+
 class MatchExplanation(BaseModel):
     matched_skills: list[str]
     missing_skills: list[str]
@@ -24,6 +29,13 @@ class MatchExplanation(BaseModel):
     radius_km: float | None
     notes: list[str]
     note_codes: list[dict[str, Any]]
+    omitted_skills: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per skill list above that was cut to its first names: how many more",
+    )
+    warnings: list[ListWarning] = Field(
+        default_factory=list, description="The list's warnings (see MatchList.warnings)"
+    )
 
 
 class MatchItem(BaseModel):
@@ -57,4 +69,11 @@ class MatchList(BaseModel):
     candidates_considered: int
     fairness_policy: dict[str, Any] | None = None
     fairness: dict[str, Any] | None = None
+    warnings: list[ListWarning] = Field(
+        default_factory=list,
+        description="Why this order may not be a ranking: `text_unreadable` (the profile text "
+        "is in a script the embedding model cannot read), `no_semantic_signal` (no candidate "
+        "is textually similar at all), `scores_tied` (every item has the same score: the "
+        "order is arbitrary). Empty when the order is a ranking.",
+    )
     items: list[MatchItem]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from matching.rank import (
     score_postings_for_seeker,
     score_seekers_for_posting,
 )
+from matching.readability import list_warnings
 from matching.score import Scorer
 from service.auth.permissions import Principal
 from service.embeddings.service import serving_model
@@ -172,6 +174,13 @@ async def postings_for_seeker(
     )
     ranked, candidates, postings = result.ranked, result.candidates, result.postings
     used_radius, radius = result.used_radius, result.radius
+    warned = _warned(
+        ranked,
+        limit,
+        texts=_seeker_texts(seeker) if personalised else None,
+        model=model,
+        language=language,
+    )
     items = [
         StoredItem(
             rank=rank,
@@ -180,7 +189,7 @@ async def postings_for_seeker(
             score=p.score,
             factors=p.factors,
             features=p.features,
-            explanation=p.explanation,
+            explanation=warned(p),
             external_id=candidates[p.candidate].external_id,
             title=postings[p.candidate].title,
         )
@@ -266,6 +275,9 @@ async def seekers_for_posting(
         "placement": placement_counts(attrs, outcome.order, PROTECTED_ATTRIBUTES),
     }
     top = [ranked[i] for i in outcome.order]
+    warned = _warned(
+        ranked, limit, texts=_posting_texts(posting), model=model, language=language, top=top
+    )
     items = [
         StoredItem(
             rank=rank,
@@ -274,7 +286,7 @@ async def seekers_for_posting(
             score=p.score,
             factors=p.factors,
             features=p.features,
-            explanation=p.explanation,
+            explanation=warned(p),
             external_id=candidates[p.candidate].external_id,
             title=seekers[p.candidate].headline,
         )
@@ -301,6 +313,53 @@ async def seekers_for_posting(
         fairness=fairness,
     )
     return to_response(stored, items)
+
+
+def _seeker_texts(seeker: SeekerProfile) -> list[str]:
+    """What a seeker wrote (not the canonical text's English connecting words)."""
+    return [
+        seeker.headline or "",
+        seeker.summary or "",
+        *(s.name for s in seeker.skills),
+        *(o.title for o in seeker.desired_occupations),
+    ]
+
+
+def _posting_texts(posting: PostingProfile) -> list[str]:
+    return [
+        posting.title,
+        posting.description or "",
+        *(s.name for s in (*posting.skills_required, *posting.skills_preferred)),
+    ]
+
+
+def _warned(
+    ranked: list[ScoredPair],
+    limit: int,
+    *,
+    texts: list[str] | None,
+    model: str,
+    language: str,
+    top: list[ScoredPair] | None = None,
+) -> Callable[[ScoredPair], dict[str, Any]]:
+    """Each item's explanation, with what makes the list's order unreliable (the same for every
+    item; the list shows it as `warnings`): said in the notes too."""
+    shown = top if top is not None else ranked[:limit]
+    found = list_warnings(
+        texts,
+        [p.features.get("semantic") for p in ranked],
+        [p.score for p in shown],
+        model_name=model,
+    )
+    if not found:
+        return lambda p: p.explanation
+    block = [w.as_json(language) for w in found]
+
+    def explained(p: ScoredPair) -> dict[str, Any]:
+        e = p.explanation
+        return {**e, "notes": [*e["notes"], *(w["message"] for w in block)], "warnings": block}
+
+    return explained
 
 
 async def _persist(

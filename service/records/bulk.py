@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import numpy as np
@@ -12,16 +14,19 @@ import orjson
 
 from service.auth.permissions import Principal, Role
 from service.background_jobs import repository as jobs_db
+from service.background_jobs import service as jobs
 from service.background_jobs.schemas import JobStatus, RecordError, job_out
+from service.background_jobs.worker import JobCancelled
 from service.kit.problems import FieldError, ProblemError, validation_problem
 from service.kit.schemas import NOT_BLANK, STORED, storable
-from service.records import repository as db
 from service.records import service as records
 from service.records.repository import Kind
 from service.records.schemas import PostingIn, SeekerIn
 from service.state import AppState
 
-_CHUNK = 1024  # records per embedding batch and per transaction
+# Records per embedding batch and per transaction; also how far a cancel or a crash may be from
+# a checkpoint, and the step in which an import's progress moves.
+_CHUNK = 256
 
 
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
@@ -110,26 +115,33 @@ async def store_upload(
     kind: Kind,
     valid: list[tuple[int, records.Body]],
     errors: list[RecordError],
-    progress: Any = None,
+    job: jobs_db.Job | None = None,
 ) -> dict[str, Any]:
-    """Embed and store the valid records in batches; records whose external_id is taken by
-    then are reported, not stored."""
-    async with state.pool.acquire() as conn:
-        taken = await db.existing_external_ids(
-            conn,
-            kind,
-            agency_id=principal.agency_id,
-            external_ids=[b.external_id for _, b in valid],
-        )
-    fresh = []
-    for index, body in valid:
-        if body.external_id in taken:
-            errors.append(_dup(index, body.external_id, "already exists in your agency"))
-        else:
-            fresh.append((index, body))
-    created = 0
+    """Embed and store the valid records in chunks; records whose external_id is taken by then
+    are reported, not stored.
+
+    Within a `job`, each chunk is written in one transaction with the job's progress and
+    partial result (a checkpoint): counts always equal what is stored, a job resumed after a
+    crash continues after its last stored chunk, and a cancel takes effect between two chunks
+    (what was stored before it stays, and is counted). Raises JobCancelled with that result.
+    """
+    checkpoint: dict[str, Any] = (job.result.get("checkpoint") or {}) if job else {}
+    created = int(checkpoint.get("created", 0))
+    duplicates = [RecordError(**e) for e in checkpoint.get("duplicates", [])]
+    start = int(checkpoint.get("next_index", 0))
+    remaining = [(i, b) for i, b in valid if i >= start]
     total = len(valid) + len(errors)
-    chunks = [fresh[start : start + _CHUNK] for start in range(0, len(fresh), _CHUNK)]
+    chunks = [remaining[at : at + _CHUNK] for at in range(0, len(remaining), _CHUNK)]
+
+    def result(**extra: Any) -> dict[str, Any]:
+        failed = sorted([*errors, *duplicates], key=lambda e: e.index)
+        return {
+            "created": created,
+            "failed": len(failed),
+            "errors": [e.model_dump() for e in failed],
+            **extra,
+        }
+
     # A pipeline: while chunk n is written to the database (on the event loop, with PostgreSQL
     # updating the HNSW index), the model thread already embeds chunk n+1, so the model
     # never waits for the database.
@@ -145,14 +157,65 @@ async def store_upload(
             assert pending is not None
             vectors = await pending
             pending = embed(chunks[n + 1]) if n + 1 < len(chunks) else None
-            created += await _write_chunk(state, principal, kind, chunk, vectors, errors)
-            if progress is not None:
-                await progress(created + len(errors), total, "storing")
+            next_index = chunks[n + 1][0][0] if n + 1 < len(chunks) else total
+            found: list[RecordError] = []
+
+            async def before(conn: asyncpg.Connection) -> bool:
+                assert job is not None
+                return not await jobs_db.cancel_requested(conn, job_id=job.id)
+
+            async def after(
+                conn: asyncpg.Connection,
+                ids: list[UUID | None],
+                chunk: list[tuple[int, records.Body]] = chunk,
+                next_index: int = next_index,
+                found: list[RecordError] = found,
+                created: int = created,
+            ) -> None:
+                found.extend(
+                    _dup(index, body.external_id, "already exists in your agency")
+                    for (index, body), rid in zip(chunk, ids, strict=True)
+                    if rid is None
+                )
+                if job is None:
+                    return
+                stored = created + sum(rid is not None for rid in ids)
+                kept = [*duplicates, *found]
+                await jobs_db.checkpoint(
+                    conn,
+                    job_id=job.id,
+                    done=stored + len(errors) + len(kept),
+                    result={
+                        "created": stored,
+                        "failed": len(errors) + len(kept),
+                        "checkpoint": {
+                            "created": stored,
+                            "next_index": next_index,
+                            "duplicates": [e.model_dump() for e in kept],
+                        },
+                    },
+                )
+
+            ids = await records.store_batch(
+                state,
+                principal,
+                kind,
+                [b for _, b in chunk],
+                vectors,
+                before=before if job is not None else None,
+                after=after,
+            )
+            if ids is None:  # cancelled before this chunk: nothing of it was stored
+                raise JobCancelled(result(not_imported=sum(len(c) for c in chunks[n:])))
+            created += sum(rid is not None for rid in ids)
+            duplicates.extend(found)
     finally:
         if pending is not None:  # cancelled or failed midway: the next chunk's vectors go unused
             pending.cancel()
-    errors.sort(key=lambda e: e.index)
-    return {"created": created, "failed": len(errors), "errors": [e.model_dump() for e in errors]}
+    if job is not None:
+        async with state.pool.acquire() as conn:
+            await jobs_db.checkpoint(conn, job_id=job.id, done=total, result=result())
+    return result()
 
 
 def _vectors(state: AppState, kind: Kind, bodies: list[records.Body]) -> np.ndarray:
@@ -161,29 +224,6 @@ def _vectors(state: AppState, kind: Kind, bodies: list[records.Body]) -> np.ndar
     vectors = state.embedder.encode([records.canonical_text(kind, b) for b in bodies])
     records.understand(state, kind, bodies, vectors)
     return vectors
-
-
-async def _write_chunk(
-    state: AppState,
-    principal: Principal,
-    kind: Kind,
-    chunk: list[tuple[int, records.Body]],
-    vectors: np.ndarray,
-    errors: list[RecordError],
-) -> int:
-    """Store an embedded chunk in one transaction; how many records were created."""
-    try:
-        await records.store_batch(state, principal, kind, [b for _, b in chunk], vectors)
-        return len(chunk)
-    except asyncpg.UniqueViolationError:  # a record written meanwhile: store one by one
-        created = 0
-        for row, (index, body) in enumerate(chunk):
-            try:
-                await records.store_batch(state, principal, kind, [body], vectors[row : row + 1])
-                created += 1
-            except asyncpg.UniqueViolationError:
-                errors.append(_dup(index, body.external_id, "already exists in your agency"))
-        return created
 
 
 def _principal_of(job: jobs_db.Job) -> Principal:
@@ -197,15 +237,21 @@ async def import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[s
     model = SeekerIn if kind == "seeker" else PostingIn
     valid = [(i, model.model_validate(item, context=STORED)) for i, item in job.params["records"]]
     errors = [RecordError(**e) for e in job.params["errors"]]
-    return await store_upload(state, _principal_of(job), kind, valid, errors, progress)
+    return await store_upload(state, _principal_of(job), kind, valid, errors, job)
 
 
 async def import_records(
-    state: AppState, principal: Principal, kind: Kind, items: list[Any]
+    state: AppState,
+    principal: Principal,
+    kind: Kind,
+    items: list[Any],
+    on_queued: Callable[[UUID], Awaitable[None]] | None = None,
 ) -> tuple[JobStatus, bool]:
-    """Validate now, queue the import, and wait up to `bulk_wait_seconds` for it to finish.
+    """Validate now, queue the import, and wait for it to finish: up to `bulk_wait_seconds`
+    for an upload of at most `bulk_sync_max_records` records, not at all for a larger one.
 
     Returns the job and whether it finished; an unfinished job is polled at GET /v1/jobs/{id}.
+    `on_queued` is told the job's id as soon as it exists (an idempotent request notes it).
     """
     valid, errors = validate_upload(state, kind, items)
     async with state.pool.acquire() as conn:
@@ -221,11 +267,27 @@ async def import_records(
                 "errors": [e.model_dump() for e in errors],
             },
         )
-    deadline = asyncio.get_running_loop().time() + state.settings.bulk_wait_seconds
+    if on_queued is not None:
+        await on_queued(job.id)
+    s = state.settings
+    wait = s.bulk_wait_seconds if len(items) <= s.bulk_sync_max_records else 0.0
+    return await _wait_for(state, principal, job.id, wait)
+
+
+async def existing_job(
+    state: AppState, principal: Principal, location: str
+) -> tuple[JobStatus, bool]:
+    """The import a retried request (same Idempotency-Key) queued already (its `location`,
+    /v1/jobs/{id}), as it is now."""
+    return await _wait_for(state, principal, UUID(location.rsplit("/", 1)[-1]), 0.0)
+
+
+async def _wait_for(
+    state: AppState, principal: Principal, job_id: UUID, wait_s: float
+) -> tuple[JobStatus, bool]:
+    deadline = asyncio.get_running_loop().time() + wait_s
     while True:
-        async with state.pool.acquire() as conn:
-            current = await jobs_db.get(conn, agency_id=principal.agency_id, job_id=job.id)
-        assert current is not None
+        current = await jobs.get_visible(state.pool, principal, job_id)
         finished = current.status in ("succeeded", "failed", "cancelled")
         if finished or asyncio.get_running_loop().time() >= deadline:
             return job_out(current), finished

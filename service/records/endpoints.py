@@ -1,6 +1,7 @@
 """Routers for seekers and postings: CRUD, listing, bulk import (one factory, two kinds)."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -16,6 +17,7 @@ from service.auth.dependencies import (
 )
 from service.auth.permissions import Principal
 from service.background_jobs.schemas import JobStatus
+from service.kit import idempotency
 from service.kit.http import API_V1, Cursor, Limit, problems
 from service.kit.idempotency import Idempotent
 from service.kit.problems import FieldError, ProblemError, validation_problem
@@ -26,11 +28,17 @@ from service.records.repository import Kind
 from service.records.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
 
 _MERGE_PATCH = "application/merge-patch+json"
+# RFC 9110 §13.1.1: `*` or a list of entity tags (weak ones allowed in the syntax, though they
+# never match); a bare version number is tolerated as the strong ETag of that version.
+_ETAG = r'(W/)?"[\x21\x23-\x7e]{0,64}"|[0-9]{1,18}'
 IfMatch = Annotated[
     str | None,
     Header(
-        pattern=r'^(\*|(W/)?"?[0-9]{1,18}"?)$',  # quotes optional: some clients drop them
-        description="The ETag you read: 412, and nothing changes, if the record changed since",
+        max_length=2000,
+        pattern=rf"^[ \t]*(\*|({_ETAG})([ \t]*,[ \t]*({_ETAG}))*)[ \t]*$",
+        description="The ETag(s) you read (or `*`): 412, and nothing changes, unless the "
+        "record's current ETag is one of them (strong comparison: a weak `W/` tag never "
+        "matches). Without If-Match, PUT and PATCH are last-writer-wins.",
     ),
 ]
 
@@ -270,8 +278,16 @@ def make_bulk_router(kind: Kind) -> APIRouter:
         """Validates every record at once, then imports the valid ones as a background job
         (batched embedding). Answers 200 with the finished job when it completes within
         `bulk_wait_seconds`, else 202 with the job to poll; bad records are reported by position."""
-        items = bulk.parse_upload(await request.body(), request.headers.get("content-type", ""))
-        job, finished = await bulk.import_records(state, principal, kind, items)
+        queued = idempotency.pending_location(request)
+        if queued is not None:  # a retry of a request whose import was queued: that job
+            job, finished = await bulk.existing_job(state, principal, queued)
+        else:
+            items = bulk.parse_upload(await request.body(), request.headers.get("content-type", ""))
+
+            async def note(job_id: UUID) -> None:
+                await idempotency.note_location(request, f"/v1/jobs/{job_id}")
+
+            job, finished = await bulk.import_records(state, principal, kind, items, note)
         if not finished:
             response.status_code = status.HTTP_202_ACCEPTED
             response.headers["Location"] = f"/v1/jobs/{job.id}"

@@ -56,19 +56,40 @@ async def insert(
     agency_id: UUID,
     record: NewRecord,
     record_id: UUID | None = None,
-) -> Row:
+) -> Row | None:
+    """The new record, or None when the agency already has one with its external_id.
+
+    The conflict is detected without raising a unique violation, so that PostgreSQL's own log
+    never records the (personal) external id of an expected duplicate.
+    """
     cols = MIRRORED[kind]
     placeholders = ", ".join(f"${i + 5}" for i in range(len(cols)))
     row = await conn.fetchrow(
         f"INSERT INTO {kind} (id, agency_id, external_id, profile, {', '.join(cols)}) "
-        f"VALUES ($1, $2, $3, $4, {placeholders}) RETURNING {_SELECT}",
+        f"VALUES ($1, $2, $3, $4, {placeholders}) "
+        f"ON CONFLICT (agency_id, external_id) DO NOTHING RETURNING {_SELECT}",
         record_id or uuid4(),
         agency_id,
         record.external_id,
         record.profile,
         *(record.columns[c] for c in cols),
     )
-    return row_of(row)
+    return row_of(row) if row else None
+
+
+async def external_id_taken(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, external_id: str, other_than: UUID
+) -> bool:
+    """Whether another record of the agency has this external_id (checked before a replace)."""
+    return bool(
+        await conn.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {kind} WHERE agency_id = $1 AND external_id = $2 "
+            "AND id <> $3)",
+            agency_id,
+            external_id,
+            other_than,
+        )
+    )
 
 
 async def replace(

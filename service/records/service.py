@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -101,10 +102,9 @@ async def create(
 ) -> tuple[Row, dict[str, Any] | None]:
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
-        try:
-            row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
-        except asyncpg.UniqueViolationError:
-            raise _duplicate(kind, body.external_id) from None
+        row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+        if row is None:
+            raise _duplicate(kind, body.external_id)
         await db.upsert_embeddings(
             conn,
             kind,
@@ -184,15 +184,27 @@ async def _after_read(
     return prot
 
 
-def _parse_version(if_match: str | None) -> int | None:
+def if_match_versions(if_match: str | None) -> frozenset[int] | None:
+    """The versions an `If-Match` header accepts (RFC 9110 §13.1.1): None for no header or `*`
+    (any current version), else the strong ETags listed; a weak one (`W/"1"`) or one that is
+    not ours matches nothing. The header's syntax is checked by the route (422)."""
     if if_match is None or if_match.strip() == "*":
         return None
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"'))
-    except ValueError:
+    versions = set()
+    for tag in (t.strip() for t in if_match.split(",")):
+        if tag.startswith("W/"):
+            continue  # If-Match uses the strong comparison
+        value = tag.strip('"') if tag.startswith('"') else tag
+        if value.isdigit():
+            versions.add(int(value))
+    return frozenset(versions)
+
+
+def _check_precondition(expected: frozenset[int] | None, current: Row) -> None:
+    if expected is not None and current.version not in expected:
         raise ProblemError(
-            412, "Precondition failed", "If-Match is not an ETag of this API."
-        ) from None
+            412, "Precondition failed", "The record changed since you read it; read it again."
+        )
 
 
 async def replace(
@@ -204,7 +216,7 @@ async def replace(
     *,
     if_match: str | None = None,
 ) -> tuple[Row, dict[str, Any] | None]:
-    expected = _parse_version(if_match)
+    expected = if_match_versions(if_match)
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
         current = await db.get(
@@ -212,34 +224,54 @@ async def replace(
         )
         if current is None:
             raise not_found(kind)
-        if expected is not None and current.version != expected:
-            raise ProblemError(
-                412, "Precondition failed", "The record changed since you read it; read it again."
-            )
-        try:
-            row = await db.replace(
-                conn,
-                kind,
-                agency_id=principal.agency_id,
-                record_id=record_id,
-                record=to_record(body),
-            )
-        except asyncpg.UniqueViolationError:
-            raise _duplicate(kind, body.external_id) from None
-        assert row is not None  # locked above
-        await db.upsert_embeddings(
+        _check_precondition(expected, current)
+        return await _write(state, conn, principal, kind, current, body, vector)
+
+
+async def _write(
+    state: AppState,
+    conn: asyncpg.Connection,
+    principal: Principal,
+    kind: Kind,
+    current: Row,
+    body: Body,
+    vector: np.ndarray,
+) -> tuple[Row, dict[str, Any] | None]:
+    """Overwrite the locked record `current` with `body` and its vector (in the caller's
+    transaction)."""
+    record_id = current.id
+    if body.external_id != current.external_id and await db.external_id_taken(
+        conn,
+        kind,
+        agency_id=principal.agency_id,
+        external_id=body.external_id,
+        other_than=record_id,
+    ):
+        raise _duplicate(kind, body.external_id)
+    try:
+        row = await db.replace(
             conn,
             kind,
             agency_id=principal.agency_id,
-            model=state.embedder.name,
-            record_ids=[row.id],
-            vectors=vector[None, :],
+            record_id=record_id,
+            record=to_record(body),
         )
-        stored = await _write_protected(conn, principal, row.id, body)
-        if kind == "seeker":
-            await auditing.log(
-                conn, principal, "seeker.update", subject_type="seeker", subject_id=row.id
-            )
+    except asyncpg.UniqueViolationError:  # taken by a concurrent write since the check
+        raise _duplicate(kind, body.external_id) from None
+    assert row is not None  # locked by the caller
+    await db.upsert_embeddings(
+        conn,
+        kind,
+        agency_id=principal.agency_id,
+        model=state.embedder.name,
+        record_ids=[row.id],
+        vectors=vector[None, :],
+    )
+    stored = await _write_protected(conn, principal, row.id, body)
+    if kind == "seeker":
+        await auditing.log(
+            conn, principal, "seeker.update", subject_type="seeker", subject_id=row.id
+        )
     return row, stored
 
 
@@ -265,19 +297,49 @@ async def patch(
     *,
     if_match: str | None = None,
 ) -> tuple[Row, dict[str, Any] | None]:
+    """Merge `changes` into the stored record. Concurrent patches are serialised on the row:
+    each merges into what the previous one wrote (last writer wins field by field, nothing is
+    lost, no 412 without If-Match). The merge is embedded before the row is locked; only when
+    the row changed meanwhile is it merged and embedded again under the lock."""
+    expected = if_match_versions(if_match)
     async with state.pool.acquire() as conn:
+        seen = await _merged(conn, principal, kind, record_id, changes)
+    _check_precondition(expected, seen[0])
+    [vector] = await embed_and_understand(state, kind, [seen[1]])
+    async with state.pool.acquire() as conn, conn.transaction():
+        current = await db.get(
+            conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
+        )
+        if current is None:
+            raise not_found(kind)
+        _check_precondition(expected, current)
+        body = seen[1]
+        if current.version != seen[0].version:  # written meanwhile: merge into that
+            _, body = await _merged(conn, principal, kind, record_id, changes, row=current)
+            [vector] = await embed_and_understand(state, kind, [body])
+        return await _write(state, conn, principal, kind, current, body, vector)
+
+
+async def _merged(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    kind: Kind,
+    record_id: UUID,
+    changes: dict[str, Any],
+    *,
+    row: Row | None = None,
+) -> tuple[Row, Body]:
+    """The stored record (`row`, or read now) and the body the merge patch makes of it."""
+    if row is None:
         row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
         if row is None:
             raise not_found(kind)
-        current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
-        if kind == "seeker":
-            prot = await protected_db.get(conn, seeker_id=row.id)
-            if prot is not None:
-                current["protected"] = prot
-    body = parse_body(kind, merge_patch(current, changes))
-    return await replace(
-        state, principal, kind, record_id, body, if_match=if_match or f'"{row.version}"'
-    )
+    current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
+    if kind == "seeker":
+        prot = await protected_db.get(conn, seeker_id=row.id)
+        if prot is not None:
+            current["protected"] = prot
+    return row, parse_body(kind, merge_patch(current, changes))
 
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
@@ -319,6 +381,8 @@ async def page(
     external_id: str | None,
 ) -> tuple[list[Row], dict[UUID, dict[str, Any]], str | None]:
     after = decode_cursor(cursor) if cursor else None
+    if external_id is not None:  # stored in NFC: found whichever form is asked for
+        external_id = unicodedata.normalize("NFC", external_id)
     async with state.pool.acquire() as conn:
         rows = await db.page(
             conn,
@@ -357,27 +421,46 @@ async def store_batch(
     kind: Kind,
     bodies: Sequence[Body],
     vectors: np.ndarray | None = None,
-) -> list[UUID]:
-    """Store validated, non-conflicting records with one batched embedding call (none when the
-    caller embedded them already: `vectors`, one row per body, from the serving model)."""
+    *,
+    before: Callable[[asyncpg.Connection], Awaitable[bool]] | None = None,
+    after: Callable[[asyncpg.Connection, list[UUID | None]], Awaitable[None]] | None = None,
+) -> list[UUID | None] | None:
+    """Store validated records with one batched embedding call (none when the caller embedded
+    them already: `vectors`, one row per body, from the serving model), in one transaction.
+
+    Returns each body's new id, or None where the agency already had its external_id (nothing
+    stored for it). `before` runs first in the transaction (False: store nothing, return None),
+    `after` last, with the ids: a bulk import records its progress atomically with what it stored.
+    """
     if vectors is None:
         vectors = await embed_and_understand(state, kind, bodies)
-    ids: list[UUID] = []
+    ids: list[UUID | None] = []
     async with state.pool.acquire() as conn, conn.transaction():
+        if before is not None and not await before(conn):
+            return None
         for body in bodies:
             row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
-            await _write_protected(conn, principal, row.id, body)
-            ids.append(row.id)
-        await db.upsert_embeddings(
-            conn,
-            kind,
-            agency_id=principal.agency_id,
-            model=state.embedder.name,
-            record_ids=ids,
-            vectors=vectors,
-        )
+            if row is not None:
+                await _write_protected(conn, principal, row.id, body)
+            ids.append(row.id if row else None)
+        stored = [(rid, vec) for rid, vec in zip(ids, vectors, strict=True) if rid is not None]
+        if stored:
+            await db.upsert_embeddings(
+                conn,
+                kind,
+                agency_id=principal.agency_id,
+                model=state.embedder.name,
+                record_ids=[rid for rid, _ in stored],
+                vectors=np.stack([vec for _, vec in stored]),
+            )
         if kind == "seeker":
             await auditing.log_many(
-                conn, principal, "seeker.create", subject_type="seeker", subject_ids=ids
+                conn,
+                principal,
+                "seeker.create",
+                subject_type="seeker",
+                subject_ids=[rid for rid, _ in stored],
             )
+        if after is not None:
+            await after(conn, ids)
     return ids

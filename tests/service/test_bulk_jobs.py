@@ -1,0 +1,221 @@
+"""Bulk imports as jobs: counts equal what is stored (after a cancel, after a crash), large
+uploads answer 202 at once with progress that moves, the job list, and PostgreSQL's own log
+keeps no external ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+import pytest
+
+from service.background_jobs import repository as jobs_db
+from service.records import bulk
+from service.tasks import HANDLERS
+from tests.factories import Agency, seeker_body
+
+
+@contextlib.contextmanager
+def _settings(app: Any, **values: Any) -> Iterator[None]:
+    settings = app.state.jobmatch.settings
+    old = {k: getattr(settings, k) for k in values}
+    for k, v in values.items():
+        object.__setattr__(settings, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            object.__setattr__(settings, k, v)
+
+
+def _rows(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [seeker_body(f"{prefix}-{i}", protected=None) for i in range(n)]
+
+
+async def _stored(pool: Any, agency: Agency) -> int:
+    return int(
+        await pool.fetchval("SELECT count(*) FROM seeker WHERE agency_id = $1", UUID(agency.id))
+    )
+
+
+async def _until_stored(pool: Any, agency: Agency) -> None:
+    for _ in range(30_000):
+        if await _stored(pool, agency) > 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing stored")
+
+
+async def _until_finished(agency: Agency, job_id: str, within: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        job = (await agency.client.get(f"/v1/jobs/{job_id}", headers=agency.auth("portal"))).json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_a_large_upload_answers_202_at_once_and_its_progress_moves(
+    app: Any, agency: Agency
+) -> None:
+    with _settings(app, bulk_sync_max_records=10, bulk_max_records=1000):
+        start = time.monotonic()
+        r = await agency.client.post(
+            "/v1/seekers:bulk", json=_rows("G", 700), headers=agency.auth("portal")
+        )
+        answered = time.monotonic() - start
+    assert r.status_code == 202 and answered < 5, (r.status_code, answered)
+    seen: set[int] = set()
+    while True:
+        job = (await agency.client.get(r.headers["location"], headers=agency.auth("portal"))).json()
+        seen.add(job["done"])
+        if job["status"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.02)
+    assert job["status"] == "succeeded" and job["created"] == job["done"] == 700
+    assert {256, 512} <= seen, sorted(seen)  # a step per stored chunk
+    # a small one still answers with the finished job
+    with _settings(app, bulk_sync_max_records=10, bulk_max_records=1000):
+        r = await agency.client.post(
+            "/v1/seekers:bulk", json=_rows("g", 3), headers=agency.auth("portal")
+        )
+    assert r.status_code == 200 and r.json()["created"] == 3
+
+
+@pytest.mark.slow
+async def test_a_cancelled_import_reports_what_it_stored(
+    app: Any, pool: Any, agency: Agency
+) -> None:
+    n = 1000
+    with _settings(app, bulk_sync_max_records=0, bulk_max_records=1000):
+        r = await agency.client.post(
+            "/v1/seekers:bulk", json=_rows("C", n), headers=agency.auth("portal")
+        )
+    assert r.status_code == 202
+    job_id = r.json()["id"]
+    await _until_stored(pool, agency)  # the first chunk is in
+    r = await agency.client.post(f"/v1/jobs/{job_id}:cancel", headers=agency.auth("portal"))
+    assert r.status_code == 200
+    job = await _until_finished(agency, job_id)
+    stored = await _stored(pool, agency)
+    assert job["status"] == "cancelled" and 0 < stored < n, (job["status"], stored)
+    assert job["created"] == stored and job["failed"] == 0
+    assert job["done"] == stored and job["result"]["not_imported"] == n - stored
+    await asyncio.sleep(1)  # and nothing is stored after the cancel
+    assert await _stored(pool, agency) == stored
+
+
+async def test_an_import_resumed_after_a_crash_counts_only_what_it_stored(
+    app: Any, pool: Any, agency: Agency
+) -> None:
+    """The worker is cut off after its first chunk (its task dies, as a process killed with -9
+    would); the job is re-queued and run again: it continues after what it stored."""
+    from service.auth.permissions import Principal, Role
+
+    state = app.state.jobmatch
+    key_id = await pool.fetchval(
+        "SELECT id FROM api_key WHERE agency_id = $1 AND role = 'portal'", UUID(agency.id)
+    )
+    principal = Principal(key_id=key_id, agency_id=UUID(agency.id), role=Role.portal)
+    valid, _ = bulk.validate_upload(state, "seeker", _rows("R", 500))
+    async with pool.acquire() as conn:
+        job = await jobs_db.create(
+            conn,
+            agency_id=principal.agency_id,
+            kind="seeker_import",
+            created_by=principal.key_id,
+            created_by_role=principal.role.value,
+            total=500,
+            status="running",
+            params={
+                "records": [(i, b.model_dump(mode="json")) for i, b in valid],
+                "errors": [],
+            },
+        )
+        job = await conn.fetchrow("SELECT * FROM job WHERE id = $1", job.id)
+    first = asyncio.create_task(HANDLERS["seeker_import"](state, jobs_db.Job(**dict(job)), None))
+    await _until_stored(pool, agency)
+    first.cancel()  # the crash
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    cut = await _stored(pool, agency)
+    assert 0 < cut < 500
+    async with pool.acquire() as conn:
+        resumed = jobs_db.Job(
+            **dict(await conn.fetchrow("SELECT * FROM job WHERE id = $1", job["id"]))
+        )
+    assert resumed.result["created"] == cut
+    result = await HANDLERS["seeker_import"](state, resumed, None)
+    assert await _stored(pool, agency) == 500
+    assert (result["created"], result["failed"]) == (500, 0), result["errors"][:3]
+
+
+async def test_the_job_list_filters_and_shows_each_role_its_own(
+    app: Any, agency: Agency, other_agency: Agency
+) -> None:
+    c = agency.client
+    a = (await c.post("/v1/seekers:bulk", json=_rows("L", 2), headers=agency.auth("portal"))).json()
+    b = (await c.post("/v1/postings:bulk", json=[{"x": 1}], headers=agency.auth("portal"))).json()
+    await other_agency.client.post(
+        "/v1/seekers:bulk", json=_rows("O", 1), headers=other_agency.auth("portal")
+    )
+    r = await c.get("/v1/jobs", headers=agency.auth("portal"))
+    assert r.status_code == 200
+    assert [j["id"] for j in r.json()["items"]] == [b["id"], a["id"]]  # newest first
+    r = await c.get("/v1/jobs", params={"kind": "seeker_import"}, headers=agency.auth("portal"))
+    assert [j["id"] for j in r.json()["items"]] == [a["id"]]
+    r = await c.get("/v1/jobs", params={"status": "queued"}, headers=agency.auth("portal"))
+    assert r.json()["items"] == []
+    page = (await c.get("/v1/jobs", params={"limit": 1}, headers=agency.auth("portal"))).json()
+    assert [j["id"] for j in page["items"]] == [b["id"]] and page["next_cursor"]
+    page = (
+        await c.get(
+            "/v1/jobs",
+            params={"limit": 1, "cursor": page["next_cursor"]},
+            headers=agency.auth("portal"),
+        )
+    ).json()
+    assert [j["id"] for j in page["items"]] == [a["id"]] and page["next_cursor"] is None
+    future = "2999-01-01T00:00:00Z"
+    r = await c.get("/v1/jobs", params={"from": future}, headers=agency.auth("portal"))
+    assert r.json()["items"] == []
+    r = await c.get("/v1/jobs", params={"to": future}, headers=agency.auth("portal"))
+    assert len(r.json()["items"]) == 2
+    # another role sees none of the portal's jobs; the admin sees all of the agency's
+    assert (await c.get("/v1/jobs", headers=agency.auth("caseworker"))).json()["items"] == []
+    assert len((await c.get("/v1/jobs", headers=agency.auth("admin"))).json()["items"]) == 2
+    r = await c.get("/v1/jobs", params={"status": "bogus"}, headers=agency.auth("portal"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.status"
+    r = await c.get("/v1/jobs", params={"created_by": "x"}, headers=agency.auth("portal"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.created_by"
+
+
+def _server_log(database_url: str) -> Path:
+    socket_dir = parse_qs(urlsplit(database_url).query)["host"][0]
+    return Path(socket_dir) / "log"
+
+
+async def test_duplicate_external_ids_stay_out_of_the_database_log(
+    agency: Agency, database_url: str
+) -> None:
+    log = _server_log(database_url)
+    assert log.exists()
+    ident = f"PERSONAL-{agency.id[:8]}"
+    c, h = agency.client, agency.auth("portal")
+    assert (await c.post("/v1/seekers", json=seeker_body(ident), headers=h)).status_code == 201
+    assert (await c.post("/v1/seekers", json=seeker_body(ident), headers=h)).status_code == 409
+    r = await c.post("/v1/seekers:bulk", json=[seeker_body(ident)], headers=h)
+    assert r.json()["failed"] == 1
+    other = (await c.post("/v1/seekers", json=seeker_body(f"{ident}-2"), headers=h)).json()
+    r = await c.put(f"/v1/seekers/{other['id']}", json=seeker_body(ident), headers=h)
+    assert r.status_code == 409
+    await asyncio.sleep(0.5)  # the server's log is written asynchronously
+    assert ident not in log.read_text(errors="replace")

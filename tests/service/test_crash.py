@@ -1,0 +1,282 @@
+"""Crashes, injected for real: a stale pid file naming a stranger's process, kill -9 of the
+embedded PostgreSQL by its own pid, kill -9 of the API process during an import, SIGTERM to a
+two-worker server. Each test runs `jobmatch serve` as a subprocess on a data directory of its
+own (the session's server is never touched)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.kit import embedded_db
+from tests.factories import ROOT, seeker_body
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="jobmatch-crash-"))
+    path.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
+    yield path
+    pid = embedded_db.postmaster_pid(path)  # proven ours: never leave a server behind
+    if pid is not None:
+        os.kill(pid, signal.SIGQUIT)
+        _wait(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "JOBMATCH_DATA_DIR": str(data_dir),
+        "JOBMATCH_PORT": str(port),
+        "JOBMATCH_EMBEDDED_SHARED_BUFFERS_MB": "64",
+        "JOBMATCH_WARM_POSTING_PROFILES": "false",
+        "JOBMATCH_POSTING_VECTORS_IN_MEMORY": "0",
+        "JOBMATCH_JOB_POLL_SECONDS": "0.2",
+        **extra,
+    }
+    env.pop("JOBMATCH_DATABASE_URL", None)
+    return env
+
+
+def _jobmatch(*args: str, env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    out = log.open("ab") if log else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _serve(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    proc = _jobmatch("serve", env=_env(data_dir, port, **extra), log=data_dir / "serve.log")
+    _wait_ready(proc, port, data_dir)
+    return proc
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, data_dir: Path) -> None:
+    def ready() -> bool:
+        assert proc.poll() is None, (data_dir / "serve.log").read_text()[-3000:]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait(ready, 180, "the API to be ready")
+
+
+def _portal_key(data_dir: Path, port: int) -> dict[str, str]:
+    """A new agency's portal key (made with its first admin key)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "service.cli", "agency", "create", f"crash-{port}"],
+        cwd=ROOT,
+        env=_env(data_dir, port),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    admin = {"Authorization": f"Bearer {out.split('store it now): ')[1].split()[0]}"}
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/v1/api-keys",
+        json={"name": "portal", "role": "portal"},
+        headers=admin,
+        timeout=30,
+    )
+    return {"Authorization": f"Bearer {r.json()['secret']}"}
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=60)
+
+
+def _postgres_of(data_dir: Path) -> list[int]:
+    """Every process running `postgres -D <data_dir>/pgdata` (backends show no -D)."""
+    pgdata = data_dir / "pgdata"
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and embedded_db.is_our_postmaster(int(p.name), pgdata)
+    ]
+
+
+def test_a_stale_pid_file_naming_a_live_stranger_is_recovered_and_the_stranger_untouched(
+    data_dir: Path,
+) -> None:
+    embedded_db.start_embedded(data_dir, shared_buffers_mb=64)
+    embedded_db.stop_embedded(data_dir)
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    assert not pid_file.exists()
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        # As a kill -9 leaves it, with the pid since reused by another program.
+        pid_file.write_text(f"{stranger.pid}\n{data_dir / 'pgdata'}\n0\n5432\n\n\n0 0\nready \n")
+        url = embedded_db.start_embedded(data_dir, shared_buffers_mb=64)
+        assert url.startswith("postgresql://")
+        assert embedded_db.postmaster_pid(data_dir) not in (None, stranger.pid)
+        embedded_db.stop_embedded(data_dir)
+        assert stranger.poll() is None, "the stranger was signalled"
+        assert _postgres_of(data_dir) == []  # and our own server was stopped
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.slow
+def test_serve_restarts_a_killed_postgres_and_sigterm_stops_it_with_two_workers(
+    data_dir: Path,
+) -> None:
+    port = _free_port()
+    # A stale pid file naming a live stranger, before the very first start.
+    embedded_db.start_embedded(data_dir, shared_buffers_mb=64)
+    embedded_db.stop_embedded(data_dir)
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    (data_dir / "pgdata" / "postmaster.pid").write_text(f"{stranger.pid}\n/elsewhere\n")
+    proc = _serve(data_dir, port, JOBMATCH_WORKERS="2")
+    try:
+        assert stranger.poll() is None, "serve signalled a process that is not its postgres"
+        base = f"http://127.0.0.1:{port}"
+        postmaster = embedded_db.postmaster_pid(data_dir)
+        assert postmaster is not None
+
+        os.kill(postmaster, signal.SIGKILL)
+        seen_down = None
+        deadline = time.monotonic() + 90
+        while True:
+            assert time.monotonic() < deadline, "not ready again within 90 s"
+            try:
+                r = httpx.get(f"{base}/readyz", timeout=5)
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            if r.status_code == 503:
+                seen_down = r.json()
+                assert seen_down["checks"]["database"] != "ok"
+            elif seen_down is not None:
+                break
+            time.sleep(0.1)
+        assert r.json()["checks"] == {"model": "ok", "database": "ok", "embedded_database": "ok"}
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        restarted = embedded_db.postmaster_pid(data_dir)
+        assert restarted not in (None, postmaster)
+        log = (data_dir / "serve.log").read_text()
+        assert "embedded PostgreSQL is down; restarting it" in log
+        assert "embedded PostgreSQL restarted" in log
+
+        assert _stop(proc) == 0 or proc.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
+        _wait(lambda: _postgres_of(data_dir) == [], 30, "the embedded PostgreSQL to stop")
+        assert stranger.poll() is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.slow
+def test_a_server_restarted_after_kill_9_stops_the_postgres_it_adopted(data_dir: Path) -> None:
+    port = _free_port()
+    first = _serve(data_dir, port)
+    postmaster = embedded_db.postmaster_pid(data_dir)
+    first.kill()  # kill -9: PostgreSQL outlives it
+    first.wait()
+    assert embedded_db.postmaster_pid(data_dir) == postmaster
+    second = _serve(data_dir, port)
+    try:
+        assert embedded_db.postmaster_pid(data_dir) == postmaster  # attached, not restarted
+        _stop(second)
+        _wait(lambda: _postgres_of(data_dir) == [], 30, "the adopted PostgreSQL to stop")
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+
+@pytest.mark.slow
+def test_an_import_cut_by_kill_9_resumes_with_counts_equal_to_what_is_stored(
+    data_dir: Path,
+) -> None:
+    port = _free_port()
+    extra = {"JOBMATCH_BULK_WAIT_SECONDS": "0", "JOBMATCH_JOB_STALE_SECONDS": "3"}
+    proc = _serve(data_dir, port, **extra)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        portal = _portal_key(data_dir, port)
+        n = 3000
+        body = "\n".join(
+            __import__("json").dumps(seeker_body(f"K-{i}", protected=None)) for i in range(n)
+        )
+        headers = {**portal, "Content-Type": "application/x-ndjson", "Idempotency-Key": "imp-1"}
+        r = httpx.post(f"{base}/v1/seekers:bulk", content=body, headers=headers, timeout=60)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+
+        def job() -> dict[str, Any]:
+            return httpx.get(f"{base}/v1/jobs/{job_id}", headers=portal, timeout=10).json()
+
+        _wait(lambda: job()["created"] >= 400, 240, "part of the import to be stored")
+        proc.kill()  # kill -9 of the API process mid-import
+        proc.wait()
+        proc = _serve(data_dir, port, **extra)
+
+        # The client cut off by the crash retries with its key: it gets its job, not a 409.
+        retry = httpx.post(f"{base}/v1/seekers:bulk", content=body, headers=headers, timeout=60)
+        assert retry.status_code in (200, 202), retry.text
+        assert retry.json()["id"] == job_id
+
+        _wait(lambda: job()["status"] not in ("queued", "running"), 300, "the import to end")
+        final = job()
+        stored = len(set(_all_ids(base, portal)))
+        assert final["status"] == "succeeded", final
+        assert (final["created"], final["failed"], final["done"], final["total"]) == (
+            stored,
+            0,
+            n,
+            n,
+        )
+        assert stored == n
+        listed_jobs = httpx.get(f"{base}/v1/jobs", headers=portal, timeout=10).json()
+        assert [j["id"] for j in listed_jobs["items"]] == [job_id]
+    finally:
+        _stop(proc)
+
+
+def _all_ids(base: str, headers: dict[str, str]) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{base}/v1/seekers", params=params, headers=headers, timeout=30).json()
+        ids += [s["id"] for s in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return ids
