@@ -63,8 +63,9 @@ class Taxonomy:
     @classmethod
     def load(cls, path: str | Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
         raw = Path(path).read_bytes()
-        data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-        return cls.from_dict(data, digest=hashlib.sha256(raw).hexdigest()[:16])
+        text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        # Of the content, not the file: a recompressed artifact keeps its caches.
+        return cls.from_dict(json.loads(text), digest=hashlib.sha256(text).hexdigest()[:16])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, digest: str | None = None) -> Taxonomy:

@@ -136,8 +136,11 @@ def build(esco_dir: Path) -> dict[str, Any]:
 def write(data: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    # mtime=0 so that rebuilding from the same download gives the same bytes.
-    with gzip.GzipFile(out, "wb", mtime=0, compresslevel=9) as fh:
+    # No file name and mtime=0 in the gzip header: the same download gives the same bytes.
+    with (
+        out.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as fh,
+    ):
         fh.write(payload.encode("utf-8"))
 
 

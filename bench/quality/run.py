@@ -26,7 +26,7 @@ import numpy as np
 from bench.quality import data
 from matching.embed import Embedder, SentenceTransformerEmbedder, Vectors
 from matching.features import FEATURE_NAMES
-from matching.lexical import LexicalModel
+from matching.lexical import LexicalModel, reciprocal_rank_fusion
 from matching.normalise import OccupationNormaliser, OccupationSimilarity
 from matching.profiles import PostingProfile, SeekerProfile
 from matching.rank import score_postings_for_seeker
@@ -283,6 +283,25 @@ def variants(task: Task, weights: Mapping[str, float]) -> dict[str, Matrix]:
     return out
 
 
+def pool_recall(task: Task, size: int = 100) -> dict[str, float]:
+    """Share of relevant candidates (grade >= 1) in a retrieval pool of `size`: the nearest by
+    cosine, by TF-IDF, and both fused by reciprocal rank fusion — what the scorer can rescue."""
+    relevant = task.grades >= 1
+    out: dict[str, float] = {}
+    cos_order = _order(task.cosine)[:, :size]
+    lex_order = _order(task.tfidf)[:, : size * 2]
+    fused = np.array(
+        [
+            reciprocal_rank_fusion([c.tolist(), x.tolist()], limit=size)
+            for c, x in zip(_order(task.cosine)[:, : size * 2], lex_order, strict=True)
+        ]
+    )
+    for name, pool in (("cosine", cos_order), ("TF-IDF", lex_order[:, :size]), ("RRF", fused)):
+        hit = np.take_along_axis(relevant, pool, axis=1).sum(axis=1)
+        out[name] = float((hit / np.maximum(relevant.sum(axis=1), 1)).mean())
+    return out
+
+
 def ties(scores: Matrix, k: int = 10) -> float:
     """Share of query rows whose top k holds two scores equal when shown to 4 decimals."""
     top = np.round(np.take_along_axis(scores, _order(scores)[:, :k], axis=1), 4)
@@ -509,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
                 ratios.append(m["ndcg10"] / base)
         # The tensor path must agree with the scorer's own totals.
         assert np.allclose(weighted(t.features, weights), t.pipeline, atol=1e-9)
+    print("\n## Retrieval pool of 100: share of relevant candidates in it")
+    for t in report:
+        print(f"- {t.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in pool_recall(t).items()))
     print("\n## Ties: share of queries with two equal scores (to 4 decimals) in their top 10")
     for t in report:
         clip = variants(t, weights)["− calibration (clipped cosine)"]
