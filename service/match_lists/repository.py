@@ -187,7 +187,7 @@ async def lexical_posting_candidates(
     rank_ids: Sequence[UUID] = (),
 ) -> tuple[list[Candidate], dict[UUID, float]]:
     """Active postings in reach whose words match any word of `text` (full-text search,
-    migration 0014), best first, with their cosine to `query`; and the lexical relevance (0-1)
+    migration 0012), best first, with their cosine to `query`; and the lexical relevance (0-1)
     of those and of the postings `rank_ids` (the vector search's candidates), for the scorer.
 
     The text is analysed with the agency's configuration, and its lexemes are ORed: a seeker's

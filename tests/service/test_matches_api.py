@@ -81,7 +81,7 @@ async def test_jobs_for_seekers_are_relevant_and_within_radius(app: Any, demo: A
                 assert body["model_version"] == "non-personalised-v1"
                 assert set(body["items"][0]["factors"]) == {"distance", "recency"}
                 continue
-            assert body["model_version"] == "default-v2" and body["personalised"] is True
+            assert body["model_version"] == "default-v3" and body["personalised"] is True
             wanted = {_isco(o)[:2] for o in s["desired_occupations"] if _isco(o)}
 
             def related(p: dict[str, Any], wanted: set[str] = wanted) -> bool:

@@ -91,7 +91,7 @@ async def test_train_evaluate_activate_and_roll_back(app: Any, trained: Any) -> 
         first = (await c.get(f"/v1/match-lists/{list_ids[0]}", headers=cw)).json()
         posting = first["posting_id"]
         before = (await c.get(f"/v1/postings/{posting}/matches", headers=cw)).json()
-        assert before["model_version"] == "default-v2"
+        assert before["model_version"] == "default-v3"
 
         r = await c.post(f"/v1/models/{result['model_id']}:activate", json={}, headers=admin)
         assert r.status_code == 200, r.text
@@ -105,16 +105,16 @@ async def test_train_evaluate_activate_and_roll_back(app: Any, trained: Any) -> 
 
         # roll back: the default scorer is live again at once, with the original order
         r = await c.post("/v1/models/default:activate", headers=admin)
-        assert r.status_code == 200 and r.json()["active"] == "default-v2"
+        assert r.status_code == 200 and r.json()["active"] == "default-v3"
         again = (await c.get(f"/v1/postings/{posting}/matches", headers=cw)).json()
-        assert again["model_version"] == "default-v2"
+        assert again["model_version"] == "default-v3"
         assert [i["seeker_id"] for i in again["items"]] == [i["seeker_id"] for i in before["items"]]
         models = (await c.get("/v1/models", headers=admin)).json()
         assert [a["model_id"] for a in models["activations"]] == [None, result["model_id"]]
         events = (
             await c.get("/v1/audit-events", params={"action": "model.activate"}, headers=admin)
         ).json()["items"]
-        assert [e["details"]["version"] for e in events] == ["linear-v1", "default-v2"]
+        assert [e["details"]["version"] for e in events] == ["linear-v1", "default-v3"]
 
 
 async def test_gate_refuses_a_worse_model_unless_forced_with_a_reason(

@@ -96,7 +96,7 @@ async def test_a_caseworkers_day(agency: Agency, pool: Any) -> None:
     roles = {e["actor_role"] for e in events}
     assert roles == {"caseworker"}
     create = events[0]
-    assert create["details"]["model_version"] == "default-v2"
+    assert create["details"]["model_version"] == "default-v3"
     assert create["details"]["input_hash"] and create["route"] == "GET /v1/postings/{id}/matches"
     # no free text of decisions or profiles in audit rows
     assert "No car" not in str(events) and "Knows the warehouse" not in str(events)

@@ -6,14 +6,14 @@ default `english`). A BEFORE trigger fills it on every insert and update, so no 
 it stale; a GIN index serves `@@` queries. Changing an agency's configuration takes effect for
 postings written afterwards (re-save, or `UPDATE posting SET version = version` to rebuild).
 
-Revision ID: 0014_posting_search
+Revision ID: 0012_posting_search
 Revises: 0011_vector_versions
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0014_posting_search"
+revision = "0012_posting_search"
 down_revision = "0011_vector_versions"
 branch_labels = None
 depends_on = None
