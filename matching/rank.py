@@ -39,7 +39,11 @@ class ScoredPair:
     def explanation(self) -> dict[str, Any]:
         """Rendered on first use: a list shows only its top items, out of hundreds scored."""
         return explanation(
-            self.pair, radius_km=self.radius_km, remote=self.remote, language=self.language
+            self.pair,
+            radius_km=self.radius_km,
+            remote=self.remote,
+            language=self.language,
+            factors=self.factors,
         )
 
 
