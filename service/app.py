@@ -20,7 +20,7 @@ from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
 from service.kit import idempotency
 from service.kit.background import logged
 from service.kit.http import tidy_spec
-from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit
+from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, JsonBodies
 from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
 from service.kit.ratelimit import RateLimiter
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
         app.include_router(router)
     idempotency.install(app)  # innermost: stores the first response of a keyed create
+    app.add_middleware(JsonBodies)  # 415 for bodies that are not JSON, 422 for repeated keys
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Load shedding, before any work. Match lists are CPU-bound: a few at once keep each turn
     # of the event loop short, so that what is shed is answered fast.

@@ -104,8 +104,8 @@ async def count_reachable_postings(
             f"AND e.lat BETWEEN $6 AND $7 AND e.lon BETWEEN $8 AND $9 AND {distance} <= $5 "
             "LIMIT $10 - remote.n) near) END "
             "FROM (SELECT count(*) AS n FROM (SELECT 1 FROM posting_embedding e "
-            f"WHERE e.agency_id = $1 AND e.model = $2 AND e.remote_allowed AND {ACTIVE} "
-            "LIMIT $10) r) remote",
+            "WHERE e.agency_id = $1 AND e.model = $2 AND (e.remote_allowed OR e.lat IS NULL) "
+            f"AND {ACTIVE} LIMIT $10) r) remote",
             agency_id,
             model,
             lat,
@@ -133,6 +133,8 @@ async def posting_candidates(
     exact: bool = False,
 ) -> list[Candidate]:
     """Active postings nearest in meaning, within the radius unless remote (none if no location).
+    A posting whose place has no coordinates (an address the gazetteer did not know) is in
+    reach of everyone, its distance unknown, like a seeker without a location.
 
     The filter reads copies of the filter columns beside each vector (migration 0006), so only
     the `limit` survivors are joined to their postings. Two plans:
@@ -151,7 +153,8 @@ async def posting_candidates(
         candidates = (
             "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
-            "AND (e.remote_allowed OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
+            "AND (e.remote_allowed OR e.lat IS NULL "
+            "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
             f"AND e.lon BETWEEN $10 AND $11 AND {distance} <= $4))), "
             "c AS (SELECT * FROM reach ORDER BY distance, posting_id LIMIT $7) "
         )
@@ -159,7 +162,7 @@ async def posting_candidates(
         candidates = (
             "WITH c AS (SELECT e.posting_id, e.embedding <=> $3 AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
-            f"AND ($4::float8 IS NULL OR e.remote_allowed OR {distance} <= $4) "
+            f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4) "
             "ORDER BY e.embedding <=> $3 LIMIT $7) "
         )
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
@@ -210,7 +213,7 @@ async def nearby_postings(
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.version FROM posting r WHERE r.agency_id = $1 "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        f"AND ($2::float8 IS NULL OR r.remote_allowed OR {distance} <= $2) "
+        f"AND ($2::float8 IS NULL OR r.remote_allowed OR r.lat IS NULL OR {distance} <= $2) "
         f"ORDER BY CASE WHEN $3::float8 IS NULL OR r.lat IS NULL THEN 0 ELSE {distance} END, "
         "r.profile->>'date_posted' DESC NULLS LAST, r.id LIMIT $5",
         agency_id,

@@ -131,10 +131,13 @@ async def test_decisions_are_append_only_and_validated(agency: Agency) -> None:
         {"rank": 1, "action": "override", "new_rank": 2},  # no note
         {"rank": 1, "action": "shortlist", "new_rank": 2},
         {"rank": 1, "action": "reject", "reason_code": "because"},
+        {"rank": 1, "action": "shortlist", "reason_code": "distance"},  # a reject's reason
+        {"rank": 1, "action": "contact", "reason_code": "other"},
     ]
     for d in bad:
         r = await c.post(url, json={"decisions": [d]}, headers=cw)
         assert r.status_code == 422, d
+        assert r.json()["errors"][0]["field"].startswith("body.decisions.0"), r.text
     r = await c.post(url, json={"decisions": [{"rank": 99, "action": "contact"}]}, headers=cw)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.decisions.0.rank"
     # all or nothing: one bad rank stores none of the batch

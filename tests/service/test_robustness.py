@@ -332,3 +332,9 @@ async def test_size_caps(agency: Agency) -> None:
     sid = (await c.post("/v1/seekers", json=seeker_body("CAP-S"), headers=h)).json()["id"]
     r = await c.get(f"/v1/seekers/{sid}/matches", params={"limit": 101}, headers=h)
     assert r.status_code == 422
+
+
+async def test_head_of_the_liveness_probe_answers_200(client: httpx.AsyncClient) -> None:
+    r = await client.head("/healthz")
+    assert r.status_code == 200 and r.content == b""
+    assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
