@@ -8,7 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
@@ -125,7 +129,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
         license_info={"name": "Apache-2.0"},
+        docs_url=None,  # served below from the installed package, not a CDN
+        redoc_url=None,  # ReDoc comes only from a CDN: an offline network would get a blank page
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
         app.include_router(router)
@@ -169,6 +176,35 @@ def in_flight_limit(settings: Settings) -> int:
     if settings.max_in_flight is not None:
         return settings.max_in_flight
     return 2 * settings.pool_max_size
+
+
+DOCS_ASSETS = "/docs/assets"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its scripts and styles from the `swagger-ui-bundle` package,
+    so the docs work on a network without outside access (FastAPI's default loads them from
+    a public CDN)."""
+    app.mount(
+        DOCS_ASSETS,
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _register_problem_schema(app: FastAPI) -> None:
