@@ -26,6 +26,7 @@ def to_response(
             external_id=it.external_id or "",
             title=it.title,
             score=it.score,
+            score_raw=sum(it.factors.values()),
             factors=it.factors,
             explanation=it.explanation,  # type: ignore[arg-type]
             decisions=(
