@@ -145,12 +145,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         InFlightLimit,
         max_in_flight=settings.max_matches_in_flight,
         max_wait_s=settings.max_queue_wait_s,
+        max_waiting=settings.max_queue_length,
         paths=CPU_BOUND_PATHS,
     )
     app.add_middleware(
         InFlightLimit,
         max_in_flight=in_flight_limit(settings),
         max_wait_s=settings.max_queue_wait_s,
+        max_waiting=settings.max_queue_length,
     )
     app.add_middleware(AccessLog)
     _register_problem_schema(app)

@@ -433,3 +433,55 @@ async def get_list(
         list_id,
     )
     return StoredList(**dict(row)), [StoredItem(**dict(i)) for i in items]
+
+
+# Records are stamped with their transaction's start, and a list with its own, after its
+# candidates were read: a write stamped up to this long before a list may not have been seen
+# by it (a write transaction still open, or a request still scoring), so such a list is not
+# answered again. Seconds, as SQL.
+WRITE_SLACK = "3 seconds"
+
+
+async def reusable_list(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    kind: str,
+    seeker_id: UUID | None,
+    posting_id: UUID | None,
+    input_hash: str,
+    fresh_seconds: float,
+    limit: int,
+) -> UUID | None:
+    """The newest list of this kind for this seeker or posting made from the same input (same
+    profile, limit, language, scorer, embedding model, policy) less than `fresh_seconds` ago,
+    when nothing on the candidate side changed since: no candidate record of the agency
+    written (created or edited), no posting expired, and none of its items deleted."""
+    candidates = "posting" if kind == "postings_for_seeker" else "seeker"  # never from input
+    expiry = (
+        "AND NOT EXISTS (SELECT 1 FROM posting p WHERE p.agency_id = $1 "
+        f"AND p.valid_through > l.created_at - interval '{WRITE_SLACK}' "
+        "AND p.valid_through <= now()) "
+        if candidates == "posting"
+        else ""
+    )
+    found: UUID | None = await conn.fetchval(
+        "SELECT l.id FROM match_list l "
+        "WHERE l.agency_id = $1 AND l.kind = $2 "
+        "AND l.seeker_id IS NOT DISTINCT FROM $3 AND l.posting_id IS NOT DISTINCT FROM $4 "
+        "AND l.input_hash = $5 AND l.created_at > now() - make_interval(secs => $6) "
+        f"AND NOT EXISTS (SELECT 1 FROM {candidates} r WHERE r.agency_id = $1 "
+        f"AND r.updated_at > l.created_at - interval '{WRITE_SLACK}') "
+        f"{expiry}"
+        "AND (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) "
+        "= least($7, l.candidates_considered) "
+        "ORDER BY l.created_at DESC LIMIT 1",
+        agency_id,
+        kind,
+        seeker_id,
+        posting_id,
+        input_hash,
+        fresh_seconds,
+        limit,
+    )
+    return found

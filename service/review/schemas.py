@@ -129,6 +129,9 @@ class MatchListSummary(BaseModel):
     model_version: str
     items: int
     decisions: int
+    seeker_external_id: str | None = Field(description="Jobs for a seeker: whose list it is")
+    posting_external_id: str | None = Field(description="Candidates for a posting: its id")
+    posting_title: str | None = Field(description="Candidates for a posting: its title")
 
 
 class WhatIf(BaseModel):
