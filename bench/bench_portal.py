@@ -48,6 +48,10 @@ CONFIGS: dict[str, dict[str, object]] = {
 }
 
 
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 async def burst(base: str, key: str, paths: list[str], users: int, requests: int) -> dict[str, Any]:
     """`users` users at once, each sending `requests` requests back to back."""
     outcomes: list[tuple[int, float]] = []
@@ -79,8 +83,8 @@ async def burst(base: str, key: str, paths: list[str], users: int, requests: int
         "requests": len(outcomes),
         "status": dict(sorted(counts.items())),
         "shed_share": round(counts.get(503, 0) / len(outcomes), 3),
-        "served_p50_ms": pct(served, 50),
-        "served_p99_ms": pct(served, 99),
+        "served_p50_ms": _ms(pct(served, 50)),
+        "served_p99_ms": _ms(pct(served, 99)),
         "served_max_ms": round(served[-1] * 1000, 1) if served else None,
         "wall_s": round(wall, 2),
         "served_per_s": round(len(served) / wall, 1),

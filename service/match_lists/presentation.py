@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from service.auth.permissions import Principal
 from service.match_lists.repository import StoredItem, StoredList
 from service.match_lists.schemas import MatchItem, MatchList
@@ -26,7 +28,8 @@ def to_response(
             external_id=it.external_id or "",
             title=it.title,
             score=it.score,
-            score_raw=sum(it.factors.values()),
+            # fsum: the same bits whatever order the factors come in (JSONB reorders keys)
+            score_raw=math.fsum(it.factors.values()),
             factors=it.factors,
             explanation=it.explanation,  # type: ignore[arg-type]
             decisions=(
