@@ -120,6 +120,9 @@ def duplicate_key(raw: bytes) -> str | None:
     return None
 
 
+_CHECK_INLINE_BYTES = 256 * 1024
+
+
 class JsonBodies:
     """Every `/v1` request body is JSON (`application/json`, `…+json` such as JSON-LD and merge
     patches, or NDJSON for bulk uploads): any other media type with a body answers one 415;
@@ -167,7 +170,10 @@ class JsonBodies:
             if not message.get("more_body"):
                 break
         raw = b"".join(chunks)
-        repeated = duplicate_key(raw)
+        # Python's parser is several times slower than orjson: a large body is checked off the
+        # event loop.
+        large = len(raw) > _CHECK_INLINE_BYTES
+        repeated = await asyncio.to_thread(duplicate_key, raw) if large else duplicate_key(raw)
         if repeated is not None:
             response = problem_response(
                 None,
