@@ -6,6 +6,7 @@ table. English and Simplified Chinese are provided.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,27 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "radius_widened": "附近职位较少：搜索范围扩大了 {km:.0f} 公里。",
     },
 }
+for _language, _table in (
+    (
+        "en",
+        {
+            "factor_strongest": "Counts most: {what} (+{contribution:.2f}).",
+            "factor_also": "Also counts: {what} (+{contribution:.2f}).",
+            "factor_weakest": "Counts least: {weak} ({contribution:+.2f}).",
+            "factor_none": "No factor speaks for this match.",
+        },
+    ),
+    (
+        "zh",
+        {
+            "factor_strongest": "最重要的因素：{what}（+{contribution:.2f}）。",
+            "factor_also": "其次：{what}（+{contribution:.2f}）。",
+            "factor_weakest": "最弱的因素：{weak}（{contribution:+.2f}）。",
+            "factor_none": "没有因素支持这一匹配。",
+        },
+    ),
+):
+    _TEMPLATES[_language].update(_table)
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
 # What an explanation lists, at most, so that a posting with hundreds of long skills does not
 # put kilobytes into every list item it appears in: skills per list, skills named in a note,
@@ -58,6 +80,86 @@ def _short(name: str) -> str:
     return name if len(name) <= SKILL_CHARS else name[: SKILL_CHARS - 1].rstrip() + "…"
 
 
+# Each factor of a score in plain words: what it means when it counts (`what`), and when it
+# is the weakest (`weak`). A factor not named here (a learned model's own) is shown by name.
+_FACTOR_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "semantic": (
+            "your profile text is close to this job's description",
+            "your profile text is far from this job's description",
+        ),
+        "occupation": (
+            "the occupation sought is this job's occupation, or close to it",
+            "the occupation sought differs from this job's",
+        ),
+        "required_skills": (
+            "has required skills of this job",
+            "lacks required skills of this job (or none are listed)",
+        ),
+        "preferred_skills": (
+            "has preferred skills of this job",
+            "lacks the preferred skills (or none are listed)",
+        ),
+        "distance": ("the workplace is within reach", "distance (far, or unknown)"),
+        "salary": ("the pay reaches the desired minimum", "pay (below the wish, or unknown)"),
+        "employment_type": ("the contract type fits", "contract type (not one asked for)"),
+        "experience": (
+            "enough years of experience",
+            "experience (fewer years than required, or unknown)",
+        ),
+        "education": (
+            "the education level meets the minimum",
+            "education (below the minimum, or unknown)",
+        ),
+        "languages": (
+            "speaks the required languages",
+            "languages (required ones missing, or unknown)",
+        ),
+        "recency": ("the job was posted recently", "the job was posted a while ago"),
+    },
+    "zh": {
+        "semantic": ("您的简历文本与该职位描述相近", "您的简历文本与该职位描述相差较远"),
+        "occupation": ("求职意向职业与该职位的职业相同或相近", "求职意向职业与该职位的职业不同"),
+        "required_skills": ("具备该职位的必备技能", "缺少该职位的必备技能（或未列出）"),
+        "preferred_skills": ("具备该职位的优先技能", "缺少优先技能（或未列出）"),
+        "distance": ("工作地点在通勤范围内", "距离（较远或未知）"),
+        "salary": ("薪资达到期望的最低标准", "薪资（低于期望或未知）"),
+        "employment_type": ("合同类型符合", "合同类型（不是所要求的）"),
+        "experience": ("工作经验年限足够", "经验（少于要求或未知）"),
+        "education": ("教育程度达到最低要求", "教育程度（低于要求或未知）"),
+        "languages": ("掌握所需语言", "语言（缺少所需语言或未知）"),
+        "recency": ("该职位是最近发布的", "该职位发布已久"),
+    },
+}
+TOP_FACTORS = 3  # how many contributing factors the notes name, strongest first
+NOT_FACTORS = frozenset({"baseline"})  # a learned model's intercept: no property of the pair
+
+
+def _factor_words(language: str, factor: str) -> tuple[str, str]:
+    words = _FACTOR_WORDS.get(language, _FACTOR_WORDS["en"])
+    return words.get(factor, (factor.replace("_", " "), factor.replace("_", " ")))
+
+
+def factor_notes(factors: Mapping[str, float]) -> list[Note]:
+    """The factors that carry the score, largest contribution first (at most TOP_FACTORS, each
+    contributing something), then the weakest one: the factor that contributes least."""
+    ranked = sorted(
+        ((name, c) for name, c in factors.items() if name not in NOT_FACTORS),
+        key=lambda item: -item[1],
+    )
+    notes: list[Note] = []
+    top = [(name, c) for name, c in ranked[:TOP_FACTORS] if c > 0]
+    if not top:
+        notes.append(Note("factor_none", {}))
+    for i, (name, c) in enumerate(top):
+        code = "factor_strongest" if i == 0 else "factor_also"
+        notes.append(Note(code, {"factor": name, "contribution": round(c, 4)}))
+    if len(ranked) > len(top):
+        name, c = ranked[-1]
+        notes.append(Note("factor_weakest", {"factor": name, "contribution": round(c, 4)}))
+    return notes
+
+
 @dataclass(frozen=True, slots=True)
 class Note:
     code: str
@@ -65,19 +167,39 @@ class Note:
 
     def render(self, language: str = "en") -> str:
         table = _TEMPLATES.get(language, _TEMPLATES["en"])
-        return table[self.code].format(**self.params)
+        params = self.params
+        if "factor" in params:
+            what, weak = _factor_words(language, params["factor"])
+            params = {**params, "what": what, "weak": weak}
+        return table[self.code].format(**params)
 
 
 def pick_language(accept_language: str | None) -> str:
-    """The first supported language in an Accept-Language header, English otherwise."""
+    """The supported language the client prefers most by its Accept-Language q-values
+    (RFC 9110, 12.5.4; equal weights keep the header's order), English otherwise. `q=0`
+    means "not this one"; `*` stands for any language not named."""
     if not accept_language:
         return "en"
+    parsed: list[tuple[str, float]] = []
     for part in accept_language.split(","):
-        tag = part.split(";")[0].strip().lower()
-        primary = tag.split("-")[0]
-        if primary in _TEMPLATES:
-            return primary
-    return "en"
+        tag, *params = (x.strip() for x in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        parsed.append((tag.lower().split("-")[0], weight))
+    named = {tag for tag, _ in parsed}
+    ranked: list[tuple[float, int, str]] = []
+    for position, (tag, weight) in enumerate(parsed):
+        if tag == "*":
+            tag = next((lang for lang in _TEMPLATES if lang not in named), "")
+        if tag in _TEMPLATES and weight > 0:
+            ranked.append((-weight, position, tag))
+    return min(ranked)[2] if ranked else "en"
 
 
 def explanation_notes(pair: PairFeatures, *, radius_km: float | None, remote: bool) -> list[Note]:
@@ -120,10 +242,14 @@ def explanation(
     radius_km: float | None,
     remote: bool,
     language: str = "en",
+    factors: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The explanation block of one match item (JSON-ready)."""
+    """The explanation block of one match item (JSON-ready). With the score's `factors`, the
+    notes begin with the factors that carry it, strongest first, and the weakest one."""
     s = pair.skills
     notes = explanation_notes(pair, radius_km=radius_km, remote=remote)
+    if factors is not None:
+        notes = factor_notes(factors) + notes
     lists = {
         "matched_skills": s.matched_required + s.matched_preferred,
         "missing_skills": s.missing_required + s.missing_preferred,

@@ -6,6 +6,7 @@ given scorer and ordered best first, ties broken by the caller's candidate order
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,8 +42,26 @@ class ScoredPair:
     def explanation(self) -> dict[str, Any]:
         """Rendered on first use: a list shows only its top items, out of hundreds scored."""
         return explanation(
-            self.pair, radius_km=self.radius_km, remote=self.remote, language=self.language
+            self.pair,
+            radius_km=self.radius_km,
+            remote=self.remote,
+            language=self.language,
+            factors=self.factors,
         )
+
+
+def unit_score(scorer: Scorer, raw: float) -> float:
+    """A score on the one scale every list shows, 0 to 1. The default weighted sum is on it
+    already; a learned model with a logistic link (``link = "logit"``) scores log-odds, which
+    go through the logistic function: its modelled chance of a good outcome. The mapping is
+    increasing, so the order is the scorer's own; the factors stay in the scorer's units and
+    sum to ``raw``."""
+    if getattr(scorer, "link", None) != "logit":
+        return raw
+    if raw >= 0:
+        return 1.0 / (1.0 + math.exp(-raw))
+    e = math.exp(raw)
+    return e / (1.0 + e)
 
 
 def _scored(
@@ -57,7 +76,7 @@ def _scored(
     factors = scorer.contributions(pair.values)
     return ScoredPair(
         candidate=index,
-        score=total(factors),
+        score=unit_score(scorer, total(factors)),
         factors=factors,
         features=pair.values,  # shared, never changed after pair_features built it
         pair=pair,

@@ -8,7 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
@@ -21,7 +25,7 @@ from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
 from service.kit import idempotency
 from service.kit.background import logged
 from service.kit.http import tidy_spec
-from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit
+from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, JsonBodies
 from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
 from service.kit.ratelimit import RateLimiter
@@ -140,11 +144,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
         license_info={"name": "Apache-2.0"},
+        docs_url=None,  # served below from the installed package, not a CDN
+        redoc_url=None,  # ReDoc comes only from a CDN: an offline network would get a blank page
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
         app.include_router(router)
     idempotency.install(app)  # innermost: stores the first response of a keyed create
+    app.add_middleware(JsonBodies)  # 415 for bodies that are not JSON, 422 for repeated keys
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Load shedding, before any work. Match lists are CPU-bound: a few at once keep each turn
     # of the event loop short, so that what is shed is answered fast.
@@ -152,12 +160,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         InFlightLimit,
         max_in_flight=settings.max_matches_in_flight,
         max_wait_s=settings.max_queue_wait_s,
+        max_waiting=settings.max_queue_length,
         paths=CPU_BOUND_PATHS,
     )
     app.add_middleware(
         InFlightLimit,
         max_in_flight=in_flight_limit(settings),
         max_wait_s=settings.max_queue_wait_s,
+        max_waiting=settings.max_queue_length,
     )
     app.add_middleware(AccessLog)
     _register_problem_schema(app)
@@ -183,6 +193,35 @@ def in_flight_limit(settings: Settings) -> int:
     if settings.max_in_flight is not None:
         return settings.max_in_flight
     return 2 * settings.pool_max_size
+
+
+DOCS_ASSETS = "/docs/assets"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its scripts and styles from the `swagger-ui-bundle` package,
+    so the docs work on a network without outside access (FastAPI's default loads them from
+    a public CDN)."""
+    app.mount(
+        DOCS_ASSETS,
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _register_problem_schema(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -98,12 +99,48 @@ def _serve(app: object, settings: Settings) -> None:
         stop_embedded()
 
 
+def _with_address(args: argparse.Namespace) -> Settings:
+    """The settings, with --host / --port (when given) in place of JOBMATCH_HOST / _PORT."""
+    settings = get_settings()
+    update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return settings.model_copy(update=update) if update else settings
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why (host, port) cannot be listened on, or None when it can (checked by binding it, as
+    the server will, and letting go at once)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def _require_free_port(settings: Settings) -> None:
+    problem = port_in_use(settings.host, settings.port)
+    if problem is not None:
+        print(
+            f"jobmatch: cannot listen on {settings.host}:{settings.port} ({problem}). Is another "
+            "jobmatch running? Stop it, or choose another port with --port. Nothing was changed.",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from service.app import configure_logging, create_app
     from service.kit import migrate
     from service.kit.embedded_db import stop_embedded
 
-    settings = get_settings()
+    settings = _with_address(args)
+    _require_free_port(settings)
     configure_logging(settings.log_level)
     _supervise_embedded(settings)  # this process owns the embedded server: its workers attach
     if not args.no_migrate:
@@ -137,7 +174,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from service.kit.pool import create_pool
     from service.state import AppState
 
-    settings = get_settings()
+    settings = _with_address(args)
+    # Before anything else: preparing the demo revokes the previous demo keys, which would cut
+    # off a demo still running on this port, and then fail to listen on it.
+    _require_free_port(settings)
     configure_logging(settings.log_level)
     url = _database_url(settings)
     where = "external" if settings.database_url else f"embedded in {settings.data_dir}"
@@ -276,8 +316,25 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def _address_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host", default=None, help="address to listen on (default: JOBMATCH_HOST, 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: JOBMATCH_PORT, 8000)"
+    )
+
+
+DEMO_DESCRIPTION = """Prepare a demo agency and serve it.
+
+The embedded PostgreSQL (or JOBMATCH_DATABASE_URL), migrations, an agency
+"Demo Employment Agency" with one fresh key per role (printed once; the previous demo keys are
+revoked), generated seekers and postings from real ESCO occupations (embedded on the first run,
+about a minute on two cores, then reused from JOBMATCH_DATA_DIR), then the API with interactive
+docs at /docs. The port is checked first: when it is taken, nothing is changed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobmatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -285,11 +342,28 @@ def main(argv: list[str] | None = None) -> None:
         "serve", help="run the API (embedded PostgreSQL unless JOBMATCH_DATABASE_URL)"
     )
     p.add_argument("--no-migrate", action="store_true", help="do not run migrations first")
+    _address_options(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", help="demo agency, keys and data, then serve on 127.0.0.1:8000")
-    p.add_argument("--postings", type=int, default=300)
-    p.add_argument("--seekers", type=int, default=300)
+    p = sub.add_parser(
+        "demo",
+        help="demo agency, keys and data, then serve (127.0.0.1:8000 by default)",
+        description=DEMO_DESCRIPTION,
+        epilog="Other settings come from JOBMATCH_* environment variables (README, Configuration).",
+    )
+    p.add_argument(
+        "--postings",
+        type=int,
+        default=300,
+        help="demo postings to generate on the first run (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seekers",
+        type=int,
+        default=300,
+        help="demo seekers to generate on the first run (default: %(default)s)",
+    )
+    _address_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("migrate", help="apply (or revert) database migrations")
@@ -314,7 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default=str(OPENAPI_PATH))
     p.set_defaults(func=cmd_openapi)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
     args.func(args)
 
 

@@ -68,10 +68,17 @@ class Settings(BaseSettings):
         "at most this many at once per process, within max_in_flight (0 = no own limit).",
     )
     max_queue_wait_s: float = Field(
-        default=0.25,
+        default=2.0,
         ge=0,
-        description="Load shedding: a /v1 request beyond max_in_flight waits this long at most "
-        "for a slot (at most max_in_flight wait), then answers 503 (0 = at once).",
+        description="Load shedding: a /v1 request beyond max_in_flight (or "
+        "max_matches_in_flight) waits this long at most for a slot, then answers 503 "
+        "(0 = at once).",
+    )
+    max_queue_length: int = Field(
+        default=64,
+        ge=0,
+        description="Load shedding: how many requests may wait for a slot of each limit; one "
+        "more is answered 503 at once.",
     )
     idempotency_ttl_hours: float = Field(
         default=24.0, description="How long an Idempotency-Key and its response are kept."
@@ -94,6 +101,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Postings found by full-text search for a seeker's words added to the "
         "vector search's candidates before scoring (hybrid retrieval; 0 = vector search only).",
+    )
+    match_list_reuse_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A match request answers the newest stored list of the same input when it "
+        "is younger than this and nothing it was made from changed (0 = always a new list).",
     )
     exact_search_below: int = Field(
         default=1000,

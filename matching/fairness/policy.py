@@ -125,9 +125,39 @@ def apply_policy(
         labels = list(groups)
     report["infeasible_prefixes"] = infeasible
     if targets:
-        report["before"] = fairness_report([labels[i] for i in raw], targets, k)
-        report["after"] = fairness_report([labels[i] for i in order], targets, k)
+        report.update(_before_and_after(raw[:k], order[:k], groups, labels, targets))
     return PolicyOutcome(order=order, report=report)
+
+
+MEASURED_OVER = (
+    "The consenting candidates in the list's first k places: 'before' in score order, 'after' "
+    "as shown. Candidates without consent ('unknown') are left out of both: the policy does not "
+    "govern them (they compete on score), and their number is in unknown_in_top_k."
+)
+
+
+def _before_and_after(
+    before: Sequence[int],
+    after: Sequence[int],
+    groups: Sequence[str],
+    labels: Sequence[str],
+    targets: Mapping[str, float],
+) -> dict[str, Any]:
+    """The metrics of the first k places before and after re-ranking, over like sets: the same
+    number of places, the same population (the consenting candidates in them), the same
+    targets. Measuring 'before' over the whole pool and 'after' over the list would show a
+    change where there is none."""
+    out: dict[str, Any] = {
+        "measured_over": MEASURED_OVER,
+        "unknown_in_top_k": {
+            "before": sum(1 for i in before if groups[i] == UNKNOWN),
+            "after": sum(1 for i in after if groups[i] == UNKNOWN),
+        },
+    }
+    for name, places in (("before", before), ("after", after)):
+        known = [labels[i] for i in places if groups[i] != UNKNOWN]
+        out[name] = fairness_report(known, targets, len(known)) if known else None
+    return out
 
 
 def placement_counts(

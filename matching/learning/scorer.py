@@ -62,6 +62,8 @@ class LinearModelScorer:
         }
         self.intercept = _number(intercept, "intercept")
         self.metadata: dict[str, Any] = dict(metadata or {})
+        # Lists show log-odds on the 0-1 scale of every scorer (matching.rank.unit_score).
+        self.link = "logit"
 
     def contributions(self, features: Mapping[str, float | None]) -> dict[str, float]:
         out = {name: w * _value(features, name) for name, w in self.weights.items()}

@@ -54,7 +54,8 @@ def _entry(v: vectors_db.PostingVector) -> Entry:
         vector=v.embedding,
         lat=v.lat,
         lon=v.lon,
-        everywhere=v.remote_allowed,
+        # No coordinates (an address not in the gazetteer): in reach of all, distance unknown.
+        everywhere=v.remote_allowed or v.lat is None or v.lon is None,
         valid_until=v.valid_through.timestamp() if v.valid_through else math.inf,
         payload=(v.external_id, v.version),
     )

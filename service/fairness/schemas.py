@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from service.kit.schemas import Strict
+from service.records.schemas import AgeBand, Gender
 
 
 class ProtectedAttribute(StrEnum):
@@ -21,6 +25,19 @@ class ProtectedAttribute(StrEnum):
     age_band = "age_band"
     disability = "disability"
     migrant_background = "migrant_background"
+
+
+def _values(attribute: ProtectedAttribute) -> list[str]:
+    if attribute is ProtectedAttribute.gender:
+        return [g.value for g in Gender]
+    if attribute is ProtectedAttribute.age_band:
+        return [a.value for a in AgeBand]
+    return ["true", "false"]  # disability, migrant_background
+
+
+def group_labels(attributes: list[ProtectedAttribute]) -> list[str]:
+    """Every group a consenting seeker can be in under these attributes (`female|55-64`)."""
+    return ["|".join(combo) for combo in itertools.product(*(_values(a) for a in attributes))]
 
 
 class FairnessPolicyIn(Strict):
@@ -91,6 +108,24 @@ class FairnessPolicyIn(Strict):
     reason: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None, description="Why the policy changes (kept in its history)"
     )
+
+    @field_validator("protected_groups", "targets")
+    @classmethod
+    def _groups_exist(cls, value: Any, info: ValidationInfo) -> Any:
+        """A group is a value of each chosen attribute, joined with `|`: a label that no
+        seeker can have (`femal`) would silently never match anyone."""
+        attributes = info.data.get("attributes")
+        if not attributes:
+            return value  # attributes invalid: reported on their own
+        valid = group_labels(attributes)
+        wrong = [g for g in value if g not in valid]
+        if wrong:
+            shown = ", ".join(valid) if len(valid) <= 30 else ", ".join(valid[:30]) + ", …"
+            raise ValueError(
+                f"no such group {wrong[0]!r} for attributes {'|'.join(attributes)}; "
+                f"the groups are: {shown}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> FairnessPolicyIn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from service.auth.dependencies import State
@@ -16,6 +16,12 @@ router = APIRouter(tags=["health"])
 async def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
+
+
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> Response:
+    """HEAD of the liveness probe (load balancers use it): 200, no body."""
+    return Response(status_code=200)
 
 
 @router.get(

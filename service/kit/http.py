@@ -65,7 +65,10 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (max 200)")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
 AcceptLanguage = Annotated[
     str | None,
-    Header(description="Language of explanation notes: en or zh (Simplified Chinese)"),
+    Header(
+        description="Language of explanation notes: en or zh (Simplified Chinese), by q-value; "
+        "the answer's Content-Language says which was used"
+    ),
 ]
 
 

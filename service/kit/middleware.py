@@ -4,6 +4,7 @@ data."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import traceback
@@ -12,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.kit.problems import problem_response
+from service.kit.problems import FieldError, problem_response
 
 log = logging.getLogger("jobmatch.access")
 
@@ -78,6 +79,122 @@ class BodySizeLimit:
             slug="content-too-large",
         )
         await response(scope, receive, send)
+
+
+def _json_like(media_type: str) -> bool:
+    subtype = media_type.partition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _streams_json(media_type: str) -> bool:
+    return "ndjson" in media_type or "jsonl" in media_type
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def duplicate_key(raw: bytes) -> str | None:
+    """The first object key that repeats in a JSON document (None when none does, or when it
+    is not JSON at all: the route reports that). Python's parser is the one that can see
+    repeats; orjson, like most, keeps the last value silently."""
+    if b'"' not in raw:
+        return None
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return exc.path
+    except ValueError:
+        return None
+    return None
+
+
+_CHECK_INLINE_BYTES = 256 * 1024
+
+
+class JsonBodies:
+    """Every `/v1` request body is JSON (`application/json`, `…+json` such as JSON-LD and merge
+    patches, or NDJSON for bulk uploads): any other media type with a body answers one 415;
+    a JSON document whose objects repeat a key answers 422 (which value is meant cannot be
+    known, and parsers disagree: most keep the last silently)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        media_type = ""
+        framed = False
+        for name, value in scope.get("headers") or ():
+            if name == b"content-type":
+                media_type = value.decode("latin-1").split(";")[0].strip().lower()
+            elif name == b"content-length":
+                framed = framed or value.strip() not in (b"", b"0")
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed or not media_type or _streams_json(media_type):
+            await self.app(scope, receive, send)
+            return
+        if not _json_like(media_type):
+            response = problem_response(
+                None,
+                415,
+                "Unsupported media type",
+                "Request bodies are JSON: send Content-Type: application/json (postings also "
+                "application/ld+json, patches application/merge-patch+json, bulk uploads "
+                "application/x-ndjson).",
+                slug="unsupported-media-type",
+            )
+            await response(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client left: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        # Python's parser is several times slower than orjson: a large body is checked off the
+        # event loop.
+        large = len(raw) > _CHECK_INLINE_BYTES
+        repeated = await asyncio.to_thread(duplicate_key, raw) if large else duplicate_key(raw)
+        if repeated is not None:
+            response = problem_response(
+                None,
+                422,
+                "Validation failed",
+                "A JSON object repeats a key; send each key once.",
+                slug="validation",
+                errors=[FieldError(field="body", message=f"duplicate key {repeated!r}")],
+            )
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class InFlightLimit:

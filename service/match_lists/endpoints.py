@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from service.auth.dependencies import State, authorize, parse_id
 from service.auth.permissions import Principal
@@ -26,18 +26,17 @@ MatchLimit = Annotated[int, Query(ge=1, le=100, description="Items in the list (
 )
 async def postings_for_seeker(
     seeker_id: str,
+    response: Response,
     state: State,
     principal: Matcher,
     limit: MatchLimit = 20,
     accept_language: AcceptLanguage = None,
 ) -> MatchList:
     """Rank active postings for a seeker; the list is stored and can be reviewed later."""
+    lang = language(accept_language)
+    response.headers["Content-Language"] = lang  # of the explanation notes
     produced = await matchmaking.postings_for_seeker(
-        state,
-        principal,
-        parse_id(seeker_id, "seeker"),
-        limit=limit,
-        language=language(accept_language),
+        state, principal, parse_id(seeker_id, "seeker"), limit=limit, language=lang
     )
     return presentation.visible_to(principal, produced)
 
@@ -50,17 +49,16 @@ async def postings_for_seeker(
 )
 async def seekers_for_posting(
     posting_id: str,
+    response: Response,
     state: State,
     principal: Matcher,
     limit: MatchLimit = 20,
     accept_language: AcceptLanguage = None,
 ) -> MatchList:
     """Rank seekers for a posting; the list is stored and can be reviewed later."""
+    lang = language(accept_language)
+    response.headers["Content-Language"] = lang  # of the explanation notes
     produced = await matchmaking.seekers_for_posting(
-        state,
-        principal,
-        parse_id(posting_id, "posting"),
-        limit=limit,
-        language=language(accept_language),
+        state, principal, parse_id(posting_id, "posting"), limit=limit, language=lang
     )
     return presentation.visible_to(principal, produced)

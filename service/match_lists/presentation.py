@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from service.auth.permissions import Principal
 from service.match_lists.repository import StoredItem, StoredList
 from service.match_lists.schemas import MatchItem, MatchList
@@ -26,6 +28,8 @@ def to_response(
             external_id=it.external_id or "",
             title=it.title,
             score=it.score,
+            # fsum: the same bits whatever order the factors come in (JSONB reorders keys)
+            score_raw=math.fsum(it.factors.values()),
             factors=it.factors,
             explanation=it.explanation,  # type: ignore[arg-type]
             decisions=(
@@ -63,7 +67,17 @@ def to_response(
 PUBLIC_FAIRNESS_FIELDS = ("method", "attributes", "k", "pool_size", "alpha")
 
 
+# What of the policy inside a list a key without `fairness_policy:read` (a portal) sees: which
+# policy shaped the list, not its groups, shares, p or the admin's reason.
+PUBLIC_POLICY_FIELDS = ("method", "attributes", "version")
+
+
 def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
+    if match_list.fairness_policy and not principal.may("fairness_policy:read"):
+        match_list.fairness_policy = {
+            **{k: v for k, v in match_list.fairness_policy.items() if k in PUBLIC_POLICY_FIELDS},
+            "details": "shown to keys that may read the fairness policy",
+        }
     if match_list.fairness and principal.role not in PROTECTED_READERS:
         match_list.fairness = {
             **{k: v for k, v in match_list.fairness.items() if k in PUBLIC_FAIRNESS_FIELDS},

@@ -105,8 +105,8 @@ async def count_reachable_postings(
             f"AND e.lat BETWEEN $6 AND $7 AND e.lon BETWEEN $8 AND $9 AND {distance} <= $5 "
             "LIMIT $10 - remote.n) near) END "
             "FROM (SELECT count(*) AS n FROM (SELECT 1 FROM posting_embedding e "
-            f"WHERE e.agency_id = $1 AND e.model = $2 AND e.remote_allowed AND {ACTIVE} "
-            "LIMIT $10) r) remote",
+            "WHERE e.agency_id = $1 AND e.model = $2 AND (e.remote_allowed OR e.lat IS NULL) "
+            f"AND {ACTIVE} LIMIT $10) r) remote",
             agency_id,
             model,
             lat,
@@ -134,6 +134,8 @@ async def posting_candidates(
     exact: bool = False,
 ) -> list[Candidate]:
     """Active postings nearest in meaning, within the radius unless remote (none if no location).
+    A posting whose place has no coordinates (an address the gazetteer did not know) is in
+    reach of everyone, its distance unknown, like a seeker without a location.
 
     The filter reads copies of the filter columns beside each vector (migration 0006), so only
     the `limit` survivors are joined to their postings. Two plans:
@@ -152,7 +154,8 @@ async def posting_candidates(
         candidates = (
             "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
-            "AND (e.remote_allowed OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
+            "AND (e.remote_allowed OR e.lat IS NULL "
+            "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
             f"AND e.lon BETWEEN $10 AND $11 AND {distance} <= $4))), "
             "c AS (SELECT * FROM reach ORDER BY distance, posting_id LIMIT $7) "
         )
@@ -160,7 +163,7 @@ async def posting_candidates(
         candidates = (
             "WITH c AS (SELECT e.posting_id, e.embedding <=> $3 AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
-            f"AND ($4::float8 IS NULL OR e.remote_allowed OR {distance} <= $4) "
+            f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4) "
             "ORDER BY e.embedding <=> $3 LIMIT $7) "
         )
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
@@ -275,7 +278,7 @@ async def nearby_postings(
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.version FROM posting r WHERE r.agency_id = $1 "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        f"AND ($2::float8 IS NULL OR r.remote_allowed OR {distance} <= $2) "
+        f"AND ($2::float8 IS NULL OR r.remote_allowed OR r.lat IS NULL OR {distance} <= $2) "
         f"ORDER BY CASE WHEN $3::float8 IS NULL OR r.lat IS NULL THEN 0 ELSE {distance} END, "
         "r.profile->>'date_posted' DESC NULLS LAST, r.id LIMIT $5",
         agency_id,
@@ -495,3 +498,55 @@ async def get_list(
         list_id,
     )
     return StoredList(**dict(row)), [StoredItem(**dict(i)) for i in items]
+
+
+# Records are stamped with their transaction's start, and a list with its own, after its
+# candidates were read: a write stamped up to this long before a list may not have been seen
+# by it (a write transaction still open, or a request still scoring), so such a list is not
+# answered again. Seconds, as SQL.
+WRITE_SLACK = "3 seconds"
+
+
+async def reusable_list(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    kind: str,
+    seeker_id: UUID | None,
+    posting_id: UUID | None,
+    input_hash: str,
+    fresh_seconds: float,
+    limit: int,
+) -> UUID | None:
+    """The newest list of this kind for this seeker or posting made from the same input (same
+    profile, limit, language, scorer, embedding model, policy) less than `fresh_seconds` ago,
+    when nothing on the candidate side changed since: no candidate record of the agency
+    written (created or edited), no posting expired, and none of its items deleted."""
+    candidates = "posting" if kind == "postings_for_seeker" else "seeker"  # never from input
+    expiry = (
+        "AND NOT EXISTS (SELECT 1 FROM posting p WHERE p.agency_id = $1 "
+        f"AND p.valid_through > l.created_at - interval '{WRITE_SLACK}' "
+        "AND p.valid_through <= now()) "
+        if candidates == "posting"
+        else ""
+    )
+    found: UUID | None = await conn.fetchval(
+        "SELECT l.id FROM match_list l "
+        "WHERE l.agency_id = $1 AND l.kind = $2 "
+        "AND l.seeker_id IS NOT DISTINCT FROM $3 AND l.posting_id IS NOT DISTINCT FROM $4 "
+        "AND l.input_hash = $5 AND l.created_at > now() - make_interval(secs => $6) "
+        f"AND NOT EXISTS (SELECT 1 FROM {candidates} r WHERE r.agency_id = $1 "
+        f"AND r.updated_at > l.created_at - interval '{WRITE_SLACK}') "
+        f"{expiry}"
+        "AND (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) "
+        "= least($7, l.candidates_considered) "
+        "ORDER BY l.created_at DESC LIMIT 1",
+        agency_id,
+        kind,
+        seeker_id,
+        posting_id,
+        input_hash,
+        fresh_seconds,
+        limit,
+    )
+    return found

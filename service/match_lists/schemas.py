@@ -44,8 +44,17 @@ class MatchItem(BaseModel):
     posting_id: str | None = None
     external_id: str
     title: str | None = Field(default=None, description="Posting title (jobs for a seeker)")
-    score: float
-    factors: dict[str, float] = Field(description="feature name → contribution; they sum to score")
+    score: float = Field(
+        description="0 to 1 for every scorer: the default weighted sum as it is, a learned "
+        "model's log-odds through the logistic function (its chance of a good outcome)"
+    )
+    score_raw: float = Field(
+        description="The scorer's own score, the sum of factors: equal to score for the "
+        "default scorer, log-odds for a learned model"
+    )
+    factors: dict[str, float] = Field(
+        description="feature name → contribution in the scorer's units; they sum to score_raw"
+    )
     explanation: MatchExplanation
     decisions: list[DecisionOut] | None = Field(
         default=None, description="Review view only: this item's decisions, newest first"

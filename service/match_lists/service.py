@@ -25,6 +25,7 @@ from matching.rank import (
 )
 from matching.readability import list_warnings
 from matching.score import Scorer
+from service.audit import service as auditing
 from service.auth.permissions import Principal
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
@@ -161,6 +162,20 @@ async def postings_for_seeker(
             raise _missing_embedding("seeker")
         query = vector if personalised else None
         scorer = await active_scorer(state, conn, principal.agency_id)
+        model_version = scorer.version if personalised else NON_PERSONALISED_VERSION
+        input_hash = _hash(seeker_row.profile, limit, language, model_version, model)
+        reused = await _reuse(
+            state,
+            conn,
+            principal,
+            kind="postings_for_seeker",
+            seeker_id=seeker_id,
+            posting_id=None,
+            input_hash=input_hash,
+            limit=limit,
+        )
+        if reused is not None:
+            return reused
     seeker = convert.seeker_profile(seeker_row.profile)
     result = await rank_postings(
         state,
@@ -202,13 +217,13 @@ async def postings_for_seeker(
         seeker_id=seeker_id,
         posting_id=None,
         personalised=personalised,
-        model_version=scorer.version if personalised else NON_PERSONALISED_VERSION,
+        model_version=model_version,
         embedding_model=model,
         radius_km=used_radius,
         radius_widened_km=(used_radius - radius) if used_radius is not None else 0.0,
         considered=len(candidates),
         items=items,
-        input_hash=_hash(seeker_row.profile, limit, used_radius),
+        input_hash=input_hash,
     )
     return to_response(stored, items)
 
@@ -249,6 +264,26 @@ async def seekers_for_posting(
         )
         policy_row = await policies.current(conn, agency_id=principal.agency_id)
         scorer = await active_scorer(state, conn, principal.agency_id)
+        input_hash = _hash(
+            posting_row.profile,
+            limit,
+            language,
+            scorer.version,
+            model,
+            policy_row.version if policy_row else None,
+        )
+        reused = await _reuse(
+            state,
+            conn,
+            principal,
+            kind="seekers_for_posting",
+            seeker_id=None,
+            posting_id=posting_id,
+            input_hash=input_hash,
+            limit=limit,
+        )
+        if reused is not None:
+            return reused
     # Seeker profiles are personal data: read for this request, never kept in memory.
     candidates = [r.candidate for r in retrieved]
     seekers = [convert.seeker_profile(r.profile) for r in retrieved]
@@ -305,7 +340,7 @@ async def seekers_for_posting(
         radius_widened_km=0.0,
         considered=len(candidates),
         items=items,
-        input_hash=_hash(posting_row.profile, limit),
+        input_hash=input_hash,
         fairness_policy=(
             {**policy_row.policy, "version": policy_row.version} if policy_row else None
         ),
@@ -360,6 +395,52 @@ def _warned(
         return {**e, "notes": [*e["notes"], *(w["message"] for w in block)], "warnings": block}
 
     return explained
+
+
+async def _reuse(
+    state: AppState,
+    conn: Any,
+    principal: Principal,
+    *,
+    kind: str,
+    seeker_id: UUID | None,
+    posting_id: UUID | None,
+    input_hash: str,
+    limit: int,
+) -> MatchList | None:
+    """The newest stored list made from the same input within the freshness window, when
+    nothing it was made from changed since (match_lists/repository.reusable_list): answered
+    again instead of storing an identical list (which would flood the review queue). The
+    reuse is audited."""
+    fresh = state.settings.match_list_reuse_seconds
+    if fresh <= 0:
+        return None
+    list_id = await db.reusable_list(
+        conn,
+        agency_id=principal.agency_id,
+        kind=kind,
+        seeker_id=seeker_id,
+        posting_id=posting_id,
+        input_hash=input_hash,
+        fresh_seconds=fresh,
+        limit=limit,
+    )
+    if list_id is None:
+        return None
+    async with conn.transaction():
+        found = await db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
+        if found is None:  # erased in between
+            return None
+        await auditing.log(
+            conn,
+            principal,
+            "match_list.reuse",
+            subject_type="match_list",
+            subject_id=list_id,
+            route=ROUTES[kind],
+        )
+    stored, items = found
+    return to_response(stored, items)
 
 
 async def _persist(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 import sys
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from matching.fairness.policy import FairnessPolicy
@@ -18,6 +21,7 @@ from matching.profiles import (
     SeekerProfile,
     Skill,
 )
+from service.records.geocode import geocode
 from service.records.repository import NewRecord
 from service.records.schemas import PostingIn, SeekerIn
 
@@ -29,8 +33,8 @@ def _shared(text: str | None) -> str | None:
 
 
 def _loc(d: dict[str, Any] | None) -> Location | None:
-    if not d:
-        return None
+    if not d or d.get("lat") is None or d.get("lon") is None:
+        return None  # an address the gazetteer did not know: distance unknown
     return Location(d["lat"], d["lon"], _shared(d.get("city")), _shared(d.get("region")))
 
 
@@ -113,12 +117,81 @@ def _dt(v: str | None) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
+_BLOCKS = frozenset(
+    [
+        "address",
+        "article",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+_MARKUP = re.compile(r"<[A-Za-z!/]|&[#A-Za-z0-9]+;")
+
+
+class _TextOnly(HTMLParser):
+    """The text of an HTML fragment: tags dropped (blocks become line breaks), entities read,
+    scripts and styles left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(text: str | None) -> str | None:
+    """Descriptions often come as HTML (job boards, JSON-LD): what is embedded is their text,
+    not their markup. Plain text is returned as it is."""
+    if not text or not _MARKUP.search(text):
+        return text
+    parser = _TextOnly()
+    parser.feed(text)
+    parser.close()
+    lines = (" ".join(line.split()) for line in html.unescape("".join(parser.parts)).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
 def posting_profile(p: dict[str, Any]) -> PostingProfile:
     org = p.get("hiring_organization") or {}
     occupations, skills = _inferred(p.get("inferred"))
     return PostingProfile(
         title=p["title"],
-        description=p.get("description"),
+        description=html_to_text(p.get("description")),
         occupation=_occ(p.get("occupation")),
         skills_required=_skills(p.get("skills_required")),
         skills_preferred=_skills(p.get("skills_preferred")),
@@ -158,8 +231,19 @@ def seeker_record(body: SeekerIn) -> NewRecord:
     )
 
 
+def located(place: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A place with coordinates looked up from its address when it has none (and the
+    gazetteer knows the city); otherwise as it is."""
+    if not place or place.get("lat") is not None:
+        return place
+    found = geocode(place.get("city"), place.get("region"), place.get("country"))
+    return place if found is None else {**place, "lat": found.lat, "lon": found.lon}
+
+
 def posting_record(body: PostingIn) -> NewRecord:
     profile = body.model_dump(mode="json", exclude={"external_id"})
+    profile["job_location"] = located(profile.get("job_location"))
+    profile["other_locations"] = [located(p) for p in profile.get("other_locations") or ()]
     loc = profile.get("job_location") or {}
     return NewRecord(
         external_id=body.external_id,

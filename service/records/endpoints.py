@@ -21,11 +21,19 @@ from service.kit import idempotency
 from service.kit.http import API_V1, Cursor, Limit, problems
 from service.kit.idempotency import Idempotent
 from service.kit.problems import FieldError, ProblemError, validation_problem
-from service.kit.schemas import NOT_BLANK, Page
+from service.kit.schemas import NOT_BLANK, STORED, Page
 from service.records import bulk, jsonld, representation
 from service.records import service as records
 from service.records.repository import Kind
-from service.records.schemas import PostingIn, PostingOut, SeekerIn, SeekerOut
+from service.records.schemas import (
+    PostingIn,
+    PostingOut,
+    PostingWritten,
+    SeekerIn,
+    SeekerOut,
+    SeekerWritten,
+    WriteWarning,
+)
 
 _MERGE_PATCH = "application/merge-patch+json"
 # RFC 9110 §13.1.1: `*` or a list of entity tags (weak ones allowed in the syntax, though they
@@ -86,9 +94,17 @@ def make_router(kind: Kind) -> APIRouter:
     Deleter = Annotated[Principal, Depends(authorize(delete_op))]
     router = APIRouter(prefix=f"{API_V1}/{plural}", tags=[plural])
 
-    def out(row: Any, prot: Any, principal: Principal, response: Response) -> Any:
+    Written: type[SeekerWritten] | type[PostingWritten] = (
+        SeekerWritten if kind == "seeker" else PostingWritten
+    )
+
+    def out(
+        written: tuple[Any, Any, list[WriteWarning]], principal: Principal, response: Response
+    ) -> Any:
+        row, prot, warnings = written
         response.headers["ETag"] = records.etag(row)
-        return representation.represent(kind, row, protected=prot, principal=principal)
+        shown = representation.represent(kind, row, protected=prot, principal=principal)
+        return Written.model_validate({**dict(shown), "warnings": warnings}, context=STORED)
 
     create_extra: dict[str, Any] = {
         "requestBody": {
@@ -102,7 +118,7 @@ def make_router(kind: Kind) -> APIRouter:
 
     @router.post(
         "",
-        response_model=Out,
+        response_model=Written,
         status_code=status.HTTP_201_CREATED,
         responses=problems(409, 413, 415, 422),
         openapi_extra=create_extra,
@@ -117,6 +133,12 @@ def make_router(kind: Kind) -> APIRouter:
         data = await _json_body(request)
         if content_type == _JSONLD and kind == "posting":
             data = jsonld.from_jsonld(data)
+        elif kind == "posting" and isinstance(data, dict) and jsonld.looks_like_jsonld(data):
+            raise validation_problem(
+                [FieldError(field="body.@type", message="JSON-LD sent as application/json")],
+                detail="This is a schema.org JSON-LD document: send it with "
+                f"Content-Type: {_JSONLD} (application/json takes the API's own fields).",
+            )
         elif content_type not in ("application/json", ""):
             raise ProblemError(
                 415,
@@ -124,9 +146,9 @@ def make_router(kind: Kind) -> APIRouter:
                 f"Send application/json{' or ' + _JSONLD if kind == 'posting' else ''}.",
             )
         body = records.parse_body(kind, data)
-        row, prot = await records.create(state, principal, kind, body)
-        response.headers["Location"] = f"/v1/{plural}/{row.id}"
-        return out(row, prot, principal, response)
+        written = await records.create(state, principal, kind, body)
+        response.headers["Location"] = f"/v1/{plural}/{written[0].id}"
+        return out(written, principal, response)
 
     @router.get(
         "",
@@ -175,7 +197,7 @@ def make_router(kind: Kind) -> APIRouter:
 
     @router.put(
         "/{record_id}",
-        response_model=Out,
+        response_model=Written,
         responses=problems(404, 409, 412, 413, 422),
         summary=f"Replace a {kind}",
         operation_id=f"replace_{kind}",
@@ -189,14 +211,14 @@ def make_router(kind: Kind) -> APIRouter:
         if_match: IfMatch = None,
     ) -> Any:
         """Replace the whole record (fields left out are cleared) and re-embed it."""
-        row, prot = await records.replace(
+        written = await records.replace(
             state, principal, kind, parse_id(record_id, kind), body, if_match=if_match
         )
-        return out(row, prot, principal, response)
+        return out(written, principal, response)
 
     @router.patch(
         "/{record_id}",
-        response_model=Out,
+        response_model=Written,
         responses=problems(404, 409, 412, 413, 422),
         openapi_extra={
             "requestBody": {
@@ -222,10 +244,10 @@ def make_router(kind: Kind) -> APIRouter:
         changes = await _json_body(request)
         if not isinstance(changes, dict):
             raise validation_problem([FieldError(field="body", message="expected a JSON object")])
-        row, prot = await records.patch(
+        written = await records.patch(
             state, principal, kind, parse_id(record_id, kind), changes, if_match=if_match
         )
-        return out(row, prot, principal, response)
+        return out(written, principal, response)
 
     @router.delete(
         "/{record_id}",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from service.kit.problems import FieldError, validation_problem
 
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PERIODS = {"HOUR", "DAY", "WEEK", "MONTH", "YEAR"}
 
 # The JobPosting properties read, with the JSON types accepted for each (others are ignored).
@@ -69,8 +71,8 @@ def _wrong_types(doc: dict[str, Any]) -> list[FieldError]:
 
 def _timestamp(value: Any) -> Any:
     """schema.org dates may omit the offset or the seconds: make them RFC 3339 (UTC if none)."""
-    if not isinstance(value, str):
-        return value
+    if not isinstance(value, str) or _DATE_ONLY.match(value):
+        return value  # a date: the posting's schema reads it as the end of that day
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -123,21 +125,46 @@ def _skills(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _location(value: Any) -> dict[str, Any] | None:
-    place = _first(value)
+def _place(place: Any) -> dict[str, Any] | None:
+    """A schema.org Place: its geo coordinates and its PostalAddress (city, region, country),
+    each kept when given; a place with an address but no geo is looked up by the service."""
     if not isinstance(place, dict):
         return None
-    geo = place.get("geo") or {}
-    address = place.get("address") or {}
-    if not isinstance(geo, dict) or "latitude" not in geo or "longitude" not in geo:
-        return None
-    loc: dict[str, Any] = {"lat": _number(geo["latitude"]), "lon": _number(geo["longitude"])}
-    if isinstance(address, dict):
-        if address.get("addressLocality"):
-            loc["city"] = address["addressLocality"]
-        if address.get("addressRegion"):
-            loc["region"] = address["addressRegion"]
-    return loc
+    geo = place.get("geo")
+    address = place.get("address")
+    loc: dict[str, Any] = {}
+    if isinstance(geo, dict) and "latitude" in geo and "longitude" in geo:
+        loc = {"lat": _number(geo["latitude"]), "lon": _number(geo["longitude"])}
+    if isinstance(address, str) and address.strip():
+        loc.setdefault("city", address.strip())  # an address as plain text: try it as a city
+    elif isinstance(address, dict):
+        for source, target in (
+            ("addressLocality", "city"),
+            ("addressRegion", "region"),
+            ("addressCountry", "country"),
+        ):
+            value = _text(address.get(source))
+            if value:
+                loc[target] = value
+    return loc or None
+
+
+def _locations(value: Any) -> list[dict[str, Any]]:
+    """Every place of a jobLocation (a Place or a list of them), in the given order."""
+    items = value if isinstance(value, list) else [value]
+    return [p for p in (_place(item) for item in items) if p]
+
+
+_CODED = re.compile(r"^\s*([0-9]{1,4})(?:\s*[-–:]\s*|\s+)(\S.*?)\s*$")
+
+
+def _occupation_text(text: str) -> dict[str, Any]:
+    """`"2221 Nursing professionals"` (an ISCO-08 code, then its title) → code and title; any
+    other text is a title."""
+    coded = _CODED.match(text)
+    if coded:
+        return {"title": coded.group(2), "isco08": coded.group(1)}
+    return {"title": text}
 
 
 def _salary(value: Any) -> dict[str, Any] | None:
@@ -157,6 +184,11 @@ def _salary(value: Any) -> dict[str, Any] | None:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def looks_like_jsonld(doc: dict[str, Any]) -> bool:
+    """A JSON-LD document (it names its @context or @type), whatever its Content-Type said."""
+    return "@context" in doc or "@type" in doc
+
+
 def from_jsonld(doc: Any) -> dict[str, Any]:
     """Map a JobPosting document to the fields of `PostingIn` (validated by the caller)."""
     if not isinstance(doc, dict):
@@ -174,6 +206,7 @@ def from_jsonld(doc: Any) -> dict[str, Any]:
         identifier = identifier.get("value")
     external_id = identifier if isinstance(identifier, str) and identifier else None
     employment = doc.get("employmentType") or []
+    places = _locations(doc.get("jobLocation"))
     occupation = doc.get("occupationalCategory")
     fields: dict[str, Any] = {
         "external_id": external_id,
@@ -186,7 +219,8 @@ def from_jsonld(doc: Any) -> dict[str, Any]:
         "skills_preferred": [],
         "employment_type": [employment] if isinstance(employment, str) else employment,
         "base_salary": _salary(doc.get("baseSalary")),
-        "job_location": _location(doc.get("jobLocation")),
+        "job_location": places[0] if places else None,
+        "other_locations": places[1:] or None,
         "remote_allowed": doc.get("jobLocationType") == "TELECOMMUTE",
         "date_posted": _day(doc.get("datePosted")),
         "valid_through": _timestamp(doc.get("validThrough")),
@@ -198,7 +232,7 @@ def from_jsonld(doc: Any) -> dict[str, Any]:
             "isco08": occupation.get("codeValue"),
         }
     elif isinstance(occupation, str):
-        fields["occupation"] = {"title": occupation}
+        fields["occupation"] = _occupation_text(occupation)
     if isinstance(doc.get("experienceRequirements"), dict):
         months = doc["experienceRequirements"].get("monthsOfExperience")
         if isinstance(months, int | float):

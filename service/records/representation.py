@@ -27,8 +27,11 @@ def _base(
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-    if kind == "seeker" and protected is not None and principal.role in PROTECTED_READERS:
-        base["protected"] = protected
+    if kind == "seeker":
+        shown = principal.role in PROTECTED_READERS
+        if shown and protected is not None:
+            base["protected"] = protected
+        base["protected_shown"] = shown
     return base
 
 

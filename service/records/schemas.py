@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated
 
@@ -14,7 +15,15 @@ from pydantic import (
     model_validator,
 )
 
-from service.kit.schemas import Currency, ExternalId, LanguageCode, LongText, Strict, Text
+from service.kit.schemas import (
+    NOT_BLANK,
+    Currency,
+    ExternalId,
+    LanguageCode,
+    LongText,
+    Strict,
+    Text,
+)
 
 
 class EmploymentType(StrEnum):
@@ -52,6 +61,47 @@ class Location(Strict):
     lon: float = Field(ge=-180, le=180)
     city: Annotated[str, Field(max_length=200)] | None = None
     region: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Place(Strict):
+    """Where a job is: coordinates, or an address the service looks up (offline, in a
+    gazetteer of cities); a place it cannot find is kept as sent, without coordinates, and the
+    posting is matched with its distance unknown."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {a: {"type": "number"}}, "required": [a]},
+                    "then": {"properties": {b: {"type": "number"}}, "required": [b]},
+                }
+                for a, b in (("lat", "lon"), ("lon", "lat"))
+            ],
+            "anyOf": [
+                {
+                    "required": ["lat", "lon"],
+                    "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+                },
+                {"required": ["city"], "properties": {"city": {"type": "string"}}},
+            ],
+        }
+    )
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    city: Annotated[str, Field(max_length=200, pattern=NOT_BLANK)] | None = None
+    region: Annotated[str, Field(max_length=200)] | None = None
+    country: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="ISO 3166 code or English name (narrows the city look-up)"
+    )
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Place:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        if self.lat is None and not self.city:
+            raise ValueError("give lat and lon, or at least a city")
+        return self
 
 
 class Salary(Strict):
@@ -95,6 +145,9 @@ class Protected(Strict):
     disability: bool | None = None
     migrant_background: bool | None = None
 
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
 
 SkillList = Annotated[list[Skill], Field(max_length=200)]
 
@@ -174,7 +227,15 @@ class SeekerOut(SeekerFields):
     created_at: datetime
     updated_at: datetime
     protected: Protected | None = Field(
-        default=None, description="Only in answers to caseworker and admin keys."
+        default=None,
+        description="Only in answers to caseworker and admin keys; null there means none is "
+        "stored. See protected_shown.",
+    )
+    protected_shown: bool = Field(
+        default=False,
+        description="false: your role is never shown protected data, so a null `protected` "
+        "says nothing about what is stored; a PUT or PATCH of yours that omits or nulls it "
+        "keeps what is stored. true: `protected` is exactly what is stored.",
     )
 
 
@@ -198,20 +259,39 @@ class PostingFields(Strict):
         default_factory=list
     )
     base_salary: Salary | None = None
-    job_location: Location | None = None
+    job_location: Place | None = Field(
+        default=None, description="Where the job is; distance is measured to this place"
+    )
+    other_locations: Annotated[list[Place], Field(max_length=50)] = Field(
+        default_factory=list,
+        description="Further places of the same job (a JSON-LD jobLocation list): kept and "
+        "shown, not used for distance",
+    )
     remote_allowed: bool = False
     date_posted: date | None = None
-    valid_through: datetime | None = None
+    valid_through: datetime | date | None = Field(
+        default=None,
+        description="A date-time, or a date: valid to the end of that day (23:59:59 UTC)",
+    )
     openings: int | None = Field(default=None, ge=1, le=100_000)
     inferred: Inferred | None = INFERRED_FIELD
 
+    @field_validator("valid_through", mode="before")
+    @classmethod
+    def _end_of_day(cls, v: object) -> object:
+        """A date means the whole of that day, not its first second."""
+        if isinstance(v, str) and _ISO_DATE.match(v):
+            v = date.fromisoformat(v)
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime.combine(v, END_OF_DAY)
+        return v
+
     @field_validator("valid_through")
     @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        from datetime import UTC
-
-        if v is not None and v.tzinfo is None:
+    def _aware(cls, v: datetime | date | None) -> datetime | None:
+        if isinstance(v, datetime) and v.tzinfo is None:
             return v.replace(tzinfo=UTC)
+        assert v is None or isinstance(v, datetime)  # dates became date-times above
         return v
 
 
@@ -221,7 +301,28 @@ class PostingIn(PostingFields):
 
 class PostingOut(PostingFields):
     model_config = ConfigDict(extra="forbid")
+    valid_through: datetime | None = None
     id: str
     external_id: str
     created_at: datetime
     updated_at: datetime
+
+
+class WriteWarning(BaseModel):
+    """Something the service stored as sent, but that you probably want to know."""
+
+    field: str = Field(description="The field it concerns, e.g. body.valid_through")
+    code: str = Field(description="Stable code, e.g. already_expired, place_not_found")
+    message: str
+
+
+class SeekerWritten(SeekerOut):
+    warnings: list[WriteWarning] = Field(
+        default_factory=list, description="Only in answers to writes; empty when all is well"
+    )
+
+
+class PostingWritten(PostingOut):
+    warnings: list[WriteWarning] = Field(
+        default_factory=list, description="Only in answers to writes; empty when all is well"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,9 +26,10 @@ from service.privacy import repository as privacy_db
 from service.records import convert
 from service.records import protected_repository as protected_db
 from service.records import repository as db
+from service.records.geocode import geocode
 from service.records.repository import Kind, NewRecord, Row
 from service.records.representation import PROTECTED_READERS
-from service.records.schemas import Inferred, PostingIn, SeekerIn
+from service.records.schemas import Inferred, Place, PostingIn, SeekerIn, WriteWarning
 from service.state import AppState
 
 # What a retry with the Idempotency-Key of an erased seeker's create answers.
@@ -93,13 +95,60 @@ def etag(row: Row) -> str:
     return f'"{row.version}"'
 
 
+def _unresolved(place: Place | None) -> bool:
+    return (
+        place is not None
+        and place.lat is None
+        and geocode(place.city, place.region, place.country) is None
+    )
+
+
+def write_warnings(body: Body) -> list[WriteWarning]:
+    """What a write stored as sent but its author probably wants to know (the write succeeds).
+    Looks places up in the gazetteer, which is read on first use: call it off the event loop."""
+    if not isinstance(body, PostingIn):
+        return []
+    out: list[WriteWarning] = []
+    if body.valid_through is not None and body.valid_through <= datetime.now(UTC):
+        out.append(
+            WriteWarning(
+                field="body.valid_through",
+                code="already_expired",
+                message="valid_through has passed: the posting is stored but never matched.",
+            )
+        )
+    places = [("body.job_location", body.job_location)] + [
+        (f"body.other_locations.{i}", p) for i, p in enumerate(body.other_locations)
+    ]
+    for field, place in places:
+        if _unresolved(place):
+            out.append(
+                WriteWarning(
+                    field=field,
+                    code="place_not_found",
+                    message="No coordinates, and the city is not in the gazetteer: the place is "
+                    "kept as sent and the posting is matched with its distance unknown.",
+                )
+            )
+    if body.other_locations:
+        out.append(
+            WriteWarning(
+                field="body.other_locations",
+                code="distance_to_first_place",
+                message="All places are kept; distance is measured to job_location only.",
+            )
+        )
+    return out
+
+
 def _duplicate(kind: Kind, external_id: str) -> ProblemError:
     return conflict(f"A {kind} with external_id {external_id!r} already exists in your agency.")
 
 
 async def create(
     state: AppState, principal: Principal, kind: Kind, body: Body
-) -> tuple[Row, dict[str, Any] | None]:
+) -> tuple[Row, dict[str, Any] | None, list[WriteWarning]]:
+    warnings = await asyncio.to_thread(write_warnings, body)
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
         row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
@@ -118,16 +167,21 @@ async def create(
             await auditing.log(
                 conn, principal, "seeker.create", subject_type="seeker", subject_id=row.id
             )
-    return row, stored
+    return row, stored, warnings
 
 
 async def _write_protected(
     conn: asyncpg.Connection, principal: Principal, seeker_id: UUID, body: Body
 ) -> dict[str, Any] | None:
+    """Store the body's protected data. A role that is never shown protected data (a portal)
+    reads `protected: null` and sends it back so: its omitted or null `protected` keeps what
+    is stored (to withdraw consent it sends `{"consent": false}`). For the roles that see it,
+    a replacement without it removes it, like any field left out."""
     if not isinstance(body, SeekerIn):
         return None
     data = body.protected.model_dump(mode="json") if body.protected else None
-    await protected_db.put(conn, agency_id=principal.agency_id, seeker_id=seeker_id, data=data)
+    if data is not None or principal.role in PROTECTED_READERS:
+        await protected_db.put(conn, agency_id=principal.agency_id, seeker_id=seeker_id, data=data)
     return await protected_db.get(conn, seeker_id=seeker_id)
 
 
@@ -215,8 +269,9 @@ async def replace(
     body: Body,
     *,
     if_match: str | None = None,
-) -> tuple[Row, dict[str, Any] | None]:
+) -> tuple[Row, dict[str, Any] | None, list[WriteWarning]]:
     expected = if_match_versions(if_match)
+    warnings = await asyncio.to_thread(write_warnings, body)
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
         current = await db.get(
@@ -225,7 +280,8 @@ async def replace(
         if current is None:
             raise not_found(kind)
         _check_precondition(expected, current)
-        return await _write(state, conn, principal, kind, current, body, vector)
+        row, stored = await _write(state, conn, principal, kind, current, body, vector)
+    return row, stored, warnings
 
 
 async def _write(
@@ -296,7 +352,7 @@ async def patch(
     changes: dict[str, Any],
     *,
     if_match: str | None = None,
-) -> tuple[Row, dict[str, Any] | None]:
+) -> tuple[Row, dict[str, Any] | None, list[WriteWarning]]:
     """Merge `changes` into the stored record. Concurrent patches are serialised on the row:
     each merges into what the previous one wrote (last writer wins field by field, nothing is
     lost, no 412 without If-Match). The merge is embedded before the row is locked; only when
@@ -317,7 +373,8 @@ async def patch(
         if current.version != seen[0].version:  # written meanwhile: merge into that
             _, body = await _merged(conn, principal, kind, record_id, changes, row=current)
             [vector] = await embed_and_understand(state, kind, [body])
-        return await _write(state, conn, principal, kind, current, body, vector)
+        row, stored = await _write(state, conn, principal, kind, current, body, vector)
+    return row, stored, await asyncio.to_thread(write_warnings, body)
 
 
 async def _merged(

@@ -41,6 +41,9 @@ class ListSummary(BaseModel):
     model_version: str
     items: int
     decisions: int
+    seeker_external_id: str | None
+    posting_external_id: str | None
+    posting_title: str | None
 
 
 _DECISION = (
@@ -131,8 +134,12 @@ async def list_summaries(
         """
         SELECT l.id, l.kind, l.seeker_id, l.posting_id, l.created_at, l.model_version,
                (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) AS items,
-               (SELECT count(*) FROM decision d WHERE d.match_list_id = l.id) AS decisions
+               (SELECT count(*) FROM decision d WHERE d.match_list_id = l.id) AS decisions,
+               s.external_id AS seeker_external_id, p.external_id AS posting_external_id,
+               p.profile->>'title' AS posting_title
         FROM match_list l
+        LEFT JOIN seeker s ON s.id = l.seeker_id
+        LEFT JOIN posting p ON p.id = l.posting_id
         WHERE l.agency_id = $1
           AND ($2::uuid IS NULL OR l.seeker_id = $2)
           AND ($3::uuid IS NULL OR l.posting_id = $3)

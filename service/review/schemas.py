@@ -43,6 +43,7 @@ class DecisionIn(Strict):
                         "required": ["reason_code"],
                         "properties": {"reason_code": {"type": "string"}},
                     },
+                    "else": {"properties": {"reason_code": {"type": "null"}}},
                 },
                 {
                     "if": {"properties": {"action": {"const": "override"}}, "required": ["action"]},
@@ -61,7 +62,9 @@ class DecisionIn(Strict):
 
     rank: int = Field(ge=1, le=1000, description="The item's rank in the stored list")
     action: Literal["shortlist", "reject", "contact", "override"]
-    reason_code: RejectReason | None = Field(default=None, description="Required for reject")
+    reason_code: RejectReason | None = Field(
+        default=None, description="Required for reject, refused with any other action"
+    )
     note: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None, description="Free text; required for override (why)"
     )
@@ -71,6 +74,8 @@ class DecisionIn(Strict):
     def _complete(self) -> DecisionIn:
         if self.action == "reject" and self.reason_code is None:
             raise ValueError("reject needs a reason_code")
+        if self.action != "reject" and self.reason_code is not None:
+            raise ValueError("reason_code only goes with reject (say why in note)")
         if self.action == "override" and (self.new_rank is None or not self.note):
             raise ValueError("override needs new_rank and a note giving the reason")
         if self.action != "override" and self.new_rank is not None:
@@ -124,6 +129,9 @@ class MatchListSummary(BaseModel):
     model_version: str
     items: int
     decisions: int
+    seeker_external_id: str | None = Field(description="Jobs for a seeker: whose list it is")
+    posting_external_id: str | None = Field(description="Candidates for a posting: its id")
+    posting_title: str | None = Field(description="Candidates for a posting: its title")
 
 
 class WhatIf(BaseModel):

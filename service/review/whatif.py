@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from matching.features import pair_features
+from matching.rank import unit_score
 from matching.score import total
 from matching.text import seeker_text
 from matching.whatif import Change, changes_for_posting, changes_for_seeker
@@ -96,7 +97,7 @@ async def what_would_change(
 
         def score_of(profile: Any, vec: Any) -> float:
             pair = pair_features(profile, posting, cosine=float(vec @ posting_vec))
-            return total(scorer.contributions(pair.values))
+            return unit_score(scorer, total(scorer.contributions(pair.values)))
 
         now = score_of(seeker, seeker_vec)
         changes = changes_for_posting(seeker, posting)

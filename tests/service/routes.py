@@ -8,9 +8,17 @@ from typing import Any
 
 from fastapi.routing import APIRoute, iter_route_contexts
 
-# Routes anyone may call: probes, metrics, the spec and its viewers.
+# Routes anyone may call: probes, metrics, the spec and its viewer with its static assets.
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/docs/assets",
+    }
 )
 _PARAM = re.compile(r"{(\w+)}")
 

@@ -78,6 +78,38 @@ async def test_policy_versions_and_permissions(agency: Agency) -> None:
         "/v1/fairness-policy", json={"attributes": ["religion"]}, headers=agency.auth("admin")
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("body.attributes")
+    # groups that cannot exist are refused, naming the ones that can (issue 16, item 9)
+    for policy, field in (
+        ({"method": "det_const_sort", "targets": {"femal": 0.5}}, "body.targets"),
+        (
+            {"method": "fa_ir", "protected_groups": ["female|16-24"], "p": 0.3},
+            "body.protected_groups",
+        ),
+        (
+            {"method": "det_const_sort", "attributes": ["disability"], "targets": {"yes": 0.2}},
+            "body.targets",
+        ),
+    ):
+        r = await c.put("/v1/fairness-policy", json=policy, headers=agency.auth("admin"))
+        assert r.status_code == 422, policy
+        [error] = r.json()["errors"]
+        assert error["field"] == field and "the groups are:" in error["message"]
+    assert "female, male, non_binary, undisclosed" in str(
+        (
+            await c.put(
+                "/v1/fairness-policy",
+                json={"method": "det_const_sort", "targets": {"femal": 0.5}},
+                headers=agency.auth("admin"),
+            )
+        ).json()
+    )
+    ok = {"method": "det_const_sort", "attributes": ["gender", "age_band"]}
+    r = await c.put(
+        "/v1/fairness-policy",
+        json={**ok, "targets": {"female|55-64": 0.1}},
+        headers=agency.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
 
 
 def _genders(body: dict[str, Any], by_id: dict[str, str | None]) -> list[str | None]:
@@ -154,7 +186,12 @@ async def test_fa_ir_policy_meets_the_table_and_skew_moves_toward_zero(agency: A
 async def test_det_const_sort_policy_with_pool_targets(agency: Agency) -> None:
     c = agency.client
     posting_id = await _pool(agency)
-    policy = {"method": "det_const_sort", "attributes": ["gender"], "target_source": "pool"}
+    policy = {
+        "method": "det_const_sort",
+        "attributes": ["gender"],
+        "target_source": "pool",
+        "reason": "shares of the qualified pool",
+    }
     assert (
         await c.put("/v1/fairness-policy", json=policy, headers=agency.auth("admin"))
     ).status_code == 200
@@ -185,6 +222,15 @@ async def test_det_const_sort_policy_with_pool_targets(agency: Agency) -> None:
         )
     ).json()
     assert portal["fairness"]["method"] == "det_const_sort"
+    # ... and of the policy only what shaped the list: fairness_policy:read is not theirs
+    # (issue 16, item 11)
+    assert portal["fairness_policy"] == {
+        "method": "det_const_sort",
+        "attributes": ["gender"],
+        "version": body["fairness_policy"]["version"],
+        "details": "shown to keys that may read the fairness policy",
+    }
+    assert body["fairness_policy"]["target_source"] == "pool"  # the caseworker sees it all
     assert not {"targets", "pool_shares", "before", "after", "placement"} & set(portal["fairness"])
     assert "female" not in str(portal) and "protected" not in str(portal["items"])
 

@@ -174,7 +174,8 @@ def _pin_ids(case: Any, ids: dict[Any, str]) -> None:
 
 
 # Rules no JSON Schema can state, as (field, message) patterns of the 422 naming them:
-# cross-field (min <= max, shares sum to at most 1, from < to), opaque tokens (a cursor this
+# cross-field (min <= max, shares sum to at most 1, groups of the chosen attributes,
+# from < to), opaque tokens (a cursor this
 # API issued), what PostgreSQL can store (no NUL), and stored state (the ranks a stored list
 # has, an idempotency key used before, enough feedback to train). A schema-valid request may
 # break one; any other refusal of schema-valid input fails the test.
@@ -182,6 +183,8 @@ BEYOND_SCHEMA = [
     (r"query\.cursor", r"not a cursor returned by this API"),
     (r"body\.(desired_salary|base_salary)", r"Value error, min must not exceed max"),
     (r"body", r"Value error, target shares must not sum to more than 1"),
+    # the groups a policy names must exist under the attributes it names (cross-field)
+    (r"body\.(targets|protected_groups)", r"Value error, no such group .*"),
     (r"query\.from", r"must be before 'to'"),
     (r".*", r"Value error, must not contain NUL characters or lone surrogates"),
     (r"body\.decisions\.\d+\.rank", r"the list has no rank \d+"),

@@ -199,6 +199,13 @@ async def test_explanation_notes_in_chinese(agency: Agency) -> None:
     )
     notes = r.json()["items"][0]["explanation"]["notes"]
     assert any("必备技能" in n for n in notes)
+    assert r.headers["content-language"] == "zh"
+    # q-values decide, not the order: English preferred although named last
+    for header, expected in (("zh;q=0.3, en", "en"), ("en;q=0.2, zh;q=0.8", "zh"), ("fr", "en")):
+        r = await c.get(f"/v1/seekers/{sid}/matches", headers={**h, "Accept-Language": header})
+        assert r.headers["content-language"] == expected, header
+        chinese = any("必备技能" in n for n in r.json()["items"][0]["explanation"]["notes"])
+        assert chinese == (expected == "zh"), header
     item = r.json()["items"][0]["explanation"]
     assert item["matched_required_skills"] == ["operate forklift"]
     assert item["missing_required_skills"] == ["load cargo"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 from uuid import UUID
 
@@ -100,8 +101,17 @@ async def test_train_evaluate_activate_and_roll_back(app: Any, trained: Any) -> 
         assert after["model_version"] == "linear-v1"
         order = [i["seeker_id"] for i in after["items"]]
         assert order != [i["seeker_id"] for i in before["items"]]
-        for item in after["items"]:  # learned contributions still sum to the score
-            assert abs(sum(item["factors"].values()) - item["score"]) < 1e-6
+        # one 0-1 scale for every scorer (issue 16, item 13): the learned log-odds are in
+        # score_raw, the sum of the contributions; score is their logistic, in the same order
+        for item in after["items"]:
+            raw = item["score_raw"]
+            assert abs(sum(item["factors"].values()) - raw) < 1e-6
+            assert 0 <= item["score"] <= 1
+            assert abs(item["score"] - 1 / (1 + math.exp(-raw))) < 1e-9
+        scores = [i["score"] for i in after["items"]]
+        assert scores == sorted(scores, reverse=True)
+        for item in before["items"]:  # the default scorer's score is its own
+            assert 0 <= item["score"] <= 1 and abs(item["score"] - item["score_raw"]) < 1e-9
 
         # roll back: the default scorer is live again at once, with the original order
         r = await c.post("/v1/models/default:activate", headers=admin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import orjson
 
 from tests.factories import Agency, posting_body, seeker_body
@@ -283,3 +284,259 @@ async def test_bulk_import_runs_on_the_job_queue(agency: Agency, app: Any, pool:
     async with pool.acquire() as conn:  # the uploaded records do not linger in the job row
         params = await conn.fetchval("SELECT params FROM job WHERE id = $1::uuid", job["id"])
     assert params == {}
+
+
+def _jsonld(**over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "@context": "https://schema.org/",
+        "@type": "JobPosting",
+        "identifier": "JL-HAAG",
+        "title": "Nurse",
+        "description": "Care for patients on a surgical ward.",
+        "validThrough": "2099-03-18",
+        "jobLocation": {
+            "@type": "Place",
+            "address": {
+                "@type": "PostalAddress",
+                "addressLocality": "Den Haag",
+                "addressRegion": "Zuid-Holland",
+                "addressCountry": "NL",
+            },
+        },
+    }
+    doc.update(over)
+    return doc
+
+
+async def _post_jsonld(agency: Agency, doc: dict[str, Any]) -> httpx.Response:
+    return await agency.client.post(
+        "/v1/postings",
+        content=orjson.dumps(doc),
+        headers={**agency.auth("portal"), "Content-Type": "application/ld+json"},
+    )
+
+
+async def test_jsonld_address_without_geo_is_kept_and_geocoded_offline(agency: Agency) -> None:
+    r = await _post_jsonld(agency, _jsonld())
+    assert r.status_code == 201, r.text
+    place = r.json()["job_location"]
+    assert place["city"] == "Den Haag" and place["region"] == "Zuid-Holland"
+    assert place["country"] == "NL"
+    assert abs(place["lat"] - 52.08) < 0.05 and abs(place["lon"] - 4.30) < 0.05
+    assert r.json()["warnings"] == []
+
+    # A seeker 60 km away with a 100 km radius gets it, at its real distance.
+    seeker = seeker_body("S-HAAG", location={"lat": 52.37, "lon": 4.90}, max_distance_km=100)
+    sid = await agency.client.post("/v1/seekers", json=seeker, headers=agency.auth("portal"))
+    matches = await agency.client.get(
+        f"/v1/seekers/{sid.json()['id']}/matches", headers=agency.auth("portal")
+    )
+    [item] = [i for i in matches.json()["items"] if i["external_id"] == "JL-HAAG"]
+    assert 40 < item["explanation"]["distance_km"] < 60
+
+
+async def test_an_unknown_place_is_kept_with_a_warning_and_matched_as_distance_unknown(
+    agency: Agency,
+) -> None:
+    doc = _jsonld(
+        identifier="JL-NOWHERE",
+        jobLocation={"address": {"addressLocality": "Xyzzyveen", "addressCountry": "NL"}},
+    )
+    r = await _post_jsonld(agency, doc)
+    assert r.status_code == 201, r.text
+    assert r.json()["job_location"] == {
+        "lat": None,
+        "lon": None,
+        "city": "Xyzzyveen",
+        "region": None,
+        "country": "NL",
+    }
+    assert [(w["field"], w["code"]) for w in r.json()["warnings"]] == [
+        ("body.job_location", "place_not_found")
+    ]
+    # Never invisible: a seeker far away with a small radius still gets it, distance unknown.
+    seeker = seeker_body("S-FAR", location={"lat": 40.4, "lon": -3.7}, max_distance_km=5)
+    sid = await agency.client.post("/v1/seekers", json=seeker, headers=agency.auth("portal"))
+    matches = await agency.client.get(
+        f"/v1/seekers/{sid.json()['id']}/matches", headers=agency.auth("portal")
+    )
+    [item] = [i for i in matches.json()["items"] if i["external_id"] == "JL-NOWHERE"]
+    assert item["explanation"]["distance_km"] is None
+    assert "Distance unknown: a location is missing." in item["explanation"]["notes"]
+    assert "distance" not in item["factors"] or item["factors"]["distance"] == 0
+
+
+async def test_a_joblocation_list_keeps_every_place(agency: Agency) -> None:
+    places = [
+        {"address": {"addressLocality": "Utrecht", "addressCountry": "NL"}},
+        {
+            "geo": {"latitude": 51.44, "longitude": 5.48},
+            "address": {"addressLocality": "Eindhoven"},
+        },
+    ]
+    r = await _post_jsonld(agency, _jsonld(identifier="JL-TWO", jobLocation=places))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["job_location"]["city"] == "Utrecht" and body["job_location"]["lat"] is not None
+    assert [p["city"] for p in body["other_locations"]] == ["Eindhoven"]
+    assert body["other_locations"][0]["lat"] == 51.44
+    assert [w["code"] for w in body["warnings"]] == ["distance_to_first_place"]
+
+
+async def test_a_json_posting_may_name_a_city_instead_of_coordinates(agency: Agency) -> None:
+    body = posting_body("P-CITY", job_location={"city": "Rotterdam", "country": "Netherlands"})
+    r = await agency.client.post("/v1/postings", json=body, headers=agency.auth("portal"))
+    assert r.status_code == 201, r.text
+    assert abs(r.json()["job_location"]["lat"] - 51.92) < 0.05
+    for bad in ({"lat": 52.0}, {"region": "ZH"}):
+        r = await agency.client.post(
+            "/v1/postings",
+            json=posting_body("P-BAD", job_location=bad),
+            headers=agency.auth("portal"),
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith(
+            "body.job_location"
+        ), r.text
+
+
+async def test_a_portal_round_trip_keeps_protected_data(agency: Agency) -> None:
+    c = agency.client
+    r = await c.post("/v1/seekers", json=seeker_body("S-RT"), headers=agency.auth("caseworker"))
+    sid = r.json()["id"]
+    read = (await c.get(f"/v1/seekers/{sid}", headers=agency.auth("portal"))).json()
+    assert read["protected"] is None and read["protected_shown"] is False
+    body = {
+        k: v
+        for k, v in read.items()
+        if k not in ("id", "created_at", "updated_at", "protected_shown")
+    }
+    r = await c.put(f"/v1/seekers/{sid}", json=body, headers=agency.auth("portal"))
+    assert r.status_code == 200, r.text
+    body.pop("protected")
+    r = await c.put(f"/v1/seekers/{sid}", json=body, headers=agency.auth("portal"))
+    assert r.status_code == 200, r.text
+    r = await c.patch(
+        f"/v1/seekers/{sid}",
+        content=orjson.dumps({"protected": None}),
+        headers={**agency.auth("portal"), "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    shown = (await c.get(f"/v1/seekers/{sid}", headers=agency.auth("caseworker"))).json()
+    assert shown["protected_shown"] is True
+    assert shown["protected"]["gender"] == "female" and shown["protected"]["consent"] is True
+    # A portal can still withdraw consent, explicitly.
+    r = await c.put(
+        f"/v1/seekers/{sid}",
+        json={**body, "protected": {"consent": False}},
+        headers=agency.auth("portal"),
+    )
+    shown = (await c.get(f"/v1/seekers/{sid}", headers=agency.auth("caseworker"))).json()
+    assert {k: v for k, v in shown["protected"].items() if v is not None} == {"consent": False}
+    # A caseworker, who sees it, clears it by leaving it out of a replacement.
+    r = await c.put(f"/v1/seekers/{sid}", json=body, headers=agency.auth("caseworker"))
+    assert r.json()["protected"] is None and r.json()["protected_shown"] is True
+
+
+async def test_duplicate_json_keys_are_refused(agency: Agency) -> None:
+    raw = b'{"external_id": "P-DUP", "title": "Cook", "title": "Chef"}'
+    for path in ("/v1/postings", "/v1/postings:bulk"):
+        content = raw if path == "/v1/postings" else b"[" + raw + b"]"
+        r = await agency.client.post(
+            path,
+            content=content,
+            headers={**agency.auth("portal"), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [{"field": "body", "message": "duplicate key 'title'"}]
+    r = await agency.client.get("/v1/postings?external_id=P-DUP", headers=agency.auth("portal"))
+    assert r.json()["items"] == []
+
+
+async def test_form_and_text_bodies_answer_the_same_415(agency: Agency) -> None:
+    answers = []
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        for method, path in (("POST", "/v1/postings"), ("PUT", "/v1/postings/" + "0" * 32)):
+            r = await agency.client.request(
+                method,
+                path,
+                content=b"title=Cook",
+                headers={**agency.auth("portal"), "Content-Type": content_type},
+            )
+            assert r.headers["content-type"].startswith("application/problem+json")
+            answers.append((r.status_code, r.json()["title"], r.json()["detail"]))
+    assert len(set(answers)) == 1 and answers[0][0] == 415
+
+
+async def test_jsonld_sent_as_json_gets_a_hint(agency: Agency) -> None:
+    r = await agency.client.post("/v1/postings", json=_jsonld(), headers=agency.auth("portal"))
+    assert r.status_code == 422
+    assert "application/ld+json" in r.json()["detail"]
+    assert len(r.json()["errors"]) == 1
+
+
+async def test_a_valid_through_date_means_the_end_of_that_day_in_json_and_jsonld(
+    agency: Agency,
+) -> None:
+    r = await agency.client.post(
+        "/v1/postings",
+        json=posting_body("P-DAY", valid_through="2099-03-18"),
+        headers=agency.auth("portal"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["valid_through"] == "2099-03-18T23:59:59Z"
+    r = await _post_jsonld(agency, _jsonld(identifier="JL-DAY"))
+    assert r.json()["valid_through"] == "2099-03-18T23:59:59Z"
+
+
+async def test_an_expired_posting_is_stored_with_a_warning(agency: Agency) -> None:
+    r = await agency.client.post(
+        "/v1/postings",
+        json=posting_body("P-OLD", valid_through="2020-01-31T00:00:00Z"),
+        headers=agency.auth("portal"),
+    )
+    assert r.status_code == 201
+    assert [(w["field"], w["code"]) for w in r.json()["warnings"]] == [
+        ("body.valid_through", "already_expired")
+    ]
+    r = await agency.client.post(
+        "/v1/postings", json=posting_body("P-NEW"), headers=agency.auth("portal")
+    )
+    assert r.json()["warnings"] == []
+
+
+async def test_an_isco_code_before_the_occupation_text_is_parsed(agency: Agency) -> None:
+    r = await _post_jsonld(
+        agency, _jsonld(identifier="JL-ISCO", occupationalCategory="2221 Nursing professionals")
+    )
+    assert r.json()["occupation"] == {
+        "title": "Nursing professionals",
+        "isco08": "2221",
+        "esco_uri": None,
+    }
+    r = await _post_jsonld(agency, _jsonld(identifier="JL-TXT", occupationalCategory="Nurse"))
+    assert r.json()["occupation"]["title"] == "Nurse" and r.json()["occupation"]["isco08"] is None
+
+
+async def test_html_in_a_description_is_embedded_as_its_text(agency: Agency, pool: Any) -> None:
+    text = "Care for patients on a surgical ward.\nNight shifts."
+    markup = (
+        "<div><p>Care for <b>patients</b> on a surgical ward.</p>"
+        "<ul><li>Night shifts.</li></ul></div>"
+    )
+    ids = []
+    for ext, description in (("P-TXT", text), ("P-HTML", markup)):
+        r = await agency.client.post(
+            "/v1/postings",
+            json=posting_body(ext, description=description),
+            headers=agency.auth("portal"),
+        )
+        assert r.json()["description"] == description  # stored and shown as sent
+        ids.append(r.json()["id"])
+    async with pool.acquire() as conn:
+        cosine = await conn.fetchval(
+            "SELECT 1 - (a.embedding <=> b.embedding) "
+            "FROM posting_embedding a, posting_embedding b "
+            "WHERE a.posting_id = $1::uuid AND b.posting_id = $2::uuid",
+            *ids,
+        )
+    assert cosine > 0.995, cosine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -131,10 +132,13 @@ async def test_decisions_are_append_only_and_validated(agency: Agency) -> None:
         {"rank": 1, "action": "override", "new_rank": 2},  # no note
         {"rank": 1, "action": "shortlist", "new_rank": 2},
         {"rank": 1, "action": "reject", "reason_code": "because"},
+        {"rank": 1, "action": "shortlist", "reason_code": "distance"},  # a reject's reason
+        {"rank": 1, "action": "contact", "reason_code": "other"},
     ]
     for d in bad:
         r = await c.post(url, json={"decisions": [d]}, headers=cw)
         assert r.status_code == 422, d
+        assert r.json()["errors"][0]["field"].startswith("body.decisions.0"), r.text
     r = await c.post(url, json={"decisions": [{"rank": 99, "action": "contact"}]}, headers=cw)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.decisions.0.rank"
     # all or nothing: one bad rank stores none of the batch
@@ -291,3 +295,44 @@ async def test_opted_out_seeker_gets_a_non_personalised_list(
     profile = seeker_profile({k: v for k, v in body.items() if k != "protected"})
     without = embedder.encode([seeker_text(profile, include_free_text=False)])[0]
     assert float(np.dot(stored.to_numpy(), without)) > 0.999
+
+
+async def test_an_unchanged_request_answers_the_stored_list_again(
+    agency: Agency, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, item 6: six identical requests made six lists and flooded the review queue."""
+    c, cw = agency.client, agency.auth("caseworker")
+    pid, seekers = await _posting_with_candidates(agency, strong=3)
+    # A list made within WRITE_SLACK of a write may not have seen it: never answered again.
+    fresh = (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()
+    assert (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()["id"] != fresh["id"]
+    await asyncio.sleep(3.1)
+    first = (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()
+    for _ in range(5):
+        again = (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()
+        assert again["id"] == first["id"] and again["items"] == first["items"]
+    mine = (await c.get(f"/v1/seekers/{seekers[0]}/matches", headers=cw)).json()
+    assert (await c.get(f"/v1/seekers/{seekers[0]}/matches", headers=cw)).json()["id"] == mine["id"]
+    queue = (await c.get("/v1/match-lists", params={"reviewed": "false"}, headers=cw)).json()
+    assert len(queue["items"]) == 4  # two made right after the writes, then one of each
+    by_kind = {s["kind"]: s for s in queue["items"]}
+    assert by_kind["seekers_for_posting"]["posting_title"] == "Forklift driver"
+    assert by_kind["seekers_for_posting"]["posting_external_id"] == "P-1"
+    owner = (await c.get(f"/v1/seekers/{seekers[0]}", headers=cw)).json()["external_id"]
+    assert by_kind["postings_for_seeker"]["seeker_external_id"] == owner
+    reuses = await _events(agency, action="match_list.reuse")
+    assert len(reuses) == 6
+
+    # Another input (limit, language) or a change on the candidate side makes a new list.
+    other = (await c.get(f"/v1/postings/{pid}/matches", params={"limit": 2}, headers=cw)).json()
+    assert other["id"] != first["id"]
+    zh = await c.get(f"/v1/postings/{pid}/matches", headers={**cw, "Accept-Language": "zh"})
+    assert zh.json()["id"] not in (first["id"], other["id"])
+    await asyncio.sleep(3.1)  # a change long after the list still counts
+    await c.post("/v1/seekers", json=seeker_body("S-NEW"), headers=agency.auth("portal"))
+    changed = (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()
+    assert changed["id"] != first["id"]
+    assert len(changed["items"]) == len(first["items"]) + 1
+    # With the window at 0 every request stores a list.
+    monkeypatch.setattr(app.state.jobmatch.settings, "match_list_reuse_seconds", 0.0)
+    assert (await c.get(f"/v1/postings/{pid}/matches", headers=cw)).json()["id"] != changed["id"]

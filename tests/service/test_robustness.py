@@ -335,3 +335,24 @@ async def test_size_caps(agency: Agency) -> None:
     sid = (await c.post("/v1/seekers", json=seeker_body("CAP-S"), headers=h)).json()["id"]
     r = await c.get(f"/v1/seekers/{sid}/matches", params={"limit": 101}, headers=h)
     assert r.status_code == 422
+
+
+async def test_head_of_the_liveness_probe_answers_200(client: httpx.AsyncClient) -> None:
+    r = await client.head("/healthz")
+    assert r.status_code == 200 and r.content == b""
+    assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
+
+
+async def test_the_docs_load_nothing_from_outside(client: httpx.AsyncClient) -> None:
+    """Agencies' networks are often offline: /docs must not need a CDN (issue 16, item 8)."""
+    import re
+
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert not re.search(r"(src|href)=['\"](https?:)?//", page.text), page.text
+    assets = re.findall(r"(?:src|href)=['\"](/docs/assets/[^'\"]+)", page.text)
+    assert len(assets) >= 2
+    for asset in assets:
+        r = await client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 500, asset
+    assert (await client.get("/docs/oauth2-redirect")).status_code == 200

@@ -1,0 +1,79 @@
+"""Explanations: the factors that carry a score come first, in plain words, in both languages."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matching.explain import _TEMPLATES, explanation, factor_notes, pick_language
+from matching.features import pair_features
+from matching.profiles import Location, Occupation, PostingProfile, SeekerProfile, Skill
+from matching.score import DEFAULT_WEIGHTS, WeightedSumScorer
+
+NAMES = [*DEFAULT_WEIGHTS, "baseline"]
+contributions = st.dictionaries(
+    st.sampled_from(NAMES), st.floats(-3, 3, allow_nan=False), min_size=1
+)
+
+
+@given(contributions, st.sampled_from(["en", "zh"]))
+def test_the_largest_contribution_is_always_named_first(
+    factors: dict[str, float], language: str
+) -> None:
+    notes = factor_notes(factors)
+    real = {k: v for k, v in factors.items() if k != "baseline"}
+    if not real or max(real.values()) <= 0:
+        assert notes[0].code == "factor_none"
+        return
+    best = max(real.values())
+    assert notes[0].code == "factor_strongest"
+    assert real[notes[0].params["factor"]] == best
+    named = [n.params["factor"] for n in notes if n.code in ("factor_strongest", "factor_also")]
+    assert [real[n] for n in named] == sorted((real[n] for n in named), reverse=True)
+    assert len(named) == min(3, sum(1 for v in real.values() if v > 0))
+    rendered = notes[0].render(language)
+    assert "{" not in rendered and rendered
+    if len(real) > len(named):
+        assert notes[-1].code == "factor_weakest"
+        assert real[notes[-1].params["factor"]] == min(real.values())
+
+
+def test_the_nurse_reads_why_the_model_ranked_the_job_first() -> None:
+    """The case of the issue: semantic and occupation carry the score while no required skill
+    matches; the notes say so first, before the missing skills."""
+    seeker = SeekerProfile(
+        headline="Registered nurse",
+        skills=(Skill("patient care"),),
+        desired_occupations=(Occupation("nurse", "2221"),),
+        location=Location(52.09, 5.12),
+    )
+    posting = PostingProfile(
+        title="Ward nurse",
+        occupation=Occupation("nurse", "2221"),
+        skills_required=tuple(Skill(f"skill {i}") for i in range(7)),
+        job_location=Location(52.10, 5.13),
+    )
+    pair = pair_features(seeker, posting, cosine=0.7, radius_km=30)
+    factors = WeightedSumScorer().contributions(pair.values)
+    for language, phrase in (
+        ("en", "your profile text is close to this job's description"),
+        ("zh", "您的简历文本与该职位描述相近"),
+    ):
+        block = explanation(pair, radius_km=30, remote=False, language=language, factors=factors)
+        assert phrase in block["notes"][0], block["notes"]
+        assert block["note_codes"][0]["params"]["factor"] == "semantic"
+        assert block["note_codes"][1]["params"]["factor"] == "occupation"
+        assert any(c["code"] == "factor_weakest" for c in block["note_codes"])
+
+
+def test_every_note_has_both_languages() -> None:
+    assert set(_TEMPLATES["en"]) == set(_TEMPLATES["zh"])
+
+
+def test_accept_language_q_values_decide() -> None:
+    assert pick_language("zh;q=0.3, en") == "en"
+    assert pick_language("en;q=0.2, zh;q=0.8") == "zh"
+    assert pick_language("en;q=0, *") == "zh"
+    assert pick_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
+    assert pick_language("fr") == "en"
+    assert pick_language("zh;q=oops") == "en"
