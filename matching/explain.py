@@ -6,11 +6,12 @@ table. English and Simplified Chinese are provided.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from matching.features import PairFeatures
+from matching.profiles import PostingProfile, SeekerProfile
 
 _TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
@@ -67,6 +68,18 @@ for _language, _table in (
     ),
 ):
     _TEMPLATES[_language].update(_table)
+_TEMPLATES["en"].update(
+    {
+        "occupation_inferred_seeker": 'Inferred from the profile: {title} (from "{span}").',
+        "occupation_inferred_posting": 'Inferred from the job ad: {title} (from "{span}").',
+    }
+)
+_TEMPLATES["zh"].update(
+    {
+        "occupation_inferred_seeker": "根据简历推断的职业：{title}（来自“{span}”）。",
+        "occupation_inferred_posting": "根据招聘启事推断的职业：{title}（来自“{span}”）。",
+    }
+)
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
 # What an explanation lists, at most, so that a posting with hundreds of long skills does not
 # put kilobytes into every list item it appears in: skills per list, skills named in a note,
@@ -236,6 +249,31 @@ def explanation_notes(pair: PairFeatures, *, radius_km: float | None, remote: bo
     return notes
 
 
+def inferred_occupation_notes(
+    seeker: SeekerProfile | None, posting: PostingProfile | None
+) -> tuple[Note, ...]:
+    """Where the occupation factor rests on what was read from free text (a side that states
+    no coded occupation), which occupation it read and from which words: a caseworker can see
+    what the service understood, and correct it by stating the occupation."""
+    notes: list[Note] = []
+    seeker_coded = seeker is not None and any(
+        o.esco_uri or o.isco08 for o in seeker.desired_occupations
+    )
+    if seeker is not None and not seeker_coded and seeker.inferred_occupations:
+        top = seeker.inferred_occupations[0]
+        notes.append(
+            Note("occupation_inferred_seeker", {"title": top.title, "span": top.span[:80]})
+        )
+    occupation = posting.occupation if posting is not None else None
+    posting_coded = occupation is not None and bool(occupation.esco_uri or occupation.isco08)
+    if posting is not None and not posting_coded and posting.inferred_occupations:
+        top = posting.inferred_occupations[0]
+        notes.append(
+            Note("occupation_inferred_posting", {"title": top.title, "span": top.span[:80]})
+        )
+    return tuple(notes)
+
+
 def explanation(
     pair: PairFeatures,
     *,
@@ -243,11 +281,12 @@ def explanation(
     remote: bool,
     language: str = "en",
     factors: Mapping[str, float] | None = None,
+    inferred: Sequence[Note] = (),
 ) -> dict[str, Any]:
     """The explanation block of one match item (JSON-ready). With the score's `factors`, the
     notes begin with the factors that carry it, strongest first, and the weakest one."""
     s = pair.skills
-    notes = explanation_notes(pair, radius_km=radius_km, remote=remote)
+    notes = explanation_notes(pair, radius_km=radius_km, remote=remote) + list(inferred)
     if factors is not None:
         notes = factor_notes(factors) + notes
     lists = {

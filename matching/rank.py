@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from matching.explain import explanation
+from matching.explain import Note, explanation, inferred_occupation_notes
 from matching.features import (
     PairFeatures,
     PostingSkillIndex,
@@ -37,6 +37,7 @@ class ScoredPair:
     radius_km: float | None
     remote: bool
     language: str
+    inferred: tuple[Note, ...] = ()  # where the occupation was read from free text
 
     @cached_property
     def explanation(self) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class ScoredPair:
             remote=self.remote,
             language=self.language,
             factors=self.factors,
+            inferred=self.inferred,
         )
 
 
@@ -72,6 +74,7 @@ def _scored(
     radius_km: float | None,
     remote: bool,
     language: str,
+    inferred: tuple[Note, ...] = (),
 ) -> ScoredPair:
     factors = scorer.contributions(pair.values)
     return ScoredPair(
@@ -83,6 +86,7 @@ def _scored(
         radius_km=radius_km,
         remote=remote,
         language=language,
+        inferred=inferred,
     )
 
 
@@ -123,6 +127,7 @@ def score_postings_for_seeker(
             radius_km=radius,
             remote=p.remote_allowed,
             language=language,
+            inferred=inferred_occupation_notes(seeker, p),
         )
         for i, (p, c, x) in enumerate(zip(postings, cosines, lex, strict=True))
     ]
@@ -161,6 +166,7 @@ def score_seekers_for_posting(
             radius_km=s.max_distance_km or default_radius_km,
             remote=posting.remote_allowed,
             language=language,
+            inferred=inferred_occupation_notes(s, posting),
         )
         for i, (s, c, x) in enumerate(zip(seekers, cosines, lex, strict=True))
     ]
