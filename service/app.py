@@ -30,6 +30,7 @@ from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
 from service.kit.ratelimit import RateLimiter
 from service.match_lists import retrieval
+from service.records import geocode
 from service.state import AppState
 from service.tasks import HANDLERS
 
@@ -62,12 +63,14 @@ async def load_understanding(state: AppState) -> None:
     """ESCO text understanding for the state's model (JOBMATCH_UNDERSTAND_TEXT). The first start
     with a model encodes every ESCO label, kept on disk for the next starts."""
     settings = state.settings
+    # The gazetteer (postings by address) is read on first use: read it now, not in a request.
+    await asyncio.to_thread(geocode.load)
     if settings.understand_text:
         state.understanding = await asyncio.to_thread(
             understanding.load,
             state.embedder,
             taxonomy_path=settings.taxonomy_path,
-            cache_dir=settings.data_dir / "cache",
+            cache_dir=settings.cache_dir or settings.data_dir / "cache",
         )
 
 

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
         description="PostgreSQL with pgvector; unset = embedded PostgreSQL in data_dir.",
     )
     data_dir: Path = Field(default=Path(".jobmatch"), description="Embedded database lives here.")
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Derived data kept between starts (the ESCO label vectors of each model); "
+        "unset = data_dir/cache. Several data directories (or machines) may share one.",
+    )
     embedded_shared_buffers_mb: int = Field(
         default=1024,
         ge=16,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from tests.factories import Agency, make_agency
+from tests.factories import TEST_DATA_DIR, Agency, make_agency
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -75,11 +75,12 @@ def embedder() -> object:
 def settings(database_url: str, embedder: object) -> object:
     from service.config import Settings
     from service.embeddings import understanding
+    from service.records import geocode
 
     settings = Settings(
         database_url=database_url,
         # Kept between sessions: the ESCO label vectors (encoded once per model) live under it.
-        data_dir=Path(__file__).resolve().parents[1] / ".jobmatch-test-cache",
+        data_dir=TEST_DATA_DIR,
         min_nearby_postings=3,
         bulk_max_records=500,
         max_body_bytes=2_000_000,
@@ -92,12 +93,14 @@ def settings(database_url: str, embedder: object) -> object:
         bulk_wait_seconds=600.0,
         bulk_sync_max_records=100_000,  # likewise for large uploads (one test sets it low)
     )
-    # ESCO text understanding is built once per process and shared by every app the tests
-    # start: build it here, before any app's start-up (which waits at most 5 s in tests).
+    # ESCO text understanding and the gazetteer are read once per process and shared by every
+    # app the tests start: read them here, before any app's start-up (which waits at most 5 s
+    # in tests).
+    geocode.load()
     understanding.load(
         embedder,  # type: ignore[arg-type]
         taxonomy_path=settings.taxonomy_path,
-        cache_dir=settings.data_dir / "cache",
+        cache_dir=settings.cache_dir or settings.data_dir / "cache",
     )
     return settings
 

@@ -11,6 +11,10 @@ import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Derived data kept between test sessions: the ESCO label vectors of the real model (encoding
+# them takes minutes). The session's settings use it; so do the servers tests start.
+TEST_DATA_DIR = ROOT / ".jobmatch-test-cache"
+TEST_CACHE_DIR = TEST_DATA_DIR / "cache"
 
 # The official ESCO v1.1.1 CSV download: beside the repository in this project's workspace
 # (`../shared/data/esco`), or wherever JOBMATCH_ESCO_DIR points.

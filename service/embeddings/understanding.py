@@ -133,7 +133,11 @@ def load(embedder: Embedder, *, taxonomy_path: Path | None, cache_dir: Path) -> 
     with _lock:
         if key not in _loaded:
             taxonomy = Taxonomy.load(path)
-            normaliser = OccupationNormaliser(taxonomy, embedder, cache_dir=cache_dir)
+            # Job titles are the strongest evidence in real ads ("Registered nurse (m/f/d),
+            # surgical ward"): their own vector is worth one short encode per record.
+            normaliser = OccupationNormaliser(
+                taxonomy, embedder, cache_dir=cache_dir, encode_titles="always"
+            )
             if normaliser.encode_seconds:
                 log.info("encoded ESCO labels in %.1f s", normaliser.encode_seconds)
             _loaded[key] = TextUnderstanding(taxonomy, normaliser, OccupationSimilarity(taxonomy))

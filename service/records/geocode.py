@@ -82,3 +82,8 @@ def geocode(
     elif country:
         return None  # a country it cannot read: guessing another country's city would mislead
     return found[0] if found else None
+
+
+def load() -> None:
+    """Read the gazetteer now (a second or two and ~100 MB, once per process)."""
+    _gazetteer()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from service.kit import embedded_db
-from tests.factories import ROOT, seeker_body
+from tests.factories import ROOT, TEST_CACHE_DIR, seeker_body
 
 
 @pytest.fixture
@@ -34,6 +34,11 @@ def data_dir() -> Iterator[Path]:
         os.kill(pid, signal.SIGQUIT)
         _wait(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _label_vectors(settings: Any) -> None:
+    """The session's settings build the ESCO label vectors into TEST_CACHE_DIR first."""
 
 
 def _wait(condition: Any, timeout: float, what: str) -> None:
@@ -55,6 +60,8 @@ def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "HF_HUB_OFFLINE": "1",
         "JOBMATCH_DATA_DIR": str(data_dir),
+        # the ESCO label vectors the test session already has (encoding them takes minutes)
+        "JOBMATCH_CACHE_DIR": str(TEST_CACHE_DIR),
         "JOBMATCH_PORT": str(port),
         "JOBMATCH_EMBEDDED_SHARED_BUFFERS_MB": "64",
         "JOBMATCH_WARM_POSTING_PROFILES": "false",
