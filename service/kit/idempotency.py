@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.dependencies import State, get_principal
 from service.auth.permissions import Principal
-from service.kit import idempotency_repository as db
+from service.kit import idempotency_repository as idempotency_db
 from service.kit.problems import FieldError, ProblemError, validation_problem
 
 log = logging.getLogger("jobmatch.idempotency")
@@ -81,7 +81,7 @@ def request_hash(method: str, path: str, query: str, content_type: str, body: by
     return h.hexdigest()
 
 
-def _replay(stored: db.Stored) -> Replay:
+def _replay(stored: idempotency_db.Stored) -> Replay:
     assert stored.status is not None
     headers = {**(stored.headers or {}), REPLAYED: "true"}
     return Replay(stored.status, stored.response, headers)
@@ -120,7 +120,7 @@ async def idempotent(
     delay = 0.05
     while True:
         async with state.pool.acquire() as conn:
-            stored = await db.claim(
+            stored = await idempotency_db.claim(
                 conn,
                 agency_id=principal.agency_id,
                 key=idempotency_key,
@@ -129,7 +129,7 @@ async def idempotent(
                 stale_s=s.idempotency_stale_s,
             )
             if stored is None and random.random() < _SWEEP_CHANCE:
-                await db.sweep(conn, ttl_s=ttl_s)
+                await idempotency_db.sweep(conn, ttl_s=ttl_s)
         if stored is None:
             request.state.idempotency = Claim(state.pool, principal.agency_id, idempotency_key)
             return
@@ -181,7 +181,7 @@ async def note_location(request: Request, location: str) -> None:
     claim = getattr(request.state, "idempotency", None)
     if isinstance(claim, Claim):
         async with claim.pool.acquire() as conn:
-            await db.note_location(
+            await idempotency_db.note_location(
                 conn, agency_id=claim.agency_id, key=claim.key, location=location
             )
 
@@ -247,7 +247,7 @@ async def _finish(claim: Claim, messages: list[Message]) -> None:
         body = raw.decode("utf-8", "replace")
     try:
         async with claim.pool.acquire() as conn:
-            await db.complete(
+            await idempotency_db.complete(
                 conn,
                 agency_id=claim.agency_id,
                 key=claim.key,
@@ -263,7 +263,7 @@ async def _finish(claim: Claim, messages: list[Message]) -> None:
 async def _release(claim: Claim) -> None:
     try:
         async with claim.pool.acquire() as conn:
-            await db.release(conn, agency_id=claim.agency_id, key=claim.key)
+            await idempotency_db.release(conn, agency_id=claim.agency_id, key=claim.key)
     except (OSError, asyncpg.PostgresError):
         log.warning("could not release an idempotency key")
 

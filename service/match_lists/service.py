@@ -30,7 +30,7 @@ from service.auth.permissions import Principal
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
 from service.kit.problems import ProblemError, not_found
-from service.match_lists import repository as db
+from service.match_lists import repository as lists_db
 from service.match_lists.presentation import to_response
 from service.match_lists.repository import StoredItem, StoredList
 from service.match_lists.retrieval import (
@@ -76,7 +76,7 @@ def _missing_embedding(kind: str) -> ProblemError:
 @dataclass(frozen=True, slots=True)
 class RankedPostings:
     ranked: list[ScoredPair]
-    candidates: list[db.Candidate]
+    candidates: list[lists_db.Candidate]
     postings: list[PostingProfile]
     radius: float  # the seeker's own (or the default)
     used_radius: float | None  # after widening; None without a location
@@ -124,7 +124,7 @@ async def rank_postings(
             )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
-            candidates = await db.nearby_postings(conn, **where)
+            candidates = await lists_db.nearby_postings(conn, **where)
     candidates, postings = await _posting_profiles(state, candidates)
     if query is not None:
         # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
@@ -251,7 +251,7 @@ async def seekers_for_posting(
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location
-        retrieved = await db.seeker_candidates(
+        retrieved = await lists_db.seeker_candidates(
             conn,
             agency_id=principal.agency_id,
             model=model,
@@ -415,7 +415,7 @@ async def _reuse(
     fresh = state.settings.match_list_reuse_seconds
     if fresh <= 0:
         return None
-    list_id = await db.reusable_list(
+    list_id = await lists_db.reusable_list(
         conn,
         agency_id=principal.agency_id,
         kind=kind,
@@ -428,7 +428,7 @@ async def _reuse(
     if list_id is None:
         return None
     async with conn.transaction():
-        found = await db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
+        found = await lists_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
         if found is None:  # erased in between
             return None
         await auditing.log(
@@ -478,7 +478,7 @@ async def _persist(
         "fairness": fairness,
         "input_hash": input_hash,
     }
-    audit = db.AuditEntry(
+    audit = lists_db.AuditEntry(
         actor_key_id=principal.key_id,
         actor_role=principal.role.value,
         action="match_list.create",
@@ -494,7 +494,7 @@ async def _persist(
         },
     )
     async with state.pool.acquire() as conn:
-        list_id, created_at = await db.insert_list(
+        list_id, created_at = await lists_db.insert_list(
             conn, created_by=principal.key_id, items=items, audit=audit, **fields
         )
     return StoredList(id=list_id, created_at=created_at, **fields)

@@ -9,7 +9,7 @@ from uuid import UUID
 from service.audit import service as auditing
 from service.auth.permissions import Principal
 from service.kit.problems import not_found
-from service.privacy import repository as db
+from service.privacy import repository as privacy_db
 from service.records import protected_repository as protected_db
 from service.records import repository as records_db
 from service.records import representation
@@ -35,11 +35,11 @@ async def export_seeker(state: AppState, principal: Principal, seeker_id: UUID) 
                 "seeker", row, protected=protected, principal=principal
             ),
             "record_version": row.version,
-            "embeddings": await db.embedding_models(conn, seeker_id=seeker_id),
-            "match_items": await db.match_items(conn, **ids),
-            "decisions": await db.decisions(conn, **ids),
-            "outcomes": await db.outcomes(conn, **ids),
-            "audit_trail": await db.audit_trail(conn, **ids),
+            "embeddings": await privacy_db.embedding_models(conn, seeker_id=seeker_id),
+            "match_items": await privacy_db.match_items(conn, **ids),
+            "decisions": await privacy_db.decisions(conn, **ids),
+            "outcomes": await privacy_db.outcomes(conn, **ids),
+            "audit_trail": await privacy_db.audit_trail(conn, **ids),
         }
         await auditing.log(
             conn, principal, "seeker.export", subject_type="seeker", subject_id=seeker_id

@@ -25,7 +25,7 @@ from service.kit.problems import ProblemError, conflict, field_errors_from_pydan
 from service.privacy import repository as privacy_db
 from service.records import convert
 from service.records import protected_repository as protected_db
-from service.records import repository as db
+from service.records import repository as records_db
 from service.records.geocode import geocode
 from service.records.repository import Kind, NewRecord, Row
 from service.records.representation import PROTECTED_READERS
@@ -151,10 +151,12 @@ async def create(
     warnings = await asyncio.to_thread(write_warnings, body)
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+        row = await records_db.insert(
+            conn, kind, agency_id=principal.agency_id, record=to_record(body)
+        )
         if row is None:
             raise _duplicate(kind, body.external_id)
-        await db.upsert_embeddings(
+        await records_db.upsert_embeddings(
             conn,
             kind,
             agency_id=principal.agency_id,
@@ -189,7 +191,7 @@ async def read(
     state: AppState, principal: Principal, kind: Kind, record_id: UUID
 ) -> tuple[Row, dict[str, Any] | None]:
     async with state.pool.acquire() as conn:
-        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        row = await records_db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
         if row is None:
             raise not_found(kind)
         return row, await _after_read(conn, principal, kind, row)
@@ -274,7 +276,7 @@ async def replace(
     warnings = await asyncio.to_thread(write_warnings, body)
     [vector] = await embed_and_understand(state, kind, [body])
     async with state.pool.acquire() as conn, conn.transaction():
-        current = await db.get(
+        current = await records_db.get(
             conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
         )
         if current is None:
@@ -296,7 +298,7 @@ async def _write(
     """Overwrite the locked record `current` with `body` and its vector (in the caller's
     transaction)."""
     record_id = current.id
-    if body.external_id != current.external_id and await db.external_id_taken(
+    if body.external_id != current.external_id and await records_db.external_id_taken(
         conn,
         kind,
         agency_id=principal.agency_id,
@@ -305,7 +307,7 @@ async def _write(
     ):
         raise _duplicate(kind, body.external_id)
     try:
-        row = await db.replace(
+        row = await records_db.replace(
             conn,
             kind,
             agency_id=principal.agency_id,
@@ -315,7 +317,7 @@ async def _write(
     except asyncpg.UniqueViolationError:  # taken by a concurrent write since the check
         raise _duplicate(kind, body.external_id) from None
     assert row is not None  # locked by the caller
-    await db.upsert_embeddings(
+    await records_db.upsert_embeddings(
         conn,
         kind,
         agency_id=principal.agency_id,
@@ -363,7 +365,7 @@ async def patch(
     _check_precondition(expected, seen[0])
     [vector] = await embed_and_understand(state, kind, [seen[1]])
     async with state.pool.acquire() as conn, conn.transaction():
-        current = await db.get(
+        current = await records_db.get(
             conn, kind, agency_id=principal.agency_id, record_id=record_id, lock=True
         )
         if current is None:
@@ -388,7 +390,7 @@ async def _merged(
 ) -> tuple[Row, Body]:
     """The stored record (`row`, or read now) and the body the merge patch makes of it."""
     if row is None:
-        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        row = await records_db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
         if row is None:
             raise not_found(kind)
     current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
@@ -401,8 +403,8 @@ async def _merged(
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:
     async with state.pool.acquire() as conn, conn.transaction():
-        row = await db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
-        if row is None or not await db.delete(
+        row = await records_db.get(conn, kind, agency_id=principal.agency_id, record_id=record_id)
+        if row is None or not await records_db.delete(
             conn, kind, agency_id=principal.agency_id, record_id=record_id
         ):
             raise not_found(kind)
@@ -441,7 +443,7 @@ async def page(
     if external_id is not None:  # stored in NFC: found whichever form is asked for
         external_id = unicodedata.normalize("NFC", external_id)
     async with state.pool.acquire() as conn:
-        rows = await db.page(
+        rows = await records_db.page(
             conn,
             kind,
             agency_id=principal.agency_id,
@@ -496,13 +498,15 @@ async def store_batch(
         if before is not None and not await before(conn):
             return None
         for body in bodies:
-            row = await db.insert(conn, kind, agency_id=principal.agency_id, record=to_record(body))
+            row = await records_db.insert(
+                conn, kind, agency_id=principal.agency_id, record=to_record(body)
+            )
             if row is not None:
                 await _write_protected(conn, principal, row.id, body)
             ids.append(row.id if row else None)
         stored = [(rid, vec) for rid, vec in zip(ids, vectors, strict=True) if rid is not None]
         if stored:
-            await db.upsert_embeddings(
+            await records_db.upsert_embeddings(
                 conn,
                 kind,
                 agency_id=principal.agency_id,

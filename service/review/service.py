@@ -15,7 +15,7 @@ from service.kit.problems import FieldError, not_found, validation_problem
 from service.match_lists import repository as matches_db
 from service.match_lists.repository import StoredItem, StoredList
 from service.records import repository as records_db
-from service.review import repository as db
+from service.review import repository as reviews_db
 from service.review.repository import Decision
 from service.review.schemas import DecisionIn, DecisionOut, OutcomeIn, OutcomeOut
 from service.state import AppState
@@ -86,7 +86,7 @@ async def record_decisions(
         out = []
         for d in decisions:
             item = by_rank[d.rank]
-            stored = await db.insert_decision(
+            stored = await reviews_db.insert_decision(
                 conn,
                 agency_id=principal.agency_id,
                 match_list_id=list_id,
@@ -127,7 +127,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
             row = await records_db.get(conn, kind, agency_id=principal.agency_id, record_id=rid)  # type: ignore[arg-type]
             if row is None:
                 raise not_found(kind)
-        stored = await db.insert_outcome(
+        stored = await reviews_db.insert_outcome(
             conn,
             agency_id=principal.agency_id,
             seeker_id=seeker_id,
@@ -165,10 +165,10 @@ async def list_summaries(
     unreviewed: bool,
     cursor: str | None,
     limit: int,
-) -> tuple[list[db.ListSummary], str | None]:
+) -> tuple[list[reviews_db.ListSummary], str | None]:
     """The agency's lists, newest first, and the cursor to the next page."""
     async with pool.acquire() as conn:
-        rows = await db.list_summaries(
+        rows = await reviews_db.list_summaries(
             conn,
             agency_id=agency_id,
             seeker_id=seeker_id,
@@ -191,7 +191,7 @@ async def read_list(
         if found is None:
             raise not_found("match list")
         stored, items = found
-        decisions = await db.decisions_for_list(conn, match_list_id=list_id)
+        decisions = await reviews_db.decisions_for_list(conn, match_list_id=list_id)
         await auditing.log(
             conn, principal, "match_list.read", subject_type="match_list", subject_id=list_id
         )

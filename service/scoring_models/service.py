@@ -26,7 +26,7 @@ from service.background_jobs.repository import Job
 from service.background_jobs.worker import JobFailed, Progress
 from service.kit.problems import ProblemError, not_found
 from service.records.protected_repository import FIELDS
-from service.scoring_models import repository as db
+from service.scoring_models import repository as models_db
 from service.state import AppState
 
 DEFAULT_ID = "default"
@@ -37,12 +37,12 @@ DEFAULT_SCORER = WeightedSumScorer()
 async def active_scorer(state: AppState, conn: asyncpg.Connection, agency_id: UUID) -> Scorer:
     """The agency's live scorer, read from the database on every call, so an activation reaches
     every replica at once; parsed artifacts are cached by model id."""
-    model_id = await db.active_model_id(conn, agency_id=agency_id)
+    model_id = await models_db.active_model_id(conn, agency_id=agency_id)
     if model_id is None:
         return state.scorer
     scorer = state.model_cache.get(model_id)
     if scorer is None:
-        artifact = await db.artifact_of(conn, model_id=model_id)
+        artifact = await models_db.artifact_of(conn, model_id=model_id)
         if artifact is None:  # deleted between the two reads: the default is always there
             return state.scorer
         scorer = LinearModelScorer.from_json(artifact)  # plain JSON coefficients, never pickle
@@ -77,7 +77,7 @@ def to_examples(rows: list[dict[str, Any]]) -> list[Example]:
 
 async def dataset(state: AppState, agency_id: UUID) -> list[Example]:
     async with state.pool.acquire() as conn:
-        rows = await db.labelled_items(conn, agency_id=agency_id)
+        rows = await models_db.labelled_items(conn, agency_id=agency_id)
     return to_examples(rows)
 
 
@@ -102,7 +102,7 @@ async def train_model(state: AppState, job: Job, progress: Progress) -> dict[str
     examples = await dataset(state, job.agency_id)
     async with state.pool.acquire() as conn:
         active = await active_scorer(state, conn, job.agency_id)
-        number = await db.count(conn, agency_id=job.agency_id) + 1
+        number = await models_db.count(conn, agency_id=job.agency_id) + 1
     version = f"linear-v{number}"
     await progress(1, 3, "fitting and evaluating")
     s = state.settings
@@ -125,7 +125,7 @@ async def train_model(state: AppState, job: Job, progress: Progress) -> dict[str
     body.pop("model")
     body["active_version_at_training"] = active.version
     async with state.pool.acquire() as conn:
-        stored = await db.insert(
+        stored = await models_db.insert(
             conn,
             agency_id=job.agency_id,
             version=version,
@@ -144,7 +144,7 @@ async def train_model(state: AppState, job: Job, progress: Progress) -> dict[str
     }
 
 
-def _evaluation_set(examples: list[Example], stored: db.StoredModel) -> list[Example]:
+def _evaluation_set(examples: list[Example], stored: models_db.StoredModel) -> list[Example]:
     """Feedback newer than the model's training window: data it has never seen."""
     end = datetime.fromisoformat(stored.report["train_window"][1])
     return [e for e in examples if e.at > end]
@@ -163,14 +163,14 @@ async def activate(
     reason. The default scorer can always be switched to at once."""
     s = state.settings
     gate: dict[str, Any] | None = None
-    model: db.StoredModel | None = None
+    model: models_db.StoredModel | None = None
     if model_ref != DEFAULT_ID:
         try:
             model_id = UUID(model_ref)
         except ValueError:
             raise not_found("model") from None
         async with state.pool.acquire() as conn:
-            model = await db.get(conn, agency_id=principal.agency_id, model_id=model_id)
+            model = await models_db.get(conn, agency_id=principal.agency_id, model_id=model_id)
             if model is None:
                 raise not_found("model")
             live = await active_scorer(state, conn, principal.agency_id)
@@ -209,7 +209,7 @@ async def activate(
                 422, "Reason required", "Forcing past the gate needs a reason.", slug="validation"
             )
     async with state.pool.acquire() as conn, conn.transaction():
-        activation = await db.activate(
+        activation = await models_db.activate(
             conn,
             agency_id=principal.agency_id,
             model_id=model.id if model else None,
@@ -255,10 +255,10 @@ async def queue_training(state: AppState, principal: Principal) -> Job:
 
 async def registry(
     pool: asyncpg.Pool, *, agency_id: UUID
-) -> tuple[list[db.StoredModel], db.Activation | None, list[db.Activation]]:
+) -> tuple[list[models_db.StoredModel], models_db.Activation | None, list[models_db.Activation]]:
     """Every stored model (newest first), the active one, and the activation history."""
     async with pool.acquire() as conn:
-        stored = await db.all_models(conn, agency_id=agency_id)
-        live = await db.active(conn, agency_id=agency_id)
-        history = await db.activations(conn, agency_id=agency_id)
+        stored = await models_db.all_models(conn, agency_id=agency_id)
+        live = await models_db.active(conn, agency_id=agency_id)
+        history = await models_db.activations(conn, agency_id=agency_id)
     return stored, live, history
