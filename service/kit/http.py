@@ -76,10 +76,27 @@ def language(accept_language: str | None) -> str:
     return pick_language(accept_language)
 
 
+# Schemas that routes write by hand (in `openapi_extra`) and name, so that every content type of
+# a body can `$ref` one component: a client generator then makes one model of it, not one per
+# content type under the same name. Filled when the routers are made; the spec adds them.
+_COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+def component(name: str, schema: dict[str, Any]) -> dict[str, str]:
+    """Name `schema` as the component `name` of the spec; answers the `$ref` to it."""
+    if _COMPONENTS.get(name, schema) != schema:
+        raise ValueError(f"two different schemas named {name}")
+    _COMPONENTS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def tidy_spec(spec: dict[str, Any]) -> None:
-    """Corrections to the spec FastAPI generates (see the two functions below)."""
+    """Corrections to the spec FastAPI generates (see the functions below)."""
     validation_errors_as_problems(spec)
     parameters_are_never_null(spec)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in sorted(_COMPONENTS.items()):
+        schemas.setdefault(name, schema)
 
 
 def parameters_are_never_null(spec: dict[str, Any]) -> None:

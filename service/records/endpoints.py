@@ -18,7 +18,7 @@ from service.auth.dependencies import (
 from service.auth.permissions import Principal
 from service.background_jobs.schemas import JobStatus
 from service.kit import idempotency
-from service.kit.http import API_V1, Cursor, Limit, problems
+from service.kit.http import API_V1, Cursor, Limit, component, problems
 from service.kit.idempotency import Idempotent
 from service.kit.problems import FieldError, ProblemError, validation_problem
 from service.kit.schemas import NOT_BLANK, STORED, Page
@@ -70,6 +70,7 @@ def merge_patch_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 _JSONLD = "application/ld+json"
+_NDJSON = "application/x-ndjson"
 
 
 async def _json_body(request: Request) -> Any:
@@ -111,7 +112,11 @@ def make_router(kind: Kind) -> APIRouter:
             "required": True,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{In.__name__}"}},
-                **({_JSONLD: {"schema": jsonld.JOB_POSTING_SCHEMA}} if kind == "posting" else {}),
+                **(
+                    {_JSONLD: {"schema": component("JobPostingJsonLd", jsonld.JOB_POSTING_SCHEMA)}}
+                    if kind == "posting"
+                    else {}
+                ),
             },
         }
     }
@@ -216,6 +221,9 @@ def make_router(kind: Kind) -> APIRouter:
         )
         return out(written, principal, response)
 
+    # One named component for both content types (one model in a generated client).
+    patch_ref = component(f"{In.__name__}MergePatch", merge_patch_schema(In))
+
     @router.patch(
         "/{record_id}",
         response_model=Written,
@@ -224,8 +232,8 @@ def make_router(kind: Kind) -> APIRouter:
             "requestBody": {
                 "required": True,
                 "content": {
-                    _MERGE_PATCH: {"schema": merge_patch_schema(In)},
-                    "application/json": {"schema": merge_patch_schema(In)},
+                    _MERGE_PATCH: {"schema": patch_ref},
+                    "application/json": {"schema": patch_ref},
                 },
             }
         },
@@ -279,15 +287,21 @@ def make_bulk_router(kind: Kind) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
+                "description": "A JSON array of records, or NDJSON (`Content-Type: "
+                f"{_NDJSON}`, one JSON object per line; see `x-alternative-content`).",
                 "content": {
-                    "application/x-ndjson": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                },
+                # Client generators refuse a body content type they do not know (NDJSON is
+                # none of JSON, form or bytes) with a warning; an `x-` field they ignore.
+                "x-alternative-content": {
+                    _NDJSON: {
                         "schema": {
                             "type": "string",
                             "pattern": NOT_BLANK,
                             "description": "One JSON object per line",
                         }
                     },
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
                 },
             }
         },

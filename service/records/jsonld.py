@@ -35,6 +35,14 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
 }
 
+
+def _schema_of(types: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON Schema of a value of one of `types`; written as `anyOf` of single types (an
+    array with its `items`), which client generators can make a union of."""
+    options = [{"type": t, **({"items": {}} if t == "array" else {})} for t in types]
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
 JOB_POSTING_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "A schema.org JobPosting (JSON-LD). Read: "
@@ -49,10 +57,7 @@ JOB_POSTING_SCHEMA: dict[str, Any] = {
                 {"type": "array", "items": {"type": "string"}, "contains": {"const": "JobPosting"}},
             ]
         },
-        **{
-            name: {"type": list(types) if len(types) > 1 else types[0]}
-            for name, types in _READ.items()
-        },
+        **{name: _schema_of(types) for name, types in _READ.items()},
     },
 }
 
