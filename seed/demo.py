@@ -68,5 +68,5 @@ async def seed_feedback(state: AppState, agency_id: UUID, *, lists: int) -> int:
             produced = await seekers_for_posting(state, principal, row.id, limit=20, language="en")
         except ProblemError:  # expired postings are not matched
             continue
-        list_ids.append(UUID(produced.id))
+        list_ids.append(produced.id)
     return await record_simulated_feedback(state, principal, list_ids)

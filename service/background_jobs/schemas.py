@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -20,7 +21,7 @@ class RecordError(BaseModel):
 
 
 class ImportJob(BaseModel):
-    id: str
+    id: UUID
     kind: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     total: int
@@ -51,7 +52,7 @@ class JobPage(BaseModel):
 
 def job_out(job: Job) -> JobStatus:
     return JobStatus(
-        id=str(job.id),
+        id=job.id,
         kind=job.kind,
         status=job.status,  # type: ignore[arg-type]
         total=job.total,

@@ -23,8 +23,8 @@ def to_response(
     out = [
         MatchItem(
             rank=it.rank,
-            seeker_id=None if for_seeker else str(it.seeker_id),
-            posting_id=str(it.posting_id) if for_seeker else None,
+            seeker_id=None if for_seeker else it.seeker_id,
+            posting_id=it.posting_id if for_seeker else None,
             external_id=it.external_id or "",
             title=it.title,
             score=it.score,
@@ -42,10 +42,10 @@ def to_response(
         for it in items
     ]
     return MatchList(
-        id=str(stored.id),
+        id=stored.id,
         kind=stored.kind,  # type: ignore[arg-type]
-        seeker_id=str(stored.seeker_id) if stored.seeker_id else None,
-        posting_id=str(stored.posting_id) if stored.posting_id else None,
+        seeker_id=stored.seeker_id,
+        posting_id=stored.posting_id,
         created_at=stored.created_at,
         model_version=stored.model_version,
         embedding_model=stored.embedding_model,

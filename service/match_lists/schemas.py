@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -40,8 +41,8 @@ class MatchExplanation(BaseModel):
 
 class MatchItem(BaseModel):
     rank: int
-    seeker_id: str | None = None
-    posting_id: str | None = None
+    seeker_id: UUID | None = None
+    posting_id: UUID | None = None
     external_id: str
     title: str | None = Field(default=None, description="Posting title (jobs for a seeker)")
     score: float = Field(
@@ -65,10 +66,10 @@ class MatchItem(BaseModel):
 
 
 class MatchList(BaseModel):
-    id: str
+    id: UUID
     kind: Literal["postings_for_seeker", "seekers_for_posting"]
-    seeker_id: str | None
-    posting_id: str | None
+    seeker_id: UUID | None
+    posting_id: UUID | None
     created_at: datetime
     model_version: str
     embedding_model: str

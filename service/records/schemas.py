@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -222,7 +223,7 @@ class SeekerIn(SeekerFields):
 
 class SeekerOut(SeekerFields):
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: UUID
     external_id: str
     created_at: datetime
     updated_at: datetime
@@ -302,7 +303,7 @@ class PostingIn(PostingFields):
 class PostingOut(PostingFields):
     model_config = ConfigDict(extra="forbid")
     valid_through: datetime | None = None
-    id: str
+    id: UUID
     external_id: str
     created_at: datetime
     updated_at: datetime

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -88,11 +89,11 @@ class DecisionsIn(Strict):
 
 
 class DecisionOut(BaseModel):
-    id: str
-    match_list_id: str
+    id: UUID
+    match_list_id: UUID
     rank: int
-    seeker_id: str
-    posting_id: str
+    seeker_id: UUID
+    posting_id: UUID
     action: str
     reason_code: str | None
     note: str | None
@@ -112,19 +113,19 @@ class OutcomeIn(Strict):
 
 
 class OutcomeOut(BaseModel):
-    id: str
-    seeker_id: str
-    posting_id: str
+    id: UUID
+    seeker_id: UUID
+    posting_id: UUID
     outcome: str
     created_at: datetime
     created_by: str
 
 
 class MatchListSummary(BaseModel):
-    id: str
+    id: UUID
     kind: str
-    seeker_id: str | None
-    posting_id: str | None
+    seeker_id: UUID | None
+    posting_id: UUID | None
     created_at: datetime
     model_version: str
     items: int
@@ -134,13 +135,58 @@ class MatchListSummary(BaseModel):
     posting_title: str | None = Field(description="Candidates for a posting: its title")
 
 
+class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["add_skill", "widen_radius", "accept_employment_type"]
+    value: str | int | float = Field(
+        description="The skill's name, the radius in km, or the employment type"
+    )
+
+
+class CurrentForPosting(BaseModel):
+    """Candidates for a posting: the seeker's score and rank now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float
+    rank: int
+
+
+class CurrentForSeeker(BaseModel):
+    """Jobs for a seeker: how many postings are in the top now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    postings_in_top: int
+
+
+class SuggestionForPosting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    change: Change
+    score: float
+    rank: int
+    reaches_target: bool
+
+
+class SuggestionForSeeker(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    change: Change
+    new_postings_in_top: int
+    reaches_target: bool
+
+
 class WhatIf(BaseModel):
     """Changes to a seeker's profile that would change the result, each re-scored."""
 
     target: str
-    current: dict[str, Any]
-    suggestions: list[dict[str, Any]] = Field(
+    current: CurrentForPosting | CurrentForSeeker
+    suggestions: list[SuggestionForPosting] | list[SuggestionForSeeker] = Field(
         description="change (type, value) with the resulting score and rank, or the number of "
         "new postings in the top 20; cheapest changes first"
     )
-    best: dict[str, Any] | None = Field(description="The first suggestion that reaches the target")
+    best: SuggestionForPosting | SuggestionForSeeker | None = Field(
+        description="The first suggestion that reaches the target"
+    )

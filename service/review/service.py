@@ -23,11 +23,11 @@ from service.state import AppState
 
 def decision_out(d: Decision) -> DecisionOut:
     return DecisionOut(
-        id=str(d.id),
-        match_list_id=str(d.match_list_id),
+        id=d.id,
+        match_list_id=d.match_list_id,
         rank=d.rank,
-        seeker_id=str(d.seeker_id),
-        posting_id=str(d.posting_id),
+        seeker_id=d.seeker_id,
+        posting_id=d.posting_id,
         action=d.action,
         reason_code=d.reason_code,
         note=d.note,
@@ -145,9 +145,9 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
             outcome_id=str(stored.id),
         )
     return OutcomeOut(
-        id=str(stored.id),
-        seeker_id=str(stored.seeker_id),
-        posting_id=str(stored.posting_id),
+        id=stored.id,
+        seeker_id=stored.seeker_id,
+        posting_id=stored.posting_id,
         outcome=stored.outcome,
         created_at=stored.created_at,
         created_by=str(stored.created_by),
