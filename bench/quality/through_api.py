@@ -172,6 +172,7 @@ async def main_async(
         rate_limit_per_minute=0,
         bulk_wait_seconds=3600,
         bulk_max_records=5000,
+        bulk_sync_max_records=5000,  # each upload answers when it is stored
         max_in_flight=0,
     )
     app = create_app(settings, embedder=embedder)
