@@ -22,6 +22,7 @@ from service.config import Settings, get_settings
 from service.embeddings import service as embeddings
 from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
+from service.embeddings.understanding import TextUnderstanding
 from service.kit import idempotency
 from service.kit.background import logged
 from service.kit.http import tidy_spec
@@ -59,19 +60,24 @@ def load_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
+def read_reference_data(settings: Settings, embedder: Embedder) -> TextUnderstanding | None:
+    """What start-up reads once per process, off the event loop: the gazetteer (postings by
+    address), and the ESCO text understanding for the model (JOBMATCH_UNDERSTAND_TEXT; the
+    first start with a model encodes every ESCO label, kept on disk for the next starts)."""
+    geocode.load()
+    if not settings.understand_text:
+        return None
+    return understanding.load(
+        embedder,
+        taxonomy_path=settings.taxonomy_path,
+        cache_dir=settings.cache_dir or settings.data_dir / "cache",
+    )
+
+
 async def load_understanding(state: AppState) -> None:
-    """ESCO text understanding for the state's model (JOBMATCH_UNDERSTAND_TEXT). The first start
-    with a model encodes every ESCO label, kept on disk for the next starts."""
-    settings = state.settings
-    # The gazetteer (postings by address) is read on first use: read it now, not in a request.
-    await asyncio.to_thread(geocode.load)
-    if settings.understand_text:
-        state.understanding = await asyncio.to_thread(
-            understanding.load,
-            state.embedder,
-            taxonomy_path=settings.taxonomy_path,
-            cache_dir=settings.cache_dir or settings.data_dir / "cache",
-        )
+    state.understanding = await asyncio.to_thread(
+        read_reference_data, state.settings, state.embedder
+    )
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:

@@ -73,9 +73,8 @@ def embedder() -> object:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, embedder: object) -> object:
+    from service.app import read_reference_data
     from service.config import Settings
-    from service.embeddings import understanding
-    from service.records import geocode
 
     settings = Settings(
         database_url=database_url,
@@ -96,12 +95,7 @@ def settings(database_url: str, embedder: object) -> object:
     # ESCO text understanding and the gazetteer are read once per process and shared by every
     # app the tests start: read them here, before any app's start-up (which waits at most 5 s
     # in tests).
-    geocode.load()
-    understanding.load(
-        embedder,  # type: ignore[arg-type]
-        taxonomy_path=settings.taxonomy_path,
-        cache_dir=settings.cache_dir or settings.data_dir / "cache",
-    )
+    read_reference_data(settings, embedder)  # type: ignore[arg-type]
     return settings
 
 
