@@ -170,7 +170,7 @@ def lexical_query_text(seeker: SeekerProfile) -> str:
     every posting has, which would make the full-text search slow and unselective."""
     parts = [seeker.headline or ""]
     parts += [o.title for o in seeker.desired_occupations]
-    parts += [o.title for o in getattr(seeker, "inferred_occupations", ())]
+    parts += [o.title for o in seeker.inferred_occupations]
     parts += [s.name for s in seeker.skills]
     parts.append((seeker.summary or "")[:LEXICAL_SUMMARY_CHARS])
     return " ".join(p for p in parts if p)
