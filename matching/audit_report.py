@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from matching.fairness import impact_ratios
-from matching.fairness.policy import UNKNOWN
+from matching.fairness.policy import UNKNOWN, attribute_label
 
 
 def placement_impact(lists: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def selection_impact(
             if value is None:
                 unknown += 1
                 continue
-            label = str(value).lower() if isinstance(value, bool) else str(value)
+            label = attribute_label(value)
             totals[label] += 1
             chosen[label] += bool(row["selected"])
         result = impact_ratios(dict(chosen), dict(totals))
@@ -73,11 +73,7 @@ def recommendation_quality(
         groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"score": [], "salary": []})
         for row in rows:
             value = row.get(attribute)
-            label = (
-                UNKNOWN
-                if value is None
-                else (str(value).lower() if isinstance(value, bool) else str(value))
-            )
+            label = UNKNOWN if value is None else attribute_label(value)
             groups[label]["score"].append(float(row["score"]))
             if row.get("salary") is not None:
                 groups[label]["salary"].append(float(row["salary"]))

@@ -56,10 +56,11 @@ def group_label(attributes: Mapping[str, Any] | None, names: Sequence[str]) -> s
     values = [attributes.get(n) for n in names]
     if any(v is None for v in values):
         return UNKNOWN
-    return "|".join(_label(v) for v in values)
+    return "|".join(attribute_label(v) for v in values)
 
 
-def _label(value: Any) -> str:
+def attribute_label(value: Any) -> str:
+    """An attribute value as a group label; booleans read "true"/"false" as the API writes them."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -173,7 +174,7 @@ def placement_counts(
         per: dict[str, dict[str, int]] = {}
         for i, attrs in enumerate(attributes):
             value = attrs.get(name) if attrs else None  # group_label(attrs, (name,)), inlined
-            label = UNKNOWN if value is None else _label(value)
+            label = UNKNOWN if value is None else attribute_label(value)
             cell = per.setdefault(label, {"pool": 0, "top": 0})
             cell["pool"] += 1
             cell["top"] += i in chosen

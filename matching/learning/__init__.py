@@ -55,7 +55,7 @@ from matching.learning.examples import (
     time_split,
 )
 from matching.learning.gate import GateResult, compare
-from matching.learning.pipeline import TrainingReport, train_and_evaluate
+from matching.learning.pipeline import MIN_HOLDOUT, MIN_TRAIN, TrainingReport, train_and_evaluate
 from matching.learning.ranking_metrics import evaluate, ndcg_at_k, recall_at_k, reciprocal_rank
 from matching.learning.scorer import ARTIFACT_FORMAT, BASELINE, LinearModelScorer
 
@@ -65,6 +65,8 @@ __all__ = [
     "DEFAULT_ATTRIBUTES",
     "EVENT_LABELS",
     "IGNORED_EVENTS",
+    "MIN_HOLDOUT",
+    "MIN_TRAIN",
     "Example",
     "GateResult",
     "InsufficientData",

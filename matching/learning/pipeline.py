@@ -20,6 +20,10 @@ from matching.learning.ranking_metrics import evaluate
 from matching.learning.scorer import LinearModelScorer
 from matching.score import Scorer
 
+# The fewest labelled examples a retraining job fits on and evaluates on.
+MIN_TRAIN = 200
+MIN_HOLDOUT = 50
+
 
 @dataclass
 class TrainingReport:
@@ -73,9 +77,9 @@ def train_and_evaluate(
     tolerance: float = 0.01,
     min_impact_ratio: float = 0.8,
     significance: float | None = 0.05,
-    min_train: int = 200,
+    min_train: int = MIN_TRAIN,
     min_train_positives: int = 20,
-    min_holdout: int = 50,
+    min_holdout: int = MIN_HOLDOUT,
     min_holdout_positives: int = 5,
 ) -> TrainingReport:
     """Split by time, fit on the earlier period, evaluate candidate / active / default on the

@@ -315,7 +315,7 @@ async def seeker_candidates(
     Each comes with its profile and its protected attributes (only with consent), joined
     after the search's LIMIT: one round trip instead of three (seeker profiles are never kept
     in memory, so every list reads them). Protected data only re-orders scored lists and
-    counts placements; it never enters a score (service/matchmaking.py)."""
+    counts placements; it never enters a score (service/match_lists/service.py)."""
     distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
     protected = ", ".join(f"p.{f}" for f in PROTECTED_FIELDS)  # fixed names, never input
     rows = await conn.fetch(

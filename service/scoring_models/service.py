@@ -9,7 +9,10 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.fairness.policy import attribute_label
 from matching.learning import (
+    MIN_HOLDOUT,
+    MIN_TRAIN,
     Example,
     InsufficientData,
     LinearModelScorer,
@@ -30,7 +33,6 @@ from service.scoring_models import repository as models_db
 from service.state import AppState
 
 DEFAULT_ID = "default"
-MIN_TRAIN, MIN_HOLDOUT = 200, 50
 DEFAULT_SCORER = WeightedSumScorer()
 
 
@@ -56,11 +58,7 @@ def to_examples(rows: list[dict[str, Any]]) -> list[Example]:
         label = label_from_events(r["events"])
         if label is None:
             continue
-        groups = {
-            f: (str(r[f]).lower() if isinstance(r[f], bool) else str(r[f]))
-            for f in FIELDS
-            if r[f] is not None
-        }
+        groups = {f: attribute_label(r[f]) for f in FIELDS if r[f] is not None}
         out.append(
             Example(
                 list_id=str(r["match_list_id"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import numpy as np
@@ -192,9 +193,11 @@ async def test_list_filters(agency: Agency) -> None:
 
 
 async def test_audit_table_refuses_update_and_delete(agency: Agency, pool: Any) -> None:
-    await agency.client.post("/v1/seekers", json=seeker_body(), headers=agency.auth("portal"))
+    r = await agency.client.post("/v1/seekers", json=seeker_body(), headers=agency.auth("portal"))
+    mine = "SELECT action FROM audit_event WHERE agency_id = $1 AND subject_id = $2"
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM audit_event") > 0
+        before = await conn.fetch(mine, UUID(agency.id), UUID(r.json()["id"]))
+        assert [e["action"] for e in before] == ["seeker.create"]
         for sql in (
             "UPDATE audit_event SET action = 'x'",
             "DELETE FROM audit_event",
@@ -202,6 +205,7 @@ async def test_audit_table_refuses_update_and_delete(agency: Agency, pool: Any) 
         ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
                 await conn.execute(sql)
+        assert await conn.fetch(mine, UUID(agency.id), UUID(r.json()["id"])) == before
 
 
 async def test_reads_of_seekers_and_protected_data_are_audited(agency: Agency) -> None:
