@@ -6,7 +6,7 @@ import math
 
 from service.auth.permissions import Principal
 from service.match_lists.repository import StoredItem, StoredList
-from service.match_lists.schemas import MatchItem, MatchList
+from service.match_lists.schemas import FairnessBlock, ListPolicy, MatchItem, MatchList
 from service.records.representation import PROTECTED_READERS
 from service.review.repository import Decision
 from service.review.service import decision_out, final_ranks
@@ -53,8 +53,10 @@ def to_response(
         radius_km=stored.radius_km,
         radius_widened_km=stored.radius_widened_km,
         candidates_considered=stored.candidates_considered,
-        fairness_policy=stored.fairness_policy,
-        fairness=stored.fairness,
+        fairness_policy=(
+            ListPolicy.model_validate(stored.fairness_policy) if stored.fairness_policy else None
+        ),
+        fairness=FairnessBlock.model_validate(stored.fairness) if stored.fairness else None,
         # Stored with every item's explanation (the same for all of them).
         warnings=out[0].explanation.warnings if out else [],
         items=out,
@@ -73,14 +75,15 @@ PUBLIC_POLICY_FIELDS = ("method", "attributes", "version")
 
 
 def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
-    if match_list.fairness_policy and not principal.may("fairness_policy:read"):
-        match_list.fairness_policy = {
-            **{k: v for k, v in match_list.fairness_policy.items() if k in PUBLIC_POLICY_FIELDS},
-            "details": "shown to keys that may read the fairness policy",
-        }
-    if match_list.fairness and principal.role not in PROTECTED_READERS:
-        match_list.fairness = {
-            **{k: v for k, v in match_list.fairness.items() if k in PUBLIC_FAIRNESS_FIELDS},
-            "group_figures": "shown to caseworker and admin keys only",
-        }
+    policy, fairness = match_list.fairness_policy, match_list.fairness
+    if policy and not principal.may("fairness_policy:read"):
+        match_list.fairness_policy = ListPolicy(
+            **policy.model_dump(include=set(PUBLIC_POLICY_FIELDS)),
+            details="shown to keys that may read the fairness policy",
+        )
+    if fairness and principal.role not in PROTECTED_READERS:
+        match_list.fairness = FairnessBlock(
+            **fairness.model_dump(include=set(PUBLIC_FAIRNESS_FIELDS)),
+            group_figures="shown to caseworker and admin keys only",
+        )
     return match_list

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from service.auth.dependencies import State, authorize
 from service.auth.permissions import Principal
 from service.kit.http import API_V1, Timestamp, problems
 from service.kit.problems import FieldError, validation_problem
 from service.reports import service as reporting
+from service.reports.schemas import FairnessReport, Period
 
 router = APIRouter(prefix=API_V1, tags=["reports"])
-
-
-class FairnessReport(BaseModel):
-    period: dict[str, datetime]
-    top_k_placement: dict[str, Any] = Field(
-        description="Candidate lists: selection rate = share of a group's candidates placed in "
-        "the returned top k; impact ratio = rate / highest rate (four-fifths rule flags < 0.8)"
-    )
-    shortlisting: dict[str, Any] = Field(
-        description="Candidates shown in lists: share shortlisted or contacted by caseworkers"
-    )
-    recommendations: dict[str, Any] = Field(
-        description="Jobs for seekers: mean score and mean offered monthly salary of the top 10"
-    )
 
 
 @router.get(
@@ -60,4 +46,4 @@ async def fairness_report(
     report = await reporting.fairness_report(
         state.pool, agency_id=principal.agency_id, since=since, until=until
     )
-    return FairnessReport(period={"from": since, "to": until}, **report)
+    return FairnessReport(period=Period.model_validate({"from": since, "to": until}), **report)

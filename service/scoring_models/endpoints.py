@@ -2,60 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
 
 from service.auth.dependencies import State, authorize
 from service.auth.permissions import Principal
 from service.background_jobs.schemas import JobStatus, job_out
 from service.kit.http import API_V1, problems
-from service.kit.schemas import Strict
 from service.scoring_models import service as training
+from service.scoring_models.schemas import (
+    Activated,
+    ActivateIn,
+    ActivationOut,
+    GateReport,
+    ModelList,
+    ModelMetrics,
+    ModelOut,
+)
 
 router = APIRouter(prefix=API_V1, tags=["models"])
 Trainer = Annotated[Principal, Depends(authorize("models:train"))]
 Reader = Annotated[Principal, Depends(authorize("models:read"))]
 Activator = Annotated[Principal, Depends(authorize("models:activate"))]
-
-
-class ModelOut(BaseModel):
-    id: str = Field(description='"default" for the transparent default scorer')
-    version: str
-    kind: str
-    active: bool
-    created_at: datetime | None = None
-    created_by: str | None = None
-    metrics: dict[str, Any] | None = Field(
-        default=None, description="Held-out metrics of this model, the then-active and default"
-    )
-    train_window: list[str] | None = None
-    holdout_window: list[str] | None = None
-    train_size: int | None = None
-    holdout_size: int | None = None
-    gate: dict[str, Any] | None = None
-
-
-class ModelList(BaseModel):
-    items: list[ModelOut]
-    activations: list[dict[str, Any]] = Field(description="Activation history, newest first")
-
-
-class ActivateIn(Strict):
-    force: bool = Field(default=False, description="Activate although the gate refuses")
-    reason: Annotated[str, Field(max_length=2000)] | None = Field(
-        default=None, description="Why (required when forcing); kept in the registry"
-    )
-
-
-class Activated(BaseModel):
-    active: str
-    model_id: str
-    forced: bool
-    gate: dict[str, Any] | None
-    activated_at: datetime
 
 
 @router.post(
@@ -95,15 +64,17 @@ async def list_models(state: State, principal: Reader) -> ModelList:
                 active=m.id == live_id,
                 created_at=m.created_at,
                 created_by=str(m.created_by) if m.created_by else None,
-                metrics=r.get("metrics"),
+                metrics=ModelMetrics.model_validate(r["metrics"]) if r.get("metrics") else None,
                 train_window=r.get("train_window"),
                 holdout_window=r.get("holdout_window"),
                 train_size=r.get("train_size"),
                 holdout_size=r.get("holdout_size"),
-                gate=r.get("gate"),
+                gate=GateReport.model_validate(r["gate"]) if r.get("gate") else None,
             )
         )
-    return ModelList(items=items, activations=[h.model_dump(mode="json") for h in history])
+    return ModelList(
+        items=items, activations=[ActivationOut.model_validate(h.model_dump()) for h in history]
+    )
 
 
 @router.post(

@@ -183,6 +183,8 @@ BEYOND_SCHEMA = [
     (r"query\.cursor", r"not a cursor returned by this API"),
     (r"body\.(desired_salary|base_salary)", r"Value error, min must not exceed max"),
     (r"body", r"Value error, target shares must not sum to more than 1"),
+    # cross-field, and a merge patch that nulls one coordinate of a stored pair
+    (r"body\.\w+(\.\d+)?", r"Value error, lat and lon go together"),
     # the groups a policy names must exist under the attributes it names (cross-field)
     (r"body\.(targets|protected_groups)", r"Value error, no such group .*"),
     (r"query\.from", r"must be before 'to'"),
