@@ -50,7 +50,7 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     per acquire, three or four per match request. The service never changes session state
     outside a transaction (only `SET LOCAL`), and asyncpg rolls back a transaction left open
     (a request cancelled midway) before it calls this, with or without a custom reset
-    (tests/service/test_pool.py checks both).
+    (tests/service/kit/test_pool.py checks both).
     """
     del conn
 

@@ -18,7 +18,7 @@ from tests.factories import Agency, posting_body, seeker_body
 from tests.service.routes import PUBLIC_PATHS, Endpoint, endpoints, protected_endpoints
 
 ROLES = [r.value for r in Role]
-README = __import__("pathlib").Path(__file__).resolve().parents[2] / "README.md"
+README = __import__("pathlib").Path(__file__).resolve().parents[3] / "README.md"
 
 
 # --------------------------------------------------------------------------- permission table
