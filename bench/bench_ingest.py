@@ -8,8 +8,8 @@ Run from the repository root (takes a few minutes on two cores):
 It generates postings with the seed generator, starts `jobmatch serve` (one worker, embedded
 PostgreSQL in a temporary directory), and in each round
 
-1. encodes the postings' canonical texts (`service.records.canonical_text`, what the service
-   embeds) with `SentenceTransformer.encode` in this process: the baseline;
+1. encodes the postings' canonical texts (`service.records.preparation.canonical_text`, what
+   the service embeds) with `SentenceTransformer.encode` in this process: the baseline;
 2. sends the same postings to `POST /v1/postings:bulk` as NDJSON, in uploads of
    `--upload-size`, and waits until every import job has finished (parse, validate, embed,
    store, HNSW index); the posting tables are emptied first, so every round starts alike;
@@ -40,9 +40,10 @@ from bench import _harness as H  # noqa: E402
 
 
 def posting_texts(postings: list[dict[str, Any]]) -> list[str]:
-    from service.records import service as records
+    from service.records import preparation
 
-    return [records.canonical_text("posting", records.parse_body("posting", p)) for p in postings]
+    parse, text = preparation.parse_body, preparation.canonical_text
+    return [text("posting", parse("posting", p)) for p in postings]
 
 
 def encode_rate(model: Any, texts: list[str]) -> float:

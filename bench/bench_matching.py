@@ -63,7 +63,7 @@ from service.auth.permissions import Role  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.kit import migrate  # noqa: E402
 from service.kit.embedded_db import start_embedded  # noqa: E402
-from service.match_lists import repository as match_db  # noqa: E402
+from service.match_lists import candidates_repository as match_db  # noqa: E402
 from service.match_lists import retrieval as candidate_retrieval  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_matching.md"

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from matching.vector_index import Entry, GeoVectorIndex
 from service.embeddings import repository as vectors_db
 from service.kit.background import logged
-from service.match_lists import repository as lists_db
+from service.match_lists import candidates_repository as candidates_db
 
 log = logging.getLogger(__name__)
 LOAD_PAGE = 5000
@@ -166,7 +166,7 @@ class PostingVectors:
     def count_within(
         self, *, agency_id: UUID, lat: float, lon: float, radius_km: float, at_least: int
     ) -> int:
-        """As `lists_db.count_postings_within`: the agency's active located postings within the
+        """As `candidates_db.count_postings_within`: the agency's active located postings within the
         radius (remote ones not counted), counting stops at `at_least`."""
         return self.index.count_within(
             group=agency_id,
@@ -186,7 +186,7 @@ class PostingVectors:
         lon: float | None,
         radius_km: float | None,
         limit: int,
-    ) -> list[lists_db.Candidate]:
+    ) -> list[candidates_db.Candidate]:
         """Up to `limit` active postings of the agency nearest in meaning to `query` and in
         reach, in the order of the database's search: nearest first, ties by id (a few more
         are asked of the index, which breaks ties by its own order, so that copies of one
@@ -204,5 +204,7 @@ class PostingVectors:
         candidates = []
         for key, cosine in found:
             external_id, version = index.payload(key)
-            candidates.append(lists_db.Candidate(cast(UUID, key), external_id, version, cosine))
+            candidates.append(
+                candidates_db.Candidate(cast(UUID, key), external_id, version, cosine)
+            )
         return sorted(candidates, key=lambda c: (-c.cosine, c.id))[:limit]

@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
-from service.match_lists.repository import ACTIVE
+from service.match_lists.candidates_repository import ACTIVE
 from service.records.repository import as_vector
 
 

@@ -20,8 +20,8 @@ from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
 from service.background_jobs.worker import Progress
 from service.records import repository as records_db
+from service.records.preparation import canonical_text, parse_body
 from service.records.repository import Kind
-from service.records.service import canonical_text, parse_body
 from service.state import AppState
 
 log = logging.getLogger("jobmatch.embeddings")

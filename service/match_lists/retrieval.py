@@ -14,7 +14,7 @@ import numpy as np
 from matching.profiles import PostingProfile, SeekerProfile
 from service.auth.permissions import Principal
 from service.embeddings.posting_vectors import PostingVectors
-from service.match_lists import repository as lists_db
+from service.match_lists import candidates_repository as candidates_db
 from service.state import AppState
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ async def _widened_radius(
         if vectors is not None:
             count = vectors.count_within(**where, at_least=wanted)
         else:
-            count = await lists_db.count_postings_within(conn, **where, at_least=wanted)
+            count = await candidates_db.count_postings_within(conn, **where, at_least=wanted)
         if count >= wanted:
             break
         widened += s.radius_step_km
@@ -53,8 +53,8 @@ async def _widened_radius(
 
 
 async def _posting_profiles(
-    state: AppState, candidates: list[lists_db.Candidate]
-) -> tuple[list[lists_db.Candidate], list[PostingProfile]]:
+    state: AppState, candidates: list[candidates_db.Candidate]
+) -> tuple[list[candidates_db.Candidate], list[PostingProfile]]:
     """The candidates' profiles, converted; from memory where the version is current, else
     read in one query (converted after its connection is back in the pool). A posting deleted
     since retrieval is dropped with its candidate."""
@@ -63,7 +63,7 @@ async def _posting_profiles(
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
         async with state.pool.acquire() as conn:
-            rows = await lists_db.profiles_of(conn, "posting", missing)
+            rows = await candidates_db.profiles_of(conn, "posting", missing)
         for record_id, version, profile in rows:
             found[record_id] = cache.put(record_id, version, profile)
     kept = [c for c in candidates if c.id in found]
@@ -87,7 +87,7 @@ async def warm_posting_profiles(state: AppState) -> int:
     added = unreadable = 0
     while cache.room():
         async with state.pool.acquire() as conn:
-            page = await lists_db.active_posting_profiles(
+            page = await candidates_db.active_posting_profiles(
                 conn, after=after, limit=min(WARM_PAGE, cache.room())
             )
         if not page:
@@ -133,7 +133,7 @@ async def retrieve_postings(
     radius_km: float | None,
     limit: int,
     enough: int,
-) -> tuple[list[lists_db.Candidate], bool]:
+) -> tuple[list[candidates_db.Candidate], bool]:
     """Up to `limit` active postings nearest in meaning to `query` and in reach, and whether
     the database's exact plan gave them. From memory when `vectors` are given; else the exact
     plan when few postings are in reach, else the HNSW index (and the exact plan after all
@@ -145,7 +145,7 @@ async def retrieve_postings(
     exact = False
     if lat is not None and lon is not None and radius_km is not None:
         at_most = state.settings.exact_search_below
-        in_reach = await lists_db.count_reachable_postings(
+        in_reach = await candidates_db.count_reachable_postings(
             conn,
             agency_id=agency_id,
             model=model,
@@ -155,12 +155,12 @@ async def retrieve_postings(
             at_most=at_most,
         )
         exact = in_reach < at_most
-    candidates = await lists_db.posting_candidates(conn, exact=exact, **where)
+    candidates = await candidates_db.posting_candidates(conn, exact=exact, **where)
     if not exact and len(candidates) < enough and radius_km is not None:
         # The HNSW scan stopped (hnsw.max_scan_tuples) before `enough` postings in reach
         # turned up: the nearest in meaning lie out of reach. Rare and slow, so the exact
         # plan runs only then.
-        return await lists_db.posting_candidates(conn, exact=True, **where), True
+        return await candidates_db.posting_candidates(conn, exact=True, **where), True
     return candidates, exact
 
 
@@ -179,7 +179,7 @@ def lexical_query_text(seeker: SeekerProfile) -> str:
 async def add_lexical_candidates(
     state: AppState,
     conn: Any,
-    candidates: list[lists_db.Candidate],
+    candidates: list[candidates_db.Candidate],
     seeker: SeekerProfile,
     *,
     agency_id: UUID,
@@ -189,7 +189,7 @@ async def add_lexical_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-) -> tuple[list[lists_db.Candidate], dict[UUID, float] | None]:
+) -> tuple[list[candidates_db.Candidate], dict[UUID, float] | None]:
     """Hybrid retrieval: the vector search's candidates, then the postings that full-text
     search finds for the seeker's words and the vector search missed, under the same filters;
     and the lexical relevance of every one of them (None when full-text search is off). The
@@ -199,7 +199,7 @@ async def add_lexical_candidates(
     text = lexical_query_text(seeker)
     if pool <= 0 or not text:
         return candidates, None
-    found, relevance = await lists_db.lexical_posting_candidates(
+    found, relevance = await candidates_db.lexical_posting_candidates(
         conn,
         agency_id=agency_id,
         model=model,

@@ -30,6 +30,7 @@ from service.auth.permissions import Principal
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
 from service.kit.problems import ProblemError, not_found
+from service.match_lists import candidates_repository as candidates_db
 from service.match_lists import repository as lists_db
 from service.match_lists.presentation import to_response
 from service.match_lists.repository import StoredItem, StoredList
@@ -76,7 +77,7 @@ def _missing_embedding(kind: str) -> ProblemError:
 @dataclass(frozen=True, slots=True)
 class RankedPostings:
     ranked: list[ScoredPair]
-    candidates: list[lists_db.Candidate]
+    candidates: list[candidates_db.Candidate]
     postings: list[PostingProfile]
     radius: float  # the seeker's own (or the default)
     used_radius: float | None  # after widening; None without a location
@@ -124,7 +125,7 @@ async def rank_postings(
             )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
-            candidates = await lists_db.nearby_postings(conn, **where)
+            candidates = await candidates_db.nearby_postings(conn, **where)
     candidates, postings = await _posting_profiles(state, candidates)
     if query is not None:
         # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
@@ -251,7 +252,7 @@ async def seekers_for_posting(
         if query is None:
             raise _missing_embedding("posting")
         loc = posting.job_location
-        retrieved = await lists_db.seeker_candidates(
+        retrieved = await candidates_db.seeker_candidates(
             conn,
             agency_id=principal.agency_id,
             model=model,

@@ -19,7 +19,9 @@ from service.background_jobs.schemas import JobStatus, RecordError, job_out
 from service.background_jobs.worker import JobCancelled
 from service.kit.problems import FieldError, ProblemError, validation_problem
 from service.kit.schemas import NOT_BLANK, STORED, storable
+from service.records import preparation
 from service.records import service as records
+from service.records.preparation import Body
 from service.records.repository import Kind
 from service.records.schemas import PostingIn, SeekerIn
 from service.state import AppState
@@ -74,7 +76,7 @@ def _external_id(item: Any) -> str | None:
 
 def validate_upload(
     state: AppState, kind: Kind, items: list[Any]
-) -> tuple[list[tuple[int, records.Body]], list[RecordError]]:
+) -> tuple[list[tuple[int, Body]], list[RecordError]]:
     """Per-record validation (at once, in the request): the valid records and the errors."""
     limit = state.settings.bulk_max_records
     if len(items) > limit:
@@ -82,7 +84,7 @@ def validate_upload(
             413, "Content too large", f"An upload holds at most {limit} records; split it."
         )
     errors: list[RecordError] = []
-    valid: list[tuple[int, records.Body]] = []
+    valid: list[tuple[int, Body]] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         if isinstance(item, _BadLine):
@@ -91,7 +93,7 @@ def validate_upload(
             )
             continue
         try:
-            body = records.parse_body(kind, item, loc=())
+            body = preparation.parse_body(kind, item, loc=())
         except ProblemError as problem:
             errors.append(
                 RecordError(
@@ -113,7 +115,7 @@ async def store_upload(
     state: AppState,
     principal: Principal,
     kind: Kind,
-    valid: list[tuple[int, records.Body]],
+    valid: list[tuple[int, Body]],
     errors: list[RecordError],
     job: jobs_db.Job | None = None,
 ) -> dict[str, Any]:
@@ -147,7 +149,7 @@ async def store_upload(
     # never waits for the database.
     loop = asyncio.get_running_loop()
 
-    def embed(chunk: list[tuple[int, records.Body]]) -> asyncio.Future[np.ndarray]:
+    def embed(chunk: list[tuple[int, Body]]) -> asyncio.Future[np.ndarray]:
         bodies = [b for _, b in chunk]
         return loop.run_in_executor(state.model_executor, _vectors, state, kind, bodies)
 
@@ -167,7 +169,7 @@ async def store_upload(
             async def after(
                 conn: asyncpg.Connection,
                 ids: list[UUID | None],
-                chunk: list[tuple[int, records.Body]] = chunk,
+                chunk: list[tuple[int, Body]] = chunk,
                 next_index: int = next_index,
                 found: list[RecordError] = found,
                 created: int = created,
@@ -218,11 +220,11 @@ async def store_upload(
     return result()
 
 
-def _vectors(state: AppState, kind: Kind, bodies: list[records.Body]) -> np.ndarray:
-    """Canonical texts and their vectors, and what the texts say (`records.understand`); runs on
+def _vectors(state: AppState, kind: Kind, bodies: list[Body]) -> np.ndarray:
+    """Canonical texts and their vectors, and what the texts say (`preparation.understand`); runs on
     the model thread, off the event loop."""
-    vectors = state.embedder.encode([records.canonical_text(kind, b) for b in bodies])
-    records.understand(state, kind, bodies, vectors)
+    vectors = state.embedder.encode([preparation.canonical_text(kind, b) for b in bodies])
+    preparation.understand(state, kind, bodies, vectors)
     return vectors
 
 

@@ -22,7 +22,7 @@ from service.kit.http import API_V1, Cursor, Limit, component, problems
 from service.kit.idempotency import Idempotent
 from service.kit.problems import FieldError, ProblemError, validation_problem
 from service.kit.schemas import NOT_BLANK, STORED, Page
-from service.records import bulk, jsonld, representation
+from service.records import bulk, jsonld, preparation, representation
 from service.records import service as records
 from service.records.repository import Kind
 from service.records.schemas import (
@@ -150,7 +150,7 @@ def make_router(kind: Kind) -> APIRouter:
                 "Unsupported media type",
                 f"Send application/json{' or ' + _JSONLD if kind == 'posting' else ''}.",
             )
-        body = records.parse_body(kind, data)
+        body = preparation.parse_body(kind, data)
         written = await records.create(state, principal, kind, body)
         response.headers["Location"] = f"/v1/{plural}/{written[0].id}"
         return out(written, principal, response)

@@ -8,7 +8,7 @@ from uuid import UUID
 import httpx
 from asgi_lifespan import LifespanManager
 
-from service.match_lists import repository as db
+from service.match_lists import candidates_repository as db
 from tests.factories import Agency, posting_body, seeker_body
 
 

@@ -375,7 +375,7 @@ async def test_a_search_cut_short_by_the_scan_limit_falls_back_to_the_exact_plan
 ) -> None:
     """hnsw.max_scan_tuples bounds slow searches (the ones whose nearest postings in meaning
     are out of reach); a list left short by it is searched again with the exact plan."""
-    from service.match_lists import repository as match_db
+    from service.match_lists import candidates_repository as match_db
 
     async with pool.acquire() as conn:
         assert await conn.fetchval("SHOW hnsw.max_scan_tuples") == "5000"
@@ -410,7 +410,7 @@ async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
 ) -> None:
     """Both retrieval plans apply the same filters; at this size HNSW is (nearly) exact, so they
     return the same postings, nearest first; the reach count matches the exact plan."""
-    from service.match_lists import repository as db
+    from service.match_lists import candidates_repository as db
 
     async with pool.acquire() as conn:
         seekers = await conn.fetch(
@@ -450,7 +450,7 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
     """A search's ORDER BY must be the expression its HNSW index was built on, or PostgreSQL
     sorts every vector in reach instead (a change of index, such as half precision, must change
     the queries with it)."""
-    from service.match_lists import repository as db
+    from service.match_lists import candidates_repository as db
 
     class Recorder:
         def __init__(self) -> None:
