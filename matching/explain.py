@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from matching.features import PairFeatures
+from matching.features import PairFeatures, SkillMatch
 from matching.profiles import PostingProfile, SeekerProfile
 
 _TEMPLATES: dict[str, dict[str, str]] = {
@@ -72,12 +72,18 @@ _TEMPLATES["en"].update(
     {
         "occupation_inferred_seeker": 'Inferred from the profile: {title} (from "{span}").',
         "occupation_inferred_posting": 'Inferred from the job ad: {title} (from "{span}").',
+        "skills_inferred_seeker": 'Skills read from the profile: {skills} (from "{span}" …).',
+        "skills_inferred_posting": "The job ad lists no skills; read from its text: {skills} "
+        '(from "{span}" …).',
     }
 )
 _TEMPLATES["zh"].update(
     {
         "occupation_inferred_seeker": "根据简历推断的职业：{title}（来自“{span}”）。",
         "occupation_inferred_posting": "根据招聘启事推断的职业：{title}（来自“{span}”）。",
+        "skills_inferred_seeker": "从简历文字中读出的技能：{skills}（来自“{span}”等）。",
+        "skills_inferred_posting": "招聘启事未列出技能，从其文字中读出："
+        "{skills}（来自“{span}”等）。",
     }
 )
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
@@ -271,6 +277,37 @@ def inferred_occupation_notes(
         notes.append(
             Note("occupation_inferred_posting", {"title": top.title, "span": top.span[:80]})
         )
+    return tuple(notes)
+
+
+def inferred_skill_notes(
+    seeker: SeekerProfile, posting: PostingProfile, skills: SkillMatch
+) -> tuple[Note, ...]:
+    """Where the skill factors rest on skills read from free text, which skills and from which
+    words: the posting's, when it lists none and its required skills were read from its ad;
+    the seeker's, when a skill the posting wants was read from the profile, not stated."""
+    notes: list[Note] = []
+    if not (posting.skills_required or posting.skills_preferred):
+        read = [s for s in posting.inferred_skills if not s.implied]
+        if read:
+            names = ", ".join(_short(s.name) for s in read[:NOTE_SKILLS])
+            span = (read[0].quote or read[0].name)[:80]
+            notes.append(Note("skills_inferred_posting", {"skills": names, "span": span}))
+    stated = {s.name.casefold() for s in seeker.skills}
+    read_by_name = {
+        s.name.casefold(): s
+        for s in seeker.inferred_skills
+        if not s.implied and s.name.casefold() not in stated
+    }
+    used = [
+        read_by_name[n.casefold()]
+        for n in skills.matched_required + skills.matched_preferred
+        if n.casefold() in read_by_name
+    ]
+    if used:
+        names = ", ".join(_short(s.name) for s in used[:NOTE_SKILLS])
+        span = (used[0].quote or used[0].name)[:80]
+        notes.append(Note("skills_inferred_seeker", {"skills": names, "span": span}))
     return tuple(notes)
 
 

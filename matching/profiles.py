@@ -50,6 +50,7 @@ class InferredSkill:
     source: str
     span: tuple[int, int] | None = None
     implied: bool = False
+    quote: str = ""  # the words it was read from, as stored, for explanations
 
 
 @dataclass(frozen=True, slots=True)

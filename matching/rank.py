@@ -13,7 +13,12 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from matching.explain import Note, explanation, inferred_occupation_notes
+from matching.explain import (
+    Note,
+    explanation,
+    inferred_occupation_notes,
+    inferred_skill_notes,
+)
 from matching.features import (
     PairFeatures,
     PostingSkillIndex,
@@ -37,18 +42,24 @@ class ScoredPair:
     radius_km: float | None
     remote: bool
     language: str
-    inferred: tuple[Note, ...] = ()  # where the occupation was read from free text
+    # the two sides, to say what was read from their free text
+    seeker: SeekerProfile | None = field(default=None, repr=False)
+    posting: PostingProfile | None = field(default=None, repr=False)
 
     @cached_property
     def explanation(self) -> dict[str, Any]:
         """Rendered on first use: a list shows only its top items, out of hundreds scored."""
+        inferred: tuple[Note, ...] = ()
+        if self.seeker is not None and self.posting is not None:
+            inferred = inferred_occupation_notes(self.seeker, self.posting)
+            inferred += inferred_skill_notes(self.seeker, self.posting, self.pair.skills)
         return explanation(
             self.pair,
             radius_km=self.radius_km,
             remote=self.remote,
             language=self.language,
             factors=self.factors,
-            inferred=self.inferred,
+            inferred=inferred,
         )
 
 
@@ -74,7 +85,8 @@ def _scored(
     radius_km: float | None,
     remote: bool,
     language: str,
-    inferred: tuple[Note, ...] = (),
+    seeker: SeekerProfile | None = None,
+    posting: PostingProfile | None = None,
 ) -> ScoredPair:
     factors = scorer.contributions(pair.values)
     return ScoredPair(
@@ -86,7 +98,8 @@ def _scored(
         radius_km=radius_km,
         remote=remote,
         language=language,
-        inferred=inferred,
+        seeker=seeker,
+        posting=posting,
     )
 
 
@@ -127,7 +140,8 @@ def score_postings_for_seeker(
             radius_km=radius,
             remote=p.remote_allowed,
             language=language,
-            inferred=inferred_occupation_notes(seeker, p),
+            seeker=seeker,
+            posting=p,
         )
         for i, (p, c, x) in enumerate(zip(postings, cosines, lex, strict=True))
     ]
@@ -166,7 +180,8 @@ def score_seekers_for_posting(
             radius_km=s.max_distance_km or default_radius_km,
             remote=posting.remote_allowed,
             language=language,
-            inferred=inferred_occupation_notes(s, posting),
+            seeker=s,
+            posting=posting,
         )
         for i, (s, c, x) in enumerate(zip(seekers, cosines, lex, strict=True))
     ]

@@ -82,6 +82,7 @@ def _inferred(
             sys.intern(s["name"]),
             float(s["confidence"]),
             sys.intern(s.get("source") or "text"),
+            quote=s.get("span") or "",
         )
         for s in block.get("skills") or ()
     )

@@ -5,9 +5,22 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matching.explain import _TEMPLATES, explanation, factor_notes, pick_language
+from matching.explain import (
+    _TEMPLATES,
+    explanation,
+    factor_notes,
+    inferred_skill_notes,
+    pick_language,
+)
 from matching.features import pair_features
-from matching.profiles import Location, Occupation, PostingProfile, SeekerProfile, Skill
+from matching.profiles import (
+    InferredSkill,
+    Location,
+    Occupation,
+    PostingProfile,
+    SeekerProfile,
+    Skill,
+)
 from matching.score import DEFAULT_WEIGHTS, WeightedSumScorer
 
 NAMES = [*DEFAULT_WEIGHTS, "baseline"]
@@ -78,3 +91,47 @@ def test_accept_language_q_values_decide() -> None:
     assert pick_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
     assert pick_language("fr") == "en"
     assert pick_language("zh;q=oops") == "en"
+
+
+def test_skills_read_from_free_text_are_named_with_their_words() -> None:
+    """A posting that lists no skills is matched on the skills read from its ad, and a seeker
+    on skills read from the profile: the explanation says which, and from which words, while a
+    stated skill is never reported as read."""
+    seeker = SeekerProfile(
+        summary="I drove forklifts and kept the stock records for six years.",
+        skills=(Skill("stock control"),),
+        inferred_skills=(
+            InferredSkill(
+                "esco:forklift", "operate forklift", 0.8, "summary", quote="drove forklifts"
+            ),
+            InferredSkill("esco:stock", "stock control", 0.7, "summary", quote="stock records"),
+            InferredSkill("esco:lift", "operate lift", 0.2, "occupation", implied=True),
+        ),
+    )
+    posting = PostingProfile(
+        title="Warehouse operative",
+        description="You operate a forklift and keep stock control in our depot.",
+        inferred_skills=(
+            InferredSkill(
+                "esco:forklift", "operate forklift", 0.9, "description", quote="operate a forklift"
+            ),
+            InferredSkill("esco:stock", "stock control", 0.9, "description", quote="stock control"),
+        ),
+    )
+    pair = pair_features(seeker, posting, cosine=0.6, radius_km=None)
+    assert pair.skills.matched_required == ("operate forklift", "stock control")
+    notes = {n.code: n.params for n in inferred_skill_notes(seeker, posting, pair.skills)}
+    assert notes["skills_inferred_posting"] == {
+        "skills": "operate forklift, stock control",
+        "span": "operate a forklift",
+    }
+    # stock control is stated by the seeker, so only the forklift skill was read
+    assert notes["skills_inferred_seeker"] == {
+        "skills": "operate forklift",
+        "span": "drove forklifts",
+    }
+
+    stating = PostingProfile(title="Driver", skills_required=(Skill("operate forklift"),))
+    pair = pair_features(seeker, stating, cosine=0.6, radius_km=None)
+    codes = [n.code for n in inferred_skill_notes(seeker, stating, pair.skills)]
+    assert codes == ["skills_inferred_seeker"]

@@ -94,3 +94,16 @@ async def test_free_text_on_both_sides_ranks_the_same_occupation_first(agency: A
     notes = items[0]["explanation"]["notes"]
     assert any(n.startswith("Inferred from the profile: ") for n in notes), notes
     assert any(n.startswith("Inferred from the job ad: ") for n in notes), notes
+    # postings that list no skills are matched on the skills read from their ads, and say so
+    read_any = False
+    for item in items:
+        posting = (await c.get(f"/v1/postings/{item['posting_id']}", headers=h)).json()
+        read = posting["inferred"]["skills"]
+        codes = {n["code"]: n["params"] for n in item["explanation"]["note_codes"]}
+        if read:
+            read_any = True
+            named = codes["skills_inferred_posting"]["skills"].split(", ")
+            assert named == [s["name"] for s in read][: len(named)], (named, read)
+        else:
+            assert "skills_inferred_posting" not in codes
+    assert read_any, "no skill was read from any of the three ads"
