@@ -23,7 +23,7 @@ from service.embeddings import service as embeddings
 from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
 from service.embeddings.understanding import TextUnderstanding
-from service.kit import idempotency
+from service.kit import idempotency, logs, metrics
 from service.kit.background import logged
 from service.kit.http import tidy_spec
 from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, JsonBodies
@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         state = AppState(
             settings=settings,
             pool=pool,
-            embedder=embedder or load_embedder(settings),
+            embedder=metrics.MeteredEmbedder(embedder or load_embedder(settings)),
             scorer=WeightedSumScorer(),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         )
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             await asyncio.gather(*state.background, return_exceptions=True)
             await pool.close()
             state.model_executor.shutdown(wait=False)
+            metrics.process_exited()
 
     app = FastAPI(
         title="jobmatch",
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_wait_s=settings.max_queue_wait_s,
         max_waiting=settings.max_queue_length,
         paths=CPU_BOUND_PATHS,
+        name="scoring",
     )
     app.add_middleware(
         InFlightLimit,
@@ -179,6 +181,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_waiting=settings.max_queue_length,
     )
     app.add_middleware(AccessLog)
+    app.add_middleware(metrics.RequestMetrics)  # outermost: shed and failed requests count
     _register_problem_schema(app)
     return app
 
@@ -251,15 +254,13 @@ def _register_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+def configure_logging(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def worker_app() -> FastAPI:
     """The app of each uvicorn worker process (`JOBMATCH_WORKERS` > 1): a worker is a fresh
     interpreter, so it sets up its own logging, or its access and INFO logs would be lost."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     return create_app(settings)

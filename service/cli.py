@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -134,6 +136,23 @@ def _require_free_port(settings: Settings) -> None:
         raise SystemExit(1)
 
 
+def _shared_metrics_dir() -> str | None:
+    """Where the workers write their metrics, so that a scrape of any of them adds up all
+    (set before they start; they inherit it). An operator's own PROMETHEUS_MULTIPROC_DIR is
+    emptied of an earlier run's files; otherwise a fresh directory is made, and returned to be
+    removed at exit."""
+    from service.kit.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return None
+    made = tempfile.mkdtemp(prefix="jobmatch-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from service.app import configure_logging, create_app
     from service.kit import migrate
@@ -141,13 +160,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = _with_address(args)
     _require_free_port(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     _supervise_embedded(settings)  # this process owns the embedded server: its workers attach
     if not args.no_migrate:
         migrate.upgrade(_database_url(settings))
     if settings.workers > 1:
         import uvicorn
 
+        metrics_dir = _shared_metrics_dir()
         try:
             # uvicorn's supervisor of the worker processes stops them on SIGTERM / SIGINT and
             # returns; the embedded PostgreSQL is stopped after them.
@@ -163,6 +183,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             )
         finally:
             stop_embedded()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     _serve(create_app(settings), settings)
 
@@ -178,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     # Before anything else: preparing the demo revokes the previous demo keys, which would cut
     # off a demo still running on this port, and then fail to listen on it.
     _require_free_port(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     url = _database_url(settings)
     where = "external" if settings.database_url else f"embedded in {settings.data_dir}"
     print(f"database: {where}")
@@ -228,7 +250,7 @@ async def _offline_state() -> AsyncIterator[AppState]:
     from service.state import AppState
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     url = _database_url(settings)
     await asyncio.to_thread(migrate.upgrade, url)
     pool = await create_pool(url, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,11 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers model directory; unset = bundled MiniLM."
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: one plain line per record; json: one JSON object per line. Both "
+        "carry the request id (X-Request-Id).",
+    )
     understand_text: bool = Field(
         default=True,
         description="Infer ESCO occupations and skills from free text on every write and use "

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from service.auth.dependencies import State
 from service.health import service as health
 from service.health.schemas import Health
+from service.kit import metrics
 
 router = APIRouter(tags=["health"])
 
@@ -36,3 +37,10 @@ async def readyz(state: State) -> JSONResponse:
     ready = all(v == "ok" for v in checks.values())
     body = Health(status="ready" if ready else "unready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics_page(state: State) -> Response:
+    """Prometheus metrics for operators: no key (bind it to an internal address or protect it
+    at the proxy). Not in the API's spec: its format is Prometheus's, not JSON."""
+    return Response(await health.metrics_page(state), media_type=metrics.CONTENT_TYPE)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client.core import GaugeMetricFamily
+
 from service.health import repository
-from service.kit import embedded_db
+from service.kit import embedded_db, metrics
 from service.state import AppState
 
 
@@ -34,3 +36,40 @@ def _embedded(state: AppState) -> str:
     if seen.get("error"):
         detail += f", last start failed: {seen['error']}"
     return detail + ")"
+
+
+async def metrics_page(state: AppState) -> bytes:
+    """Every process's request, pool, retrieval and embedding figures, and from the database
+    the job queue and the model each agency ranks with. A database that does not answer
+    leaves those out (`jobmatch_metrics_database_up` 0) rather than failing the scrape."""
+    families: list[GaugeMetricFamily] = []
+    up = GaugeMetricFamily(
+        "jobmatch_metrics_database_up", "Whether the database answered this scrape"
+    )
+    try:
+        async with asyncio.timeout(2):
+            async with state.pool.acquire() as conn:
+                queue = await repository.queue_by_kind(conn)
+                models = await repository.live_models(conn)
+        up.add_metric([], 1)
+    except Exception:  # the scrape still shows the process's own figures
+        up.add_metric([], 0)
+        return metrics.exposition([up])
+    jobs = GaugeMetricFamily("jobmatch_jobs", "Jobs queued or running", labels=["kind", "status"])
+    oldest = GaugeMetricFamily(
+        "jobmatch_job_oldest_age_seconds",
+        "Age of the oldest job queued or running",
+        labels=["kind", "status"],
+    )
+    for row in queue:
+        jobs.add_metric([row["kind"], row["status"]], row["jobs"])
+        oldest.add_metric([row["kind"], row["status"]], row["oldest_s"])
+    live = GaugeMetricFamily(
+        "jobmatch_scoring_model_live",
+        "1 for the scoring model version each agency ranks with",
+        labels=["agency_id", "version"],
+    )
+    for row in models:
+        live.add_metric([str(row["agency_id"]), row["version"] or state.scorer.version], 1)
+    families += [up, jobs, oldest, live]
+    return metrics.exposition(families)

@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.kit.logs import REQUEST_ID, REQUEST_ID_HEADER, request_id_from
+from service.kit.metrics import SHED
 from service.kit.problems import FieldError, problem_response
 
 log = logging.getLogger("jobmatch.access")
@@ -220,8 +222,10 @@ class InFlightLimit:
         max_wait_s: float = 0.0,
         max_waiting: int | None = None,
         paths: tuple[str, ...] = ("",),
+        name: str = "all",
     ) -> None:
         self.app = app
+        self.shed = SHED.labels(name)  # the metric of what this limit sheds
         self.suffixes = paths  # only /v1 paths ending so (the default: every one)
         self.max_in_flight = max_in_flight
         self.retry_after = str(retry_after_s)
@@ -242,6 +246,7 @@ class InFlightLimit:
         if self.in_flight < self.max_in_flight:
             self.in_flight += 1
         elif not await self._wait_for_slot():
+            self.shed.inc()
             response = problem_response(
                 None,
                 503,
@@ -306,11 +311,17 @@ class AccessLog:
         start = time.perf_counter()
         status = 500
         started = False
+        header = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        request_id = request_id_from(header)
+        token = REQUEST_ID.set(request_id)
 
         async def capture(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -344,3 +355,4 @@ class AccessLog:
                 key_id,
                 extra={"key_id": key_id},
             )
+            REQUEST_ID.reset(token)

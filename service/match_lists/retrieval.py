@@ -14,6 +14,7 @@ import numpy as np
 from matching.profiles import PostingProfile, SeekerProfile
 from service.auth.permissions import Principal
 from service.embeddings.posting_vectors import PostingVectors
+from service.kit.metrics import RETRIEVALS
 from service.match_lists import candidates_repository as candidates_db
 from service.state import AppState
 
@@ -140,6 +141,7 @@ async def retrieve_postings(
     when its scan stopped short of `enough`)."""
     place: dict[str, Any] = {"lat": lat, "lon": lon, "radius_km": radius_km, "limit": limit}
     if vectors is not None:
+        RETRIEVALS.labels("memory").inc()
         return vectors.nearest(query, agency_id=agency_id, **place), False
     where = {"agency_id": agency_id, "model": model, "query": query, **place}
     exact = False
@@ -160,7 +162,9 @@ async def retrieve_postings(
         # The HNSW scan stopped (hnsw.max_scan_tuples) before `enough` postings in reach
         # turned up: the nearest in meaning lie out of reach. Rare and slow, so the exact
         # plan runs only then.
+        RETRIEVALS.labels("index_then_exact").inc()
         return await candidates_db.posting_candidates(conn, exact=True, **where), True
+    RETRIEVALS.labels("exact" if exact else "index").inc()
     return candidates, exact
 
 

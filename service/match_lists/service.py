@@ -29,6 +29,7 @@ from service.audit import service as auditing
 from service.auth.permissions import Principal
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
+from service.kit.metrics import LIST_ITEMS
 from service.kit.problems import ProblemError, not_found
 from service.match_lists import candidates_repository as candidates_db
 from service.match_lists import repository as lists_db
@@ -498,4 +499,5 @@ async def _persist(
         list_id, created_at = await lists_db.insert_list(
             conn, created_by=principal.key_id, items=items, audit=audit, **fields
         )
+    LIST_ITEMS.labels(kind).observe(len(items))
     return StoredList(id=list_id, created_at=created_at, **fields)

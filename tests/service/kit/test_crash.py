@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,7 +19,15 @@ import httpx
 import pytest
 
 from service.kit import embedded_db
-from tests.factories import ROOT, TEST_CACHE_DIR, seeker_body
+from tests.factories import seeker_body
+from tests.servers import (
+    free_port,
+    portal_key,
+    postgres_of,
+    serve,
+    stop,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -32,109 +38,13 @@ def data_dir() -> Iterator[Path]:
     pid = embedded_db.postmaster_pid(path)  # proven ours: never leave a server behind
     if pid is not None:
         os.kill(pid, signal.SIGQUIT)
-        _wait(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
+        wait_for(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
     shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
 def _label_vectors(settings: Any) -> None:
     """The session's settings build the ESCO label vectors into TEST_CACHE_DIR first."""
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "JOBMATCH_DATA_DIR": str(data_dir),
-        # the ESCO label vectors the test session already has (encoding them takes minutes)
-        "JOBMATCH_CACHE_DIR": str(TEST_CACHE_DIR),
-        "JOBMATCH_PORT": str(port),
-        "JOBMATCH_EMBEDDED_SHARED_BUFFERS_MB": "64",
-        "JOBMATCH_WARM_POSTING_PROFILES": "false",
-        "JOBMATCH_POSTING_VECTORS_IN_MEMORY": "0",
-        "JOBMATCH_JOB_POLL_SECONDS": "0.2",
-        **extra,
-    }
-    env.pop("JOBMATCH_DATABASE_URL", None)
-    return env
-
-
-def _jobmatch(*args: str, env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
-    out = log.open("ab") if log else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _serve(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
-    proc = _jobmatch("serve", env=_env(data_dir, port, **extra), log=data_dir / "serve.log")
-    _wait_ready(proc, port, data_dir)
-    return proc
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, data_dir: Path) -> None:
-    def ready() -> bool:
-        assert proc.poll() is None, (data_dir / "serve.log").read_text()[-3000:]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _wait(ready, 180, "the API to be ready")
-
-
-def _portal_key(data_dir: Path, port: int) -> dict[str, str]:
-    """A new agency's portal key (made with its first admin key)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "service.cli", "agency", "create", f"crash-{port}"],
-        cwd=ROOT,
-        env=_env(data_dir, port),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    admin = {"Authorization": f"Bearer {out.split('store it now): ')[1].split()[0]}"}
-    r = httpx.post(
-        f"http://127.0.0.1:{port}/v1/api-keys",
-        json={"name": "portal", "role": "portal"},
-        headers=admin,
-        timeout=30,
-    )
-    return {"Authorization": f"Bearer {r.json()['secret']}"}
-
-
-def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    proc.send_signal(sig)
-    return proc.wait(timeout=60)
-
-
-def _postgres_of(data_dir: Path) -> list[int]:
-    """Every process running `postgres -D <data_dir>/pgdata` (backends show no -D)."""
-    pgdata = data_dir / "pgdata"
-    return [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and embedded_db.is_our_postmaster(int(p.name), pgdata)
-    ]
 
 
 def test_a_stale_pid_file_naming_a_live_stranger_is_recovered_and_the_stranger_untouched(
@@ -153,7 +63,7 @@ def test_a_stale_pid_file_naming_a_live_stranger_is_recovered_and_the_stranger_u
         assert embedded_db.postmaster_pid(data_dir) not in (None, stranger.pid)
         embedded_db.stop_embedded(data_dir)
         assert stranger.poll() is None, "the stranger was signalled"
-        assert _postgres_of(data_dir) == []  # and our own server was stopped
+        assert postgres_of(data_dir) == []  # and our own server was stopped
     finally:
         stranger.kill()
         stranger.wait()
@@ -163,13 +73,13 @@ def test_a_stale_pid_file_naming_a_live_stranger_is_recovered_and_the_stranger_u
 def test_serve_restarts_a_killed_postgres_and_sigterm_stops_it_with_two_workers(
     data_dir: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     # A stale pid file naming a live stranger, before the very first start.
     embedded_db.start_embedded(data_dir, shared_buffers_mb=64)
     embedded_db.stop_embedded(data_dir)
     stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
     (data_dir / "pgdata" / "postmaster.pid").write_text(f"{stranger.pid}\n/elsewhere\n")
-    proc = _serve(data_dir, port, JOBMATCH_WORKERS="2")
+    proc = serve(data_dir, port, JOBMATCH_WORKERS="2")
     try:
         assert stranger.poll() is None, "serve signalled a process that is not its postgres"
         base = f"http://127.0.0.1:{port}"
@@ -200,8 +110,8 @@ def test_serve_restarts_a_killed_postgres_and_sigterm_stops_it_with_two_workers(
         assert "embedded PostgreSQL is down; restarting it" in log
         assert "embedded PostgreSQL restarted" in log
 
-        assert _stop(proc) == 0 or proc.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
-        _wait(lambda: _postgres_of(data_dir) == [], 30, "the embedded PostgreSQL to stop")
+        assert stop(proc) == 0 or proc.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
+        wait_for(lambda: postgres_of(data_dir) == [], 30, "the embedded PostgreSQL to stop")
         assert stranger.poll() is None
     finally:
         if proc.poll() is None:
@@ -212,17 +122,17 @@ def test_serve_restarts_a_killed_postgres_and_sigterm_stops_it_with_two_workers(
 
 @pytest.mark.slow
 def test_a_server_restarted_after_kill_9_stops_the_postgres_it_adopted(data_dir: Path) -> None:
-    port = _free_port()
-    first = _serve(data_dir, port)
+    port = free_port()
+    first = serve(data_dir, port)
     postmaster = embedded_db.postmaster_pid(data_dir)
     first.kill()  # kill -9: PostgreSQL outlives it
     first.wait()
     assert embedded_db.postmaster_pid(data_dir) == postmaster
-    second = _serve(data_dir, port)
+    second = serve(data_dir, port)
     try:
         assert embedded_db.postmaster_pid(data_dir) == postmaster  # attached, not restarted
-        _stop(second)
-        _wait(lambda: _postgres_of(data_dir) == [], 30, "the adopted PostgreSQL to stop")
+        stop(second)
+        wait_for(lambda: postgres_of(data_dir) == [], 30, "the adopted PostgreSQL to stop")
     finally:
         if second.poll() is None:
             second.kill()
@@ -232,12 +142,12 @@ def test_a_server_restarted_after_kill_9_stops_the_postgres_it_adopted(data_dir:
 def test_an_import_cut_by_kill_9_resumes_with_counts_equal_to_what_is_stored(
     data_dir: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     extra = {"JOBMATCH_BULK_WAIT_SECONDS": "0", "JOBMATCH_JOB_STALE_SECONDS": "3"}
-    proc = _serve(data_dir, port, **extra)
+    proc = serve(data_dir, port, **extra)
     base = f"http://127.0.0.1:{port}"
     try:
-        portal = _portal_key(data_dir, port)
+        portal = portal_key(data_dir, port)
         n = 3000
         body = "\n".join(
             __import__("json").dumps(seeker_body(f"K-{i}", protected=None)) for i in range(n)
@@ -250,17 +160,17 @@ def test_an_import_cut_by_kill_9_resumes_with_counts_equal_to_what_is_stored(
         def job() -> dict[str, Any]:
             return httpx.get(f"{base}/v1/jobs/{job_id}", headers=portal, timeout=10).json()
 
-        _wait(lambda: job()["created"] >= 400, 240, "part of the import to be stored")
+        wait_for(lambda: job()["created"] >= 400, 240, "part of the import to be stored")
         proc.kill()  # kill -9 of the API process mid-import
         proc.wait()
-        proc = _serve(data_dir, port, **extra)
+        proc = serve(data_dir, port, **extra)
 
         # The client cut off by the crash retries with its key: it gets its job, not a 409.
         retry = httpx.post(f"{base}/v1/seekers:bulk", content=body, headers=headers, timeout=60)
         assert retry.status_code in (200, 202), retry.text
         assert retry.json()["id"] == job_id
 
-        _wait(lambda: job()["status"] not in ("queued", "running"), 300, "the import to end")
+        wait_for(lambda: job()["status"] not in ("queued", "running"), 300, "the import to end")
         final = job()
         stored = len(set(_all_ids(base, portal)))
         assert final["status"] == "succeeded", final
@@ -274,7 +184,7 @@ def test_an_import_cut_by_kill_9_resumes_with_counts_equal_to_what_is_stored(
         listed_jobs = httpx.get(f"{base}/v1/jobs", headers=portal, timeout=10).json()
         assert [j["id"] for j in listed_jobs["items"]] == [job_id]
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _all_ids(base: str, headers: dict[str, str]) -> list[str]:
