@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from service.accountability.endpoints import router as accountability_router
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
@@ -33,6 +34,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     models_router,
     keys_router,
     privacy_router,
+    accountability_router,
 )
 
 # Outside the versioned API: probes.

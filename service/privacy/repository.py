@@ -66,7 +66,7 @@ async def audit_trail(
     """Who (by role) did what with the seeker's record, and when: the processing record."""
     rows = await conn.fetch(
         "SELECT at, action, actor_role, route FROM audit_event "
-        "WHERE agency_id = $1 AND subject_id = $2 ORDER BY seq LIMIT $3",
+        "WHERE agency_id = $1 AND subject_ids @> ARRAY[$2::uuid] ORDER BY seq LIMIT $3",
         agency_id,
         seeker_id,
         AUDIT_EXPORT_LIMIT,

@@ -18,7 +18,7 @@ from matching.text import posting_text, seeker_text
 from service.audit import service as auditing
 from service.auth import repository as agencies_db
 from service.auth.dependencies import KeyCheck
-from service.auth.permissions import Principal
+from service.auth.permissions import Principal, Role
 from service.kit import idempotency_repository as idempotency_db
 from service.kit.pagination import decode_cursor, encode_key
 from service.kit.problems import ProblemError, conflict, field_errors_from_pydantic, not_found
@@ -211,7 +211,10 @@ async def read_with_key(
         found, row = await agencies_db.principal_and_record(
             conn, secret=check.secret, kind=kind, record_id=wanted
         )
-        principal = check.principal(found)
+        granted = False
+        if found is not None and found.role == Role.auditor:  # may the agency's auditors read?
+            granted = await agencies_db.auditor_reads_profiles(conn, agency_id=found.agency_id)
+        principal = check.principal(found, granted=granted)
         if row is None:
             raise not_found(kind)
         return principal, row, await _after_read(conn, principal, kind, row)
@@ -457,20 +460,20 @@ async def page(
         if kind == "seeker":
             ids = [r.id for r in rows]
             async with conn.transaction():
-                await auditing.log_many(
-                    conn, principal, "seeker.read", subject_type="seeker", subject_ids=ids
-                )
                 if principal.role in PROTECTED_READERS:
                     prot = await protected_db.get_all(
                         conn, agency_id=principal.agency_id, seeker_ids=ids
                     )
-                    await auditing.log_many(
-                        conn,
-                        principal,
-                        "seeker.protected.read",
-                        subject_type="seeker",
-                        subject_ids=list(prot),
-                    )
+                # One event for the page, naming every seeker read and those whose protected
+                # data were read with it.
+                await auditing.log_many(
+                    conn,
+                    principal,
+                    "seeker.read",
+                    subject_type="seeker",
+                    subject_ids=ids,
+                    protected_read=[str(i) for i in prot],
+                )
     return rows, prot, encode_cursor(rows[-1]) if more and rows else None
 
 

@@ -27,6 +27,7 @@ from service.review.schemas import (
 
 router = APIRouter(prefix=API_V1, tags=["review"])
 Reviewer = Annotated[Principal, Depends(authorize("match_lists:read"))]
+Advisor = Annotated[Principal, Depends(authorize("match_lists:what_if"))]
 Decider = Annotated[Principal, Depends(authorize("decisions:write"))]
 Reporter = Annotated[Principal, Depends(authorize("outcomes:write"))]
 
@@ -134,7 +135,7 @@ async def what_would_change(
     list_id: str,
     rank: Annotated[int, Path(ge=1, le=1000)],
     state: State,
-    principal: Reviewer,
+    principal: Advisor,
     accept_language: AcceptLanguage = None,
 ) -> WhatIf:
     """The smallest changes to the seeker's profile (one missing required skill, a wider radius,

@@ -34,6 +34,7 @@ def decision_out(d: Decision) -> DecisionOut:
         new_rank=d.new_rank,
         created_at=d.created_at,
         created_by=str(d.created_by),
+        acted_by=d.acted_by,
     )
 
 
@@ -98,6 +99,7 @@ async def record_decisions(
                 note=d.note,
                 new_rank=d.new_rank,
                 created_by=principal.key_id,
+                acted_by=principal.acting_person,
             )
             # No free text in the audit row: ids, action and reason code only.
             await auditing.log(
@@ -134,6 +136,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
             posting_id=posting_id,
             outcome=body.outcome,
             created_by=principal.key_id,
+            acted_by=principal.acting_person,
         )
         await auditing.log(
             conn,
@@ -151,6 +154,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
         outcome=stored.outcome,
         created_at=stored.created_at,
         created_by=str(stored.created_by),
+        acted_by=stored.acted_by,
     )
 
 

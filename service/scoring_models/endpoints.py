@@ -56,6 +56,9 @@ class Activated(BaseModel):
     forced: bool
     gate: dict[str, Any] | None
     activated_at: datetime
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who activated it (Acting-Person)"
+    )
 
 
 @router.post(
