@@ -1,5 +1,5 @@
 """Command-line tools of accountability: `jobmatch audit verify`, `jobmatch retention apply`,
-`jobmatch report audit-pack` (the same as their routes, without the server)."""
+`jobmatch report audit-pack` (what their routes do, without the server)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -106,6 +107,41 @@ def cmd_retention_apply(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def cmd_report_audit_pack(args: argparse.Namespace) -> None:
+    """Write the audit pack of an agency and period as audit-pack.json and audit-pack.html."""
+    from pathlib import Path
+
+    from service.audit_pack.endpoints import AuditPack, period
+    from service.audit_pack.html import render
+    from service.audit_pack.service import audit_pack
+    from service.config import get_settings
+
+    since, until = period(_timestamp(args.from_), _timestamp(args.to))
+
+    async def run() -> dict[str, Any]:
+        async with _pool() as pool:
+            agency_id = await _agency_id(pool, args.agency)
+            return await audit_pack(
+                pool, agency_id=agency_id, since=since, until=until, settings=get_settings()
+            )
+
+    pack = asyncio.run(run())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "audit-pack.json").write_text(AuditPack(**pack).model_dump_json(indent=2))
+    (out / "audit-pack.html").write_text(render(pack))
+    print(f"wrote {out / 'audit-pack.json'} and {out / 'audit-pack.html'}")
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        sys.exit(f"not an ISO 8601 date or time: {value!r}")
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("audit", help="the audit log")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
@@ -123,3 +159,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--agency", required=True, help="the agency's name")
     p.add_argument("--acting-person", default=None, help="your staff id, for the audit log")
     p.set_defaults(func=cmd_retention_apply)
+
+    p = sub.add_parser("report", help="reports written offline")
+    report_sub = p.add_subparsers(dest="report_command", required=True)
+    p = report_sub.add_parser(
+        "audit-pack", help="write the audit pack (JSON and printable HTML) of a period"
+    )
+    p.add_argument("--agency", required=True, help="the agency's name")
+    p.add_argument(
+        "--from", dest="from_", default=None, help="start (ISO 8601; default 30 days ago)"
+    )
+    p.add_argument("--to", default=None, help="end (ISO 8601; default now)")
+    p.add_argument("--out", required=True, help="directory to write audit-pack.json and .html to")
+    p.set_defaults(func=cmd_report_audit_pack)
