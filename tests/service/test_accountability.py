@@ -140,15 +140,33 @@ async def test_the_agency_can_require_the_acting_person(agency: Agency) -> None:
 async def test_auditors_oversee_without_reading_profiles_unless_granted(agency: Agency) -> None:
     c, auditor = agency.client, agency.auth("auditor")
     lst = await _list_with_candidates(agency, n=3)
-    await c.post(
+    r = await c.post(
         f"/v1/match-lists/{lst['id']}/decisions",
-        json={"decisions": [{"rank": 2, "action": "reject", "reason_code": "distance"}]},
+        json={
+            "decisions": [
+                {"rank": 2, "action": "reject", "reason_code": "distance", "note": "No car"},
+                {"rank": 1, "action": "shortlist"},
+            ]
+        },
         headers=agency.auth("caseworker"),
     )
+    assert r.status_code == 201
+    # one audit event for the request, naming both seekers, without the note
+    [batch] = await _events(agency, action="decision.batch")
+    assert set(batch["subject_ids"]) == {lst["items"][0]["seeker_id"], lst["items"][1]["seeker_id"]}
+    assert [d["action"] for d in batch["details"]["decisions"]] == ["reject", "shortlist"]
+    assert "No car" not in str(batch)
     for url in ("/v1/models", "/v1/match-lists", "/v1/fairness-policy/history"):
         assert (await c.get(url, headers=auditor)).status_code == 200, url
+    # stored lists and their decisions, seekers by id only: no external id, headline or note
     r = await c.get(f"/v1/match-lists/{lst['id']}", headers=auditor)
-    assert r.status_code == 200 and r.json()["items"][1]["decisions"][0]["action"] == "reject"
+    assert r.status_code == 200
+    item = r.json()["items"][1]
+    assert item["decisions"][0]["reason_code"] == "distance"
+    assert (item["external_id"], item["title"], item["decisions"][0]["note"]) == ("", None, None)
+    assert "group_figures" in r.json()["fairness"]  # no per-group counts of a small pool
+    summaries = (await c.get("/v1/match-lists", headers=auditor)).json()["items"]
+    assert summaries and all(s["seeker_external_id"] is None for s in summaries)
     # read-only: no decisions, no settings, no what-would-change, no profiles
     r = await c.post(
         f"/v1/match-lists/{lst['id']}/decisions",
@@ -171,6 +189,9 @@ async def test_auditors_oversee_without_reading_profiles_unless_granted(agency: 
     assert r.status_code == 200
     r = await c.get(f"/v1/seekers/{seeker}", headers=auditor)
     assert r.status_code == 200 and r.json()["protected"] is None  # never protected data
+    item = (await c.get(f"/v1/match-lists/{lst['id']}", headers=auditor)).json()["items"][1]
+    assert item["external_id"].startswith("A-S-")
+    assert item["decisions"][0]["note"] == "No car"
     assert (await c.get("/v1/seekers", headers=auditor)).status_code == 200
     [grant] = await _events(agency, action="agency_settings.update")
     assert grant["details"]["changes"] == {"auditor_reads_profiles": {"from": False, "to": True}}
