@@ -121,7 +121,8 @@ class Verification:
 async def verify(pool: asyncpg.Pool, *, agency_id: UUID) -> Verification:
     """Recompute the agency's chain from its anchor (the retention boundary, or the start) to
     its head, in batches; report the first event that breaks it."""
-    async with pool.acquire() as conn:
+    # One snapshot: a retention run moving the anchor meanwhile cannot look like a break.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         head = await audit_db.chain(conn, agency_id=agency_id)
         if head is None:
             return Verification(agency_id, True, 0, 0, None, None)

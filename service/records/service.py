@@ -223,23 +223,17 @@ async def read_with_key(
 async def _after_read(
     conn: asyncpg.Connection, principal: Principal, kind: Kind, row: Row
 ) -> dict[str, Any] | None:
-    """A seeker read is audited, and so is a read of their protected data (which only some
-    roles get); a posting read needs nothing more."""
+    """A seeker read is audited, in one event: `seeker.protected.read` when it included their
+    protected data (which only some roles get), else `seeker.read`; a posting read needs
+    nothing more."""
     if kind != "seeker":
         return None
     prot = None
     async with conn.transaction():
-        await auditing.log(conn, principal, "seeker.read", subject_type="seeker", subject_id=row.id)
         if principal.role in PROTECTED_READERS:
             prot = await protected_db.get(conn, seeker_id=row.id)
-            if prot is not None:
-                await auditing.log(
-                    conn,
-                    principal,
-                    "seeker.protected.read",
-                    subject_type="seeker",
-                    subject_id=row.id,
-                )
+        action = "seeker.read" if prot is None else "seeker.protected.read"
+        await auditing.log(conn, principal, action, subject_type="seeker", subject_id=row.id)
     return prot
 
 
