@@ -96,6 +96,11 @@ async def test_every_accountable_action_records_the_person(agency: Agency) -> No
     assert (by_action["api_key.create"], by_action["api_key.revoke"]) == ("adm-1", "adm-2")
     mine = await _events(agency, acted_by="cw-0042")
     assert [e["action"] for e in mine] == ["decision.shortlist"]
+    # and the seeker's export says who decided
+    export = (await c.get(f"/v1/seekers/{seeker}/export", headers=cw)).json()
+    assert [d["acted_by"] for d in export["decisions"]] == ["cw-0042"]
+    assert [o["acted_by"] for o in export["outcomes"]] == ["portal-user-7"]
+    assert "cw-0042" in {e["acted_by"] for e in export["audit_trail"]}
 
 
 async def test_a_bad_acting_person_is_a_422_naming_the_header(agency: Agency) -> None:
