@@ -125,6 +125,18 @@ def _impact_section(name: str, section: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _flat_metrics(metrics: dict[str, Any], prefix: str = "") -> list[list[Any]]:
+    """Numeric metrics as (dotted name, value) rows, nested dictionaries unfolded."""
+    rows: list[list[Any]] = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += _flat_metrics(value, f"{name}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            rows.append([name, value])
+    return rows
+
+
 def render(pack: dict[str, Any]) -> str:
     period = pack["period"]
     parts = [
@@ -154,9 +166,9 @@ def render(pack: dict[str, Any]) -> str:
                 ],
             )
             + (
-                _table(["held-out metric", "value"], [[k, v] for k, v in metrics.items()])
-                if metrics and all(isinstance(v, int | float) for v in metrics.values())
-                else f"<p>Held-out metrics: {_num(metrics or None)}</p>"
+                _table(["held-out metric", "value"], _flat_metrics(metrics))
+                if metrics
+                else "<p>Held-out metrics: none (published weights, not trained)</p>"
             )
             + f"<p>Gate: {_num(gate.get('passed'))} "
             f"{escape('; '.join(gate.get('reasons') or []))}</p>"
