@@ -93,9 +93,6 @@ def admit(request: Request, state: AppState, principal: Principal | None) -> Pri
             "Unknown or revoked API key.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    person = acting_person(request)
-    if person is not None:
-        principal = replace(principal, acting_person=person)
     request.state.principal = principal
     wait = state.rate_limiter.take(principal.key_id)
     if wait is not None:
@@ -106,6 +103,10 @@ def admit(request: Request, state: AppState, principal: Principal | None) -> Pri
             "retry after the time in Retry-After.",
             headers={"Retry-After": state.rate_limiter.retry_after(wait)},
         )
+    person = acting_person(request)
+    if person is not None:
+        principal = replace(principal, acting_person=person)
+        request.state.principal = principal
     return principal
 
 
