@@ -23,8 +23,10 @@ from service.background_jobs.worker import Progress
 from service.state import AppState
 
 RETENTION_JOB = "apply_retention"
-# Rows per delete: small enough that a batch holds its locks for milliseconds.
+# Rows per delete: small enough that a batch holds its locks for milliseconds. A match list
+# takes its items (up to 100) and their decisions with it, hence fewer lists per batch.
 RETENTION_BATCH = 500
+BATCH_OF = {"match_lists": 50}
 
 _PERIODS = {
     "match_lists": "retention_match_list_days",
@@ -94,11 +96,13 @@ async def retain(
     deleted: dict[str, int] = {}
     for step, kind in enumerate(RECORD_KINDS):
         before = now - timedelta(days=getattr(periods, _PERIODS[kind]))
+        batch = BATCH_OF.get(kind, RETENTION_BATCH)
         deleted[kind] = await _drain(
             pool,
-            lambda conn, kind=kind, before=before: settings_db.delete_batch(
-                conn, kind=kind, agency_id=job.agency_id, before=before, batch=RETENTION_BATCH
+            lambda conn, kind=kind, before=before, batch=batch: settings_db.delete_batch(
+                conn, kind=kind, agency_id=job.agency_id, before=before, batch=batch
             ),
+            batch,
         )
         await progress(step + 1, phase=kind)
     boundary = now - timedelta(days=periods.retention_audit_event_days)
@@ -125,16 +129,18 @@ async def retain(
         lambda conn: audit_db.delete_before_anchor(
             conn, agency_id=job.agency_id, batch=RETENTION_BATCH
         ),
+        RETENTION_BATCH,
     )
     await progress(len(RECORD_KINDS) + 1, phase="audit_events")
     return {"deleted": deleted, "audit_anchor_seq": anchored or None}
 
 
-async def _drain(pool: asyncpg.Pool, delete: Any) -> int:
+async def _drain(pool: asyncpg.Pool, delete: Any, batch: int) -> int:
+    """Run `delete` (one batch, in its own transaction) until a batch comes back short."""
     total = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             n: int = await delete(conn)
         total += n
-        if n < RETENTION_BATCH:
+        if n < batch:
             return total
