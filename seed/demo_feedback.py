@@ -32,6 +32,8 @@ async def record_simulated_feedback(
             if found is None:
                 continue
             _, items = found
+            # three simulated caseworkers share the lists, so oversight figures have people
+            person = principal.acting_person or f"demo-caseworker-{n % 3 + 1}"
             outcomes = simulate_labels([{"features": it.features} for it in items], seed=seed + n)
             for item, outcome in zip(items, outcomes, strict=True):
                 for event in FUNNEL[outcome]:
@@ -48,6 +50,7 @@ async def record_simulated_feedback(
                             note=None,
                             new_rank=None,
                             created_by=principal.key_id,
+                            acted_by=person,
                         )
                     else:
                         await reviews_db.insert_outcome(
@@ -57,6 +60,7 @@ async def record_simulated_feedback(
                             posting_id=item.posting_id,
                             outcome=event,
                             created_by=principal.key_id,
+                            acted_by=person,
                         )
                     written += 1
         await auditing.log(

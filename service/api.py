@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from service.accountability.endpoints import router as accountability_router
 from service.audit.endpoints import router as audit_router
+from service.audit_pack.endpoints import router as audit_pack_router
 from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
 from service.fairness.endpoints import router as fairness_router
@@ -30,9 +32,11 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     review_router,
     audit_router,
     reports_router,
+    audit_pack_router,
     models_router,
     keys_router,
     privacy_router,
+    accountability_router,
 )
 
 # Outside the versioned API: probes.

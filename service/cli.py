@@ -1,4 +1,5 @@
-"""The `jobmatch` command: serve, demo, migrate, agency, openapi."""
+"""The `jobmatch` command: serve, demo, migrate, agency, worker, retrain, audit, retention,
+report, openapi."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from service.accountability.cli import add_commands as add_accountability_commands
 from service.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -405,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrain", help="train a scoring model on an agency's feedback now")
     p.add_argument("--agency", required=True, help="the agency's name")
     p.set_defaults(func=cmd_retrain)
+
+    add_accountability_commands(sub)
 
     p = sub.add_parser("openapi", help="write the OpenAPI spec")
     p.add_argument("--output", default=str(OPENAPI_PATH))

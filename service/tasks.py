@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from service.accountability import tasks as accountability_tasks
 from service.background_jobs.worker import Handler
 from service.embeddings import tasks as embeddings_tasks
 from service.records import tasks as records_tasks
 from service.scoring_models import tasks as scoring_models_tasks
 
-_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks)
+_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks, accountability_tasks)
 
 
 def _collect() -> dict[str, Handler]:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth import repository as agencies
-from service.auth.permissions import PERMISSIONS, Principal
+from service.auth.permissions import (
+    ACCOUNTABLE,
+    AUDITOR_GRANTABLE,
+    PERMISSIONS,
+    Principal,
+    Role,
+)
 from service.kit.problems import FieldError, ProblemError, not_found, validation_problem
 from service.state import AppState
 
@@ -39,9 +46,46 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+ACTING_PERSON = "Acting-Person"
+# An opaque staff id: short, visible ASCII, no spaces. What it means is the agency's business;
+# the service stores and shows it as sent.
+ACTING_PERSON_PATTERN = r"^[!-~]{1,64}$"
+_ACTING_PERSON = re.compile(ACTING_PERSON_PATTERN)
+
+
+def acting_person(request: Request) -> str | None:
+    """The `Acting-Person` header's value (None when absent); 422 naming the header when it is
+    not a short printable id."""
+    values = request.headers.getlist(ACTING_PERSON)
+    if not values:
+        return None
+    if len(values) > 1 or not _ACTING_PERSON.match(values[0]):
+        raise validation_problem(
+            [
+                FieldError(
+                    field=f"header.{ACTING_PERSON}",
+                    message="one opaque staff id of 1 to 64 printable ASCII characters, no spaces",
+                )
+            ]
+        )
+    return values[0]
+
+
+ActingPersonHeader = Annotated[
+    str | None,
+    Header(
+        alias=ACTING_PERSON,
+        description="Opaque staff id of the person acting through this key (recorded as "
+        "`acted_by`); required on decisions and other accountable writes when the agency's "
+        "settings say so",
+        pattern=ACTING_PERSON_PATTERN,
+    ),
+]
+
+
 def admit(request: Request, state: AppState, principal: Principal | None) -> Principal:
     """What follows the key lookup, wherever it was done: 401 for an unknown or revoked key,
-    then the key's rate limit (429)."""
+    then the key's rate limit (429), then the acting person's header (422 when malformed)."""
     if principal is None:
         raise ProblemError(
             401,
@@ -59,6 +103,10 @@ def admit(request: Request, state: AppState, principal: Principal | None) -> Pri
             "retry after the time in Retry-After.",
             headers={"Retry-After": state.rate_limiter.retry_after(wait)},
         )
+    person = acting_person(request)
+    if person is not None:
+        principal = replace(principal, acting_person=person)
+        request.state.principal = principal
     return principal
 
 
@@ -66,6 +114,7 @@ async def get_principal(
     request: Request,
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    acting_person_header: ActingPersonHeader = None,  # documented here, read by `admit`
 ) -> Principal:
     secret = _secret(credentials)
     async with state.pool.acquire() as conn:
@@ -73,9 +122,14 @@ async def get_principal(
     return admit(request, state, principal)
 
 
-def permit(request: Request, principal: Principal, operation: str) -> Principal:
-    """The role check (403), then the query parameters the route does not document (422)."""
-    if not principal.may(operation):
+def permit(
+    request: Request, principal: Principal, operation: str, *, granted: bool = False
+) -> Principal:
+    """The role check (403; `granted`: the agency opened this operation to its auditors), then
+    the query parameters the route does not document (422)."""
+    if not principal.may(operation) and not (
+        granted and principal.role == Role.auditor and operation in AUDITOR_GRANTABLE
+    ):
         raise ProblemError(
             403, "Forbidden", f"The {principal.role.value} role may not do {operation}."
         )
@@ -89,9 +143,29 @@ def authorize(operation: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
         raise KeyError(f"operation {operation!r} is not in the permission table")
 
     async def check(
-        request: Request, principal: Annotated[Principal, Depends(get_principal)]
+        request: Request, state: State, principal: Annotated[Principal, Depends(get_principal)]
     ) -> Principal:
-        return permit(request, principal, operation)
+        granted = False
+        if principal.role == Role.auditor and operation in AUDITOR_GRANTABLE:
+            async with state.pool.acquire() as conn:
+                granted = await agencies.auditor_reads_profiles(conn, agency_id=principal.agency_id)
+        permit(request, principal, operation, granted=granted)
+        if operation in ACCOUNTABLE and principal.acting_person is None:
+            async with state.pool.acquire() as conn:
+                required = await agencies.requires_acting_person(
+                    conn, agency_id=principal.agency_id
+                )
+            if required:
+                raise validation_problem(
+                    [
+                        FieldError(
+                            field=f"header.{ACTING_PERSON}",
+                            message="your agency requires the acting person's staff id on "
+                            "this request",
+                        )
+                    ]
+                )
+        return principal
 
     check.operation = operation  # type: ignore[attr-defined]  # read by the permission test
     return check
@@ -109,8 +183,11 @@ class KeyCheck:
     request: Request
     state: AppState
 
-    def principal(self, found: Principal | None) -> Principal:
-        return permit(self.request, admit(self.request, self.state, found), self.operation)
+    def principal(self, found: Principal | None, *, granted: bool = False) -> Principal:
+        """`granted`: the key's agency opens this operation to auditors (see `permit`)."""
+        return permit(
+            self.request, admit(self.request, self.state, found), self.operation, granted=granted
+        )
 
 
 # The OpenAPI security requirement of a route using `authorize_in_query` (whose dependency does

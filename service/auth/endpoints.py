@@ -37,7 +37,13 @@ class ApiKeyOut(BaseModel):
     prefix: str = Field(description="The secret's first characters after `jm_`, to recognise it")
     created_at: datetime
     created_by: str | None = Field(description="id of the key that created this one")
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who created it (Acting-Person)"
+    )
     revoked_at: datetime | None
+    revoked_acted_by: str | None = Field(
+        default=None, description="Staff id of the person who revoked it (Acting-Person)"
+    )
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -57,7 +63,9 @@ def _out(key: agencies.ApiKeyRow) -> ApiKeyOut:
         prefix=key.prefix,
         created_at=key.created_at,
         created_by=str(key.created_by) if key.created_by else None,
+        acted_by=key.acted_by,
         revoked_at=key.revoked_at,
+        revoked_acted_by=key.revoked_acted_by,
     )
 
 

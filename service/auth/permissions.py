@@ -33,27 +33,54 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "fairness_policy:read": frozenset({C, A, U}),
     "fairness_policy:write": frozenset({A}),
     "reports:read": frozenset({A, U}),
-    "match_lists:read": frozenset({C}),
+    # Auditors oversee stored lists and their decisions (read-only); a list names seekers by
+    # id only. What would change reads a seeker's profile: caseworkers only.
+    "match_lists:read": frozenset({C, U}),
+    "match_lists:what_if": frozenset({C}),
     "decisions:write": frozenset({C}),
     "outcomes:write": frozenset({P, C}),
     "audit:read": frozenset({A, U}),
     "api_keys:read": frozenset({A}),
     "api_keys:write": frozenset({A}),
     "models:train": frozenset({A}),
-    "models:read": frozenset({A}),
+    "models:read": frozenset({A, U}),
     "models:activate": frozenset({A}),
+    "agency_settings:read": frozenset({A, U}),
+    "agency_settings:write": frozenset({A}),
+    "retention:run": frozenset({A}),
 }
+
+# Operations an agency may open to its auditors (setting `auditor_reads_profiles`, audited):
+# personal profiles stay outside the auditor role unless the agency grants them.
+AUDITOR_GRANTABLE: frozenset[str] = frozenset({"seekers:read"})
+
+# Operations whose acting person is recorded (`acted_by`): with the agency setting
+# `require_acting_person`, a request without the `Acting-Person` header is refused.
+ACCOUNTABLE: frozenset[str] = frozenset(
+    {
+        "decisions:write",
+        "outcomes:write",
+        "fairness_policy:write",
+        "models:activate",
+        "models:train",
+        "api_keys:write",
+        "agency_settings:write",
+        "retention:run",
+    }
+)
 
 KEY_PREFIX = "jm"
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key, its agency and its role."""
+    """Who is calling: the key, its agency and its role, and the person acting through it (an
+    opaque staff id from the `Acting-Person` header, or the console's signed-in person)."""
 
     key_id: UUID
     agency_id: UUID
     role: Role
+    acting_person: str | None = None
 
     def may(self, operation: str) -> bool:
         return self.role in PERMISSIONS[operation]

@@ -26,6 +26,7 @@ class ApiKey(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    acted_by: str | None = None
 
 
 class NewApiKey(ApiKey):
@@ -53,13 +54,14 @@ async def create_api_key(
     role: Role,
     name: str,
     created_by: UUID | None = None,
+    acted_by: str | None = None,
 ) -> NewApiKey:
     secret, prefix, digest = new_secret()
     row = await conn.fetchrow(
         """
-        INSERT INTO api_key (id, agency_id, role, name, prefix, secret_hash, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        RETURNING id, agency_id, role, name, prefix, created_at, revoked_at
+        INSERT INTO api_key (id, agency_id, role, name, prefix, secret_hash, created_by, acted_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        RETURNING id, agency_id, role, name, prefix, created_at, revoked_at, acted_by
         """,
         uuid4(),
         agency_id,
@@ -68,6 +70,7 @@ async def create_api_key(
         prefix,
         digest,
         created_by,
+        acted_by,
     )
     return NewApiKey(**dict(row), secret=secret)
 
@@ -80,6 +83,18 @@ async def principal_for_secret(conn: asyncpg.Connection, *, secret: str) -> Prin
     if row is None:
         return None
     return Principal(key_id=row["id"], agency_id=row["agency_id"], role=Role(row["role"]))
+
+
+async def requires_acting_person(conn: asyncpg.Connection, *, agency_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT require_acting_person FROM agency WHERE id = $1", agency_id)
+    )
+
+
+async def auditor_reads_profiles(conn: asyncpg.Connection, *, agency_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT auditor_reads_profiles FROM agency WHERE id = $1", agency_id)
+    )
 
 
 async def principal_and_record(
@@ -115,11 +130,12 @@ async def revoke_keys_named(conn: asyncpg.Connection, *, agency_id: UUID, name: 
     return int(status.split()[-1])
 
 
-_KEY_COLS = "id, agency_id, role, name, prefix, created_at, revoked_at"
+_KEY_COLS = "id, agency_id, role, name, prefix, created_at, revoked_at, acted_by"
 
 
 class ApiKeyRow(ApiKey):
     created_by: UUID | None
+    revoked_acted_by: str | None = None
 
 
 async def list_api_keys(
@@ -131,7 +147,7 @@ async def list_api_keys(
 ) -> list[ApiKeyRow]:
     """Keys of the agency (revoked ones too) in creation order; fetches limit + 1."""
     rows = await conn.fetch(
-        f"SELECT {_KEY_COLS}, created_by FROM api_key WHERE agency_id = $1 "
+        f"SELECT {_KEY_COLS}, created_by, revoked_acted_by FROM api_key WHERE agency_id = $1 "
         "AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid)) "
         "ORDER BY created_at, id LIMIT $4",
         agency_id,
@@ -146,8 +162,8 @@ async def get_api_key(
     conn: asyncpg.Connection, *, agency_id: UUID, key_id: UUID, lock: bool = False
 ) -> ApiKeyRow | None:
     row = await conn.fetchrow(
-        f"SELECT {_KEY_COLS}, created_by FROM api_key WHERE id = $1 AND agency_id = $2"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {_KEY_COLS}, created_by, revoked_acted_by FROM api_key "
+        "WHERE id = $1 AND agency_id = $2" + (" FOR UPDATE" if lock else ""),
         key_id,
         agency_id,
     )
@@ -165,12 +181,15 @@ async def lock_active_admin_keys(conn: asyncpg.Connection, *, agency_id: UUID) -
     return {r["id"] for r in rows}
 
 
-async def revoke_api_key(conn: asyncpg.Connection, *, agency_id: UUID, key_id: UUID) -> bool:
+async def revoke_api_key(
+    conn: asyncpg.Connection, *, agency_id: UUID, key_id: UUID, acted_by: str | None = None
+) -> bool:
     """Revoke an active key; False when there is no such active key in the agency."""
     status = await conn.execute(
-        "UPDATE api_key SET revoked_at = now() "
+        "UPDATE api_key SET revoked_at = now(), revoked_acted_by = $3 "
         "WHERE id = $1 AND agency_id = $2 AND revoked_at IS NULL",
         key_id,
         agency_id,
+        acted_by,
     )
     return bool(status.endswith(" 1"))

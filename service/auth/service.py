@@ -19,7 +19,12 @@ async def create_key(
 ) -> agencies.NewApiKey:
     async with pool.acquire() as conn, conn.transaction():
         key = await agencies.create_api_key(
-            conn, agency_id=principal.agency_id, role=role, name=name, created_by=principal.key_id
+            conn,
+            agency_id=principal.agency_id,
+            role=role,
+            name=name,
+            created_by=principal.key_id,
+            acted_by=principal.acting_person,
         )
         await auditing.log(
             conn,
@@ -57,7 +62,9 @@ async def revoke_key(pool: asyncpg.Pool, principal: Principal, key_id: UUID) -> 
             admins = await agencies.lock_active_admin_keys(conn, agency_id=principal.agency_id)
             if admins <= {key_id}:
                 raise conflict("This is your agency's last active admin key; create another first.")
-        if await agencies.revoke_api_key(conn, agency_id=principal.agency_id, key_id=key_id):
+        if await agencies.revoke_api_key(
+            conn, agency_id=principal.agency_id, key_id=key_id, acted_by=principal.acting_person
+        ):
             await auditing.log(
                 conn,
                 principal,

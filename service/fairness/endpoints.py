@@ -26,6 +26,7 @@ def _out(stored: StoredPolicy | None) -> FairnessPolicyOut:
         version=stored.version,
         created_at=stored.created_at,
         created_by=str(stored.created_by) if stored.created_by else None,
+        acted_by=stored.acted_by,
     )
 
 

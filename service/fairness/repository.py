@@ -15,11 +15,12 @@ class StoredPolicy(BaseModel):
     policy: dict[str, Any]
     created_at: datetime
     created_by: UUID | None
+    acted_by: str | None
 
 
 async def current(conn: asyncpg.Connection, *, agency_id: UUID) -> StoredPolicy | None:
     row = await conn.fetchrow(
-        "SELECT version, policy, created_at, created_by FROM fairness_policy "
+        "SELECT version, policy, created_at, created_by, acted_by FROM fairness_policy "
         "WHERE agency_id = $1 ORDER BY version DESC LIMIT 1",
         agency_id,
     )
@@ -28,7 +29,7 @@ async def current(conn: asyncpg.Connection, *, agency_id: UUID) -> StoredPolicy 
 
 async def history(conn: asyncpg.Connection, *, agency_id: UUID) -> list[StoredPolicy]:
     rows = await conn.fetch(
-        "SELECT version, policy, created_at, created_by FROM fairness_policy "
+        "SELECT version, policy, created_at, created_by, acted_by FROM fairness_policy "
         "WHERE agency_id = $1 ORDER BY version DESC",
         agency_id,
     )
@@ -36,18 +37,25 @@ async def history(conn: asyncpg.Connection, *, agency_id: UUID) -> list[StoredPo
 
 
 async def put(
-    conn: asyncpg.Connection, *, agency_id: UUID, policy: dict[str, Any], created_by: UUID
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    policy: dict[str, Any],
+    created_by: UUID,
+    acted_by: str | None,
 ) -> StoredPolicy:
     """A new version. Call inside a transaction: the agency row lock serialises writers."""
     await conn.execute("SELECT 1 FROM agency WHERE id = $1 FOR UPDATE", agency_id)
     row = await conn.fetchrow(
         """
-        INSERT INTO fairness_policy (agency_id, version, policy, created_by)
-        SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM fairness_policy WHERE agency_id = $1
-        RETURNING version, policy, created_at, created_by
+        INSERT INTO fairness_policy (agency_id, version, policy, created_by, acted_by)
+        SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4 FROM fairness_policy
+        WHERE agency_id = $1
+        RETURNING version, policy, created_at, created_by, acted_by
         """,
         agency_id,
         policy,
         created_by,
+        acted_by,
     )
     return StoredPolicy(**dict(row))

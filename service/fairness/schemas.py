@@ -151,6 +151,9 @@ class FairnessPolicyOut(FairnessPolicyIn):
     version: int = Field(description="0 = never set (no re-ranking)")
     created_at: datetime | None = None
     created_by: str | None = Field(default=None, description="id of the API key that set it")
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who set it (Acting-Person header)"
+    )
 
 
 class FairnessPolicyHistory(BaseModel):

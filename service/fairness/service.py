@@ -24,7 +24,11 @@ async def put(
     """A new version, audited in the same transaction; earlier versions stay in the history."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await policies.put(
-            conn, agency_id=principal.agency_id, policy=policy, created_by=principal.key_id
+            conn,
+            agency_id=principal.agency_id,
+            policy=policy,
+            created_by=principal.key_id,
+            acted_by=principal.acting_person,
         )
         await auditing.log(
             conn,

@@ -74,6 +74,18 @@ PUBLIC_FAIRNESS_FIELDS = ("method", "attributes", "k", "pool_size", "alpha")
 PUBLIC_POLICY_FIELDS = ("method", "attributes", "version")
 
 
+def without_profiles(match_list: MatchList) -> MatchList:
+    """A list as an auditor without access to profiles sees it: seekers by id only (no
+    external id, no headline) and decisions without their free-text notes; scores, factors,
+    explanations, reason codes and who decided stay, as oversight needs them."""
+    for item in match_list.items:
+        if item.seeker_id is not None:
+            item.external_id, item.title = "", None
+        for d in item.decisions or []:
+            d.note = None
+    return match_list
+
+
 def visible_to(principal: Principal, match_list: MatchList) -> MatchList:
     policy, fairness = match_list.fairness_policy, match_list.fairness
     if policy and not principal.may("fairness_policy:read"):

@@ -53,6 +53,7 @@ class AuditEntry:
     action: str
     route: str
     details: dict[str, Any]
+    acted_by: str | None = None
 
 
 async def insert_list(
@@ -98,8 +99,8 @@ async def insert_list(
                      external_id, title)
         ), new_audit AS (
             INSERT INTO audit_event (id, agency_id, actor_key_id, actor_role, action,
-                subject_type, subject_id, route, details)
-            VALUES ($26, $2, $27, $28, $29, 'match_list', $1, $30, $31)
+                subject_type, subject_id, route, details, acted_by)
+            VALUES ($26, $2, $27, $28, $29, 'match_list', $1, $30, $31, $32)
         )
         SELECT created_at FROM new_list
         """,
@@ -134,6 +135,7 @@ async def insert_list(
         audit.action,
         audit.route,
         audit.details,
+        audit.acted_by,
     )
     return list_id, created_at
 

@@ -483,6 +483,7 @@ async def _persist(
     audit = lists_db.AuditEntry(
         actor_key_id=principal.key_id,
         actor_role=principal.role.value,
+        acted_by=principal.acting_person,
         action="match_list.create",
         route=ROUTES[kind],
         details={

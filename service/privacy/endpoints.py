@@ -49,6 +49,7 @@ class ExportDecision(BaseModel):
     note: str | None
     new_rank: int | None
     created_at: datetime
+    acted_by: str | None = Field(default=None, description="Staff id of the person who acted")
 
 
 class ExportOutcome(BaseModel):
@@ -56,12 +57,14 @@ class ExportOutcome(BaseModel):
     posting_id: UUID
     outcome: str
     created_at: datetime
+    acted_by: str | None = Field(default=None, description="Staff id of the person who acted")
 
 
 class ExportAuditEntry(BaseModel):
     at: datetime
     action: str
     actor_role: str | None
+    acted_by: str | None = Field(default=None, description="Staff id of the person who acted")
     route: str | None
 
 

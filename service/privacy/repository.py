@@ -40,7 +40,7 @@ async def decisions(
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT id, match_list_id, rank, posting_id, action, reason_code, note, new_rank, "
-        "created_at FROM decision WHERE seeker_id = $1 AND agency_id = $2 "
+        "created_at, acted_by FROM decision WHERE seeker_id = $1 AND agency_id = $2 "
         "ORDER BY created_at, id",
         seeker_id,
         agency_id,
@@ -52,7 +52,7 @@ async def outcomes(
     conn: asyncpg.Connection, *, agency_id: UUID, seeker_id: UUID
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT id, posting_id, outcome, created_at FROM outcome "
+        "SELECT id, posting_id, outcome, created_at, acted_by FROM outcome "
         "WHERE seeker_id = $1 AND agency_id = $2 ORDER BY created_at, id",
         seeker_id,
         agency_id,
@@ -65,8 +65,8 @@ async def audit_trail(
 ) -> list[dict[str, Any]]:
     """Who (by role) did what with the seeker's record, and when: the processing record."""
     rows = await conn.fetch(
-        "SELECT at, action, actor_role, route FROM audit_event "
-        "WHERE agency_id = $1 AND subject_id = $2 ORDER BY seq LIMIT $3",
+        "SELECT at, action, actor_role, acted_by, route FROM audit_event "
+        "WHERE agency_id = $1 AND subject_ids @> ARRAY[$2::uuid] ORDER BY seq LIMIT $3",
         agency_id,
         seeker_id,
         AUDIT_EXPORT_LIMIT,

@@ -15,7 +15,7 @@ import orjson
 from service.audit import service as auditing
 from service.auth import repository as agencies_db
 from service.auth.dependencies import KeyCheck
-from service.auth.permissions import Principal
+from service.auth.permissions import Principal, Role
 from service.kit import idempotency_repository as idempotency_db
 from service.kit.pagination import decode_cursor, encode_key
 from service.kit.problems import ProblemError, conflict, not_found
@@ -117,7 +117,10 @@ async def read_with_key(
         found, row = await agencies_db.principal_and_record(
             conn, secret=check.secret, kind=kind, record_id=wanted
         )
-        principal = check.principal(found)
+        granted = False
+        if found is not None and found.role == Role.auditor:  # may the agency's auditors read?
+            granted = await agencies_db.auditor_reads_profiles(conn, agency_id=found.agency_id)
+        principal = check.principal(found, granted=granted)
         if row is None:
             raise not_found(kind)
         return principal, row, await _after_read(conn, principal, kind, row)
@@ -126,23 +129,17 @@ async def read_with_key(
 async def _after_read(
     conn: asyncpg.Connection, principal: Principal, kind: Kind, row: Row
 ) -> dict[str, Any] | None:
-    """A seeker read is audited, and so is a read of their protected data (which only some
-    roles get); a posting read needs nothing more."""
+    """A seeker read is audited, in one event: `seeker.protected.read` when it included their
+    protected data (which only some roles get), else `seeker.read`; a posting read needs
+    nothing more."""
     if kind != "seeker":
         return None
     prot = None
     async with conn.transaction():
-        await auditing.log(conn, principal, "seeker.read", subject_type="seeker", subject_id=row.id)
         if principal.role in PROTECTED_READERS:
             prot = await protected_db.get(conn, seeker_id=row.id)
-            if prot is not None:
-                await auditing.log(
-                    conn,
-                    principal,
-                    "seeker.protected.read",
-                    subject_type="seeker",
-                    subject_id=row.id,
-                )
+        action = "seeker.read" if prot is None else "seeker.protected.read"
+        await auditing.log(conn, principal, action, subject_type="seeker", subject_id=row.id)
     return prot
 
 
@@ -363,20 +360,20 @@ async def page(
         if kind == "seeker":
             ids = [r.id for r in rows]
             async with conn.transaction():
-                await auditing.log_many(
-                    conn, principal, "seeker.read", subject_type="seeker", subject_ids=ids
-                )
                 if principal.role in PROTECTED_READERS:
                     prot = await protected_db.get_all(
                         conn, agency_id=principal.agency_id, seeker_ids=ids
                     )
-                    await auditing.log_many(
-                        conn,
-                        principal,
-                        "seeker.protected.read",
-                        subject_type="seeker",
-                        subject_ids=list(prot),
-                    )
+                # One event for the page, naming every seeker read and those whose protected
+                # data were read with it.
+                await auditing.log_many(
+                    conn,
+                    principal,
+                    "seeker.read",
+                    subject_type="seeker",
+                    subject_ids=ids,
+                    protected_read=[str(i) for i in prot],
+                )
     return rows, prot, encode_cursor(rows[-1]) if more and rows else None
 
 

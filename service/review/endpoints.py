@@ -12,7 +12,7 @@ from service.auth.permissions import Principal
 from service.kit.http import API_V1, AcceptLanguage, Cursor, Limit, Timestamp, language, problems
 from service.kit.idempotency import Idempotent
 from service.kit.schemas import Page
-from service.match_lists.presentation import to_response
+from service.match_lists.presentation import to_response, visible_to, without_profiles
 from service.match_lists.schemas import MatchList
 from service.review import service as reviews
 from service.review import whatif
@@ -27,6 +27,7 @@ from service.review.schemas import (
 
 router = APIRouter(prefix=API_V1, tags=["review"])
 Reviewer = Annotated[Principal, Depends(authorize("match_lists:read"))]
+Advisor = Annotated[Principal, Depends(authorize("match_lists:what_if"))]
 Decider = Annotated[Principal, Depends(authorize("decisions:write"))]
 Reporter = Annotated[Principal, Depends(authorize("outcomes:write"))]
 
@@ -62,11 +63,13 @@ async def list_match_lists(
         cursor=cursor,
         limit=limit,
     )
+    profiles = await reviews.profiles_visible(state.pool, principal)
     return Page[MatchListSummary](
         items=[
             MatchListSummary(
                 **{
                     **r.model_dump(),
+                    **({} if profiles else {"seeker_external_id": None}),
                     "id": str(r.id),
                     "seeker_id": str(r.seeker_id) if r.seeker_id else None,
                     "posting_id": str(r.posting_id) if r.posting_id else None,
@@ -86,10 +89,11 @@ async def list_match_lists(
 )
 async def get_match_list(list_id: str, state: State, principal: Reviewer) -> MatchList:
     """A stored list exactly as produced, with each item's decisions and rank after overrides."""
-    stored, items, decisions = await reviews.read_list(
+    stored, items, decisions, profiles = await reviews.read_list(
         state.pool, principal, parse_id(list_id, "match list")
     )
-    return to_response(stored, items, decisions)
+    shown = visible_to(principal, to_response(stored, items, decisions))
+    return shown if profiles else without_profiles(shown)
 
 
 @router.post(
@@ -134,7 +138,7 @@ async def what_would_change(
     list_id: str,
     rank: Annotated[int, Path(ge=1, le=1000)],
     state: State,
-    principal: Reviewer,
+    principal: Advisor,
     accept_language: AcceptLanguage = None,
 ) -> WhatIf:
     """The smallest changes to the seeker's profile (one missing required skill, a wider radius,

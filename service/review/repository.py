@@ -21,6 +21,7 @@ class Decision(BaseModel):
     new_rank: int | None
     created_at: datetime
     created_by: UUID
+    acted_by: str | None
 
 
 class Outcome(BaseModel):
@@ -30,6 +31,7 @@ class Outcome(BaseModel):
     outcome: str
     created_at: datetime
     created_by: UUID
+    acted_by: str | None
 
 
 class ListSummary(BaseModel):
@@ -48,7 +50,7 @@ class ListSummary(BaseModel):
 
 _DECISION = (
     "id, match_list_id, rank, seeker_id, posting_id, action, reason_code, note, new_rank, "
-    "created_at, created_by"
+    "created_at, created_by, acted_by"
 )
 
 
@@ -65,11 +67,12 @@ async def insert_decision(
     note: str | None,
     new_rank: int | None,
     created_by: UUID,
+    acted_by: str | None,
 ) -> Decision:
     row = await conn.fetchrow(
         "INSERT INTO decision (id, agency_id, match_list_id, rank, seeker_id, posting_id, action, "
-        "reason_code, note, new_rank, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "reason_code, note, new_rank, created_by, acted_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         f"RETURNING {_DECISION}",
         uuid4(),
         agency_id,
@@ -82,6 +85,7 @@ async def insert_decision(
         note,
         new_rank,
         created_by,
+        acted_by,
     )
     return Decision(**dict(row))
 
@@ -102,17 +106,19 @@ async def insert_outcome(
     posting_id: UUID,
     outcome: str,
     created_by: UUID,
+    acted_by: str | None,
 ) -> Outcome:
     row = await conn.fetchrow(
-        "INSERT INTO outcome (id, agency_id, seeker_id, posting_id, outcome, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6) "
-        "RETURNING id, seeker_id, posting_id, outcome, created_at, created_by",
+        "INSERT INTO outcome (id, agency_id, seeker_id, posting_id, outcome, created_by, "
+        "acted_by) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "RETURNING id, seeker_id, posting_id, outcome, created_at, created_by, acted_by",
         uuid4(),
         agency_id,
         seeker_id,
         posting_id,
         outcome,
         created_by,
+        acted_by,
     )
     return Outcome(**dict(row))
 

@@ -100,6 +100,9 @@ class DecisionOut(BaseModel):
     new_rank: int | None
     created_at: datetime
     created_by: str
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who acted (the Acting-Person header)"
+    )
 
 
 class DecisionsOut(BaseModel):
@@ -119,6 +122,9 @@ class OutcomeOut(BaseModel):
     outcome: str
     created_at: datetime
     created_by: str
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who acted (the Acting-Person header)"
+    )
 
 
 class MatchListSummary(BaseModel):

@@ -9,7 +9,8 @@ from uuid import UUID
 import asyncpg
 
 from service.audit import service as auditing
-from service.auth.permissions import Principal
+from service.auth import repository as agencies_db
+from service.auth.permissions import Principal, Role
 from service.kit.pagination import decode_cursor, encode_key, split_page
 from service.kit.problems import FieldError, not_found, validation_problem
 from service.match_lists import repository as matches_db
@@ -34,6 +35,7 @@ def decision_out(d: Decision) -> DecisionOut:
         new_rank=d.new_rank,
         created_at=d.created_at,
         created_by=str(d.created_by),
+        acted_by=d.acted_by,
     )
 
 
@@ -62,7 +64,8 @@ def by_item(decisions: Sequence[Decision]) -> dict[int, list[Decision]]:
 async def record_decisions(
     state: AppState, principal: Principal, list_id: UUID, decisions: Sequence[DecisionIn]
 ) -> list[DecisionOut]:
-    """All or nothing: one transaction, with an audit row per decision."""
+    """All or nothing: one transaction, with one audit event naming every seeker decided on
+    (action `decision.<action>`, or `decision.batch` when the actions differ)."""
     async with state.pool.acquire() as conn, conn.transaction():
         found = await matches_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
         if found is None:
@@ -98,22 +101,30 @@ async def record_decisions(
                 note=d.note,
                 new_rank=d.new_rank,
                 created_by=principal.key_id,
-            )
-            # No free text in the audit row: ids, action and reason code only.
-            await auditing.log(
-                conn,
-                principal,
-                f"decision.{d.action}",
-                subject_type="seeker",
-                subject_id=item.seeker_id,
-                match_list_id=str(list_id),
-                posting_id=str(item.posting_id),
-                rank=d.rank,
-                new_rank=d.new_rank,
-                reason_code=stored.reason_code,
-                decision_id=str(stored.id),
+                acted_by=principal.acting_person,
             )
             out.append(decision_out(stored))
+        # No free text in the audit event: ids, actions and reason codes only.
+        actions = {d.action for d in out}
+        await auditing.log_many(
+            conn,
+            principal,
+            f"decision.{actions.pop()}" if len(actions) == 1 else "decision.batch",
+            subject_type="seeker",
+            subject_ids=list(dict.fromkeys(d.seeker_id for d in out)),
+            match_list_id=str(list_id),
+            decisions=[
+                {
+                    "decision_id": str(d.id),
+                    "action": d.action,
+                    "rank": d.rank,
+                    "new_rank": d.new_rank,
+                    "reason_code": d.reason_code,
+                    "posting_id": str(d.posting_id),
+                }
+                for d in out
+            ],
+        )
     return out
 
 
@@ -134,6 +145,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
             posting_id=posting_id,
             outcome=body.outcome,
             created_by=principal.key_id,
+            acted_by=principal.acting_person,
         )
         await auditing.log(
             conn,
@@ -151,6 +163,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
         outcome=stored.outcome,
         created_at=stored.created_at,
         created_by=str(stored.created_by),
+        acted_by=stored.acted_by,
     )
 
 
@@ -182,11 +195,24 @@ async def list_summaries(
     return split_page(rows, limit, lambda r: encode_key(r.created_at, r.id))
 
 
+async def profiles_visible(pool: asyncpg.Pool, principal: Principal) -> bool:
+    """Whether the caller may see profile details (external ids, headlines, notes) in lists:
+    every reviewing role; an auditor only when the agency grants it."""
+    if principal.role != Role.auditor:
+        return True
+    async with pool.acquire() as conn:
+        return await agencies_db.auditor_reads_profiles(conn, agency_id=principal.agency_id)
+
+
 async def read_list(
     pool: asyncpg.Pool, principal: Principal, list_id: UUID
-) -> tuple[StoredList, list[StoredItem], dict[int, list[Decision]]]:
-    """A stored list as produced, with its decisions per rank; the read is audited."""
+) -> tuple[StoredList, list[StoredItem], dict[int, list[Decision]], bool]:
+    """A stored list as produced, with its decisions per rank, and whether the caller may see
+    profile details in it (an auditor only when the agency grants it); the read is audited."""
     async with pool.acquire() as conn, conn.transaction():
+        profiles = principal.role != Role.auditor or await agencies_db.auditor_reads_profiles(
+            conn, agency_id=principal.agency_id
+        )
         found = await matches_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
         if found is None:
             raise not_found("match list")
@@ -195,4 +221,4 @@ async def read_list(
         await auditing.log(
             conn, principal, "match_list.read", subject_type="match_list", subject_id=list_id
         )
-    return stored, items, by_item(decisions)
+    return stored, items, by_item(decisions), profiles

@@ -26,6 +26,7 @@ class Activation(BaseModel):
     model_id: UUID | None
     activated_at: datetime
     activated_by: UUID | None
+    acted_by: str | None
     forced: bool
     reason: str | None
 
@@ -82,8 +83,8 @@ async def get(conn: asyncpg.Connection, *, agency_id: UUID, model_id: UUID) -> S
 
 async def active(conn: asyncpg.Connection, *, agency_id: UUID) -> Activation | None:
     row = await conn.fetchrow(
-        "SELECT seq, model_id, activated_at, activated_by, forced, reason FROM model_activation "
-        "WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, model_id, activated_at, activated_by, acted_by, forced, reason "
+        "FROM model_activation WHERE agency_id = $1 ORDER BY seq DESC LIMIT 1",
         agency_id,
     )
     return Activation(**dict(row)) if row else None
@@ -93,8 +94,8 @@ async def activations(
     conn: asyncpg.Connection, *, agency_id: UUID, limit: int = 100
 ) -> list[Activation]:
     rows = await conn.fetch(
-        "SELECT seq, model_id, activated_at, activated_by, forced, reason FROM model_activation "
-        "WHERE agency_id = $1 ORDER BY seq DESC LIMIT $2",
+        "SELECT seq, model_id, activated_at, activated_by, acted_by, forced, reason "
+        "FROM model_activation WHERE agency_id = $1 ORDER BY seq DESC LIMIT $2",
         agency_id,
         limit,
     )
@@ -121,16 +122,18 @@ async def activate(
     agency_id: UUID,
     model_id: UUID | None,
     activated_by: UUID,
+    acted_by: str | None,
     forced: bool,
     reason: str | None,
 ) -> Activation:
     row = await conn.fetchrow(
-        "INSERT INTO model_activation (agency_id, model_id, activated_by, forced, reason) "
-        "VALUES ($1, $2, $3, $4, $5) "
-        "RETURNING seq, model_id, activated_at, activated_by, forced, reason",
+        "INSERT INTO model_activation (agency_id, model_id, activated_by, acted_by, forced, "
+        "reason) VALUES ($1, $2, $3, $4, $5, $6) "
+        "RETURNING seq, model_id, activated_at, activated_by, acted_by, forced, reason",
         agency_id,
         model_id,
         activated_by,
+        acted_by,
         forced,
         reason,
     )

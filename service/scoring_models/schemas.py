@@ -75,6 +75,9 @@ class ActivationOut(BaseModel):
     model_id: UUID | None = Field(description="null: the default scorer")
     activated_at: datetime
     activated_by: UUID | None = Field(description="id of the API key")
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who activated it (Acting-Person)"
+    )
     forced: bool
     reason: str | None
 
@@ -114,3 +117,6 @@ class Activated(BaseModel):
     forced: bool
     gate: GateReport | None
     activated_at: datetime
+    acted_by: str | None = Field(
+        default=None, description="Staff id of the person who activated it (Acting-Person)"
+    )

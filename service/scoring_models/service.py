@@ -212,6 +212,7 @@ async def activate(
             agency_id=principal.agency_id,
             model_id=model.id if model else None,
             activated_by=principal.key_id,
+            acted_by=principal.acting_person,
             forced=bool(force and gate is not None and not gate["passed"]),
             reason=reason,
         )
@@ -231,6 +232,7 @@ async def activate(
         "forced": activation.forced,
         "gate": gate,
         "activated_at": activation.activated_at,
+        "acted_by": activation.acted_by,
     }
 
 

@@ -187,3 +187,32 @@ async def test_unknown_model_is_404(agency: Agency) -> None:
         "/v1/models/00000000-0000-0000-0000-000000000000:activate", headers=agency.auth("admin")
     )
     assert r.status_code == 404
+
+
+async def test_the_audit_pack_has_a_card_of_the_activated_model(app: Any, trained: Any) -> None:
+    agency, _, job, _ = trained
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        admin = {**agency.auth("admin"), "Acting-Person": "adm-pack"}
+        model_id = job["result"]["model_id"]
+        r = await c.post(
+            f"/v1/models/{model_id}:activate",
+            json={"force": True, "reason": "audit pack test"},
+            headers=admin,
+        )
+        assert r.status_code == 200 and r.json()["acted_by"] == "adm-pack"
+        try:
+            pack = (await c.get("/v1/reports/audit-pack", headers=admin)).json()
+            html = (
+                await c.get("/v1/reports/audit-pack", headers={**admin, "Accept": "text/html"})
+            ).text
+        finally:
+            assert (await c.post("/v1/models/default:activate", headers=admin)).status_code == 200
+        [card] = [
+            m for m in pack["model_cards"] if m["version"] == "linear-v1" and not m["live_until"]
+        ]
+        assert card["activated_by"] == "adm-pack" and card["reason"] == "audit pack test"
+        assert card["train_size"] >= 200 and card["holdout_size"] >= 50
+        assert card["heldout_metrics"]["candidate"]["ndcg_at_k"] > 0
+        assert card["gate"]["passed"] is (not card["gate"]["reasons"])
+        assert "candidate.ndcg_at_k" in html and "adm-pack" in html
