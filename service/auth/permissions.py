@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "models:train": frozenset({A}),
     "models:read": frozenset({A}),
     "models:activate": frozenset({A}),
+    "ranking:read": frozenset({C, A, U}),
+    "ranking:write": frozenset({A}),
 }
 
 KEY_PREFIX = "jm"

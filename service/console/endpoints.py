@@ -29,6 +29,7 @@ from service.console.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, negotiat
 from service.console.service import ConsoleSession, SignInRefused, principal_for
 from service.fairness import service as fairness
 from service.kit.problems import ProblemError
+from service.match_lists import service as matchmaking
 from service.match_lists.presentation import to_response, visible_to
 from service.records import service as records
 from service.records.representation import PROTECTED_READERS
@@ -88,6 +89,7 @@ NAV = (
     ("audit:read", "/audit", "nav.audit"),
     ("fairness_policy:read", "/admin/fairness", "nav.fairness"),
     ("models:read", "/admin/models", "nav.models"),
+    ("ranking:read", "/admin/ranking", "nav.ranking"),
 )
 
 
@@ -647,3 +649,49 @@ async def models(request: Request) -> Response:
         activations=history,
         default_version=_state(request).scorer.version,
     )
+
+
+async def _ranking_page(
+    request: Request, principal: Principal, *, status: int = 200, error: str | None = None
+) -> HTMLResponse:
+    stops = await matchmaking.ranking_switch(_state(request), principal)
+    return render(
+        request,
+        "ranking.html",
+        status=status,
+        stops=stops,
+        may_write=principal.may("ranking:write"),
+        error=error,
+        saved="saved" in request.query_params,
+    )
+
+
+@router.get("/admin/ranking")
+@page
+async def ranking(request: Request) -> Response:
+    return await _ranking_page(request, await signed_in(request, "ranking:read"))
+
+
+@router.post("/admin/ranking")
+@page
+async def set_ranking(request: Request) -> Response:
+    """The stop switch: for the agency, or for a posting given by its id."""
+    principal = await signed_in(request, "ranking:write")
+    form = await _checked_form(request)
+    stopped = form.get("stopped") == "true"
+    posting_id = None
+    if form.get("scope") == "posting":
+        raw = form.get("posting_id", "").strip()
+        try:
+            posting_id = UUID(raw)
+        except ValueError:
+            return await _ranking_page(request, principal, status=422, error="posting")
+    try:
+        await matchmaking.set_ranking(
+            _state(request), principal, posting_id=posting_id, stopped=stopped
+        )
+    except ProblemError as e:
+        if e.status != 404:
+            raise
+        return await _ranking_page(request, principal, status=404, error="posting")
+    return _redirect(f"{PREFIX}/admin/ranking?saved=1")

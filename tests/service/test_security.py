@@ -370,6 +370,7 @@ VALID_BODIES: dict[str, Any] = {
     "put_fairness_policy": lambda v: {"method": "none"},
     "create_api_key": lambda v: {"name": "k", "role": "auditor"},
     "activate_model": lambda v: {"force": False},
+    "set_automated_ranking": lambda v: {"stopped": False},
 }
 # Arrays of records: an unknown field is reported for that record (and it is not stored).
 BULK = {"bulk_import_seekers", "bulk_import_postings"}

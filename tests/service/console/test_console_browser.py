@@ -389,6 +389,44 @@ async def test_every_page_has_no_axe_violations_in_normal_empty_and_error_states
     assert checked == 2 * 16
 
 
+async def test_an_admin_stops_automated_ranking_and_new_lists_say_so(
+    browser: Browser, base_url: str, agency: Agency
+) -> None:
+    pid, lid, _ = await _reviewable(agency, candidates=3)
+    ctx = await browser.new_context(base_url=base_url, bypass_csp=True)
+    page = await ctx.new_page()
+    await _sign_in(page, agency.keys["admin"], "Admin Person")
+    await page.get_by_role("link", name="Automated ranking").click()
+    await expect(page.locator("#agency-state")).to_have_text("Automated ranking is running.")
+    await _axe(page, "ranking switch")
+    # a posting that is not the agency's: refused, announced
+    await page.get_by_label("Posting id").fill(str(uuid4()))
+    await page.locator("#stop-posting").click()
+    await expect(page.get_by_role("alert")).to_contain_text("no posting with this id")
+    await _axe(page, "ranking switch, error")
+    await page.get_by_label("Posting id").fill(pid)
+    await page.locator("#stop-posting").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    await expect(page.get_by_role("row", name=pid)).to_be_visible()
+    await _shot(page, "automated-ranking")
+    await page.locator("header button").click()
+
+    r = await agency.client.get(
+        f"/v1/postings/{pid}/matches", params={"limit": 3}, headers=agency.auth("caseworker")
+    )
+    assert r.json()["personalised"] is False
+    await _sign_in(page, agency.keys["caseworker"], "Ana Ruiz")
+    await page.goto(f"/console/lists/{r.json()['id']}")
+    await expect(page.locator("#not-personalised")).to_contain_text("Non-personalised order")
+    await _axe(page, "list, non-personalised")
+    await page.goto(f"/console/lists/{lid}")  # made before: its order stands, no banner
+    await expect(page.locator("#not-personalised")).to_have_count(0)
+    await page.goto("/console/admin/ranking")  # caseworkers see the switch, cannot turn it
+    await expect(page.get_by_role("row", name=pid)).to_be_visible()
+    await expect(page.locator("#stop-posting")).to_have_count(0)
+    await ctx.close()
+
+
 async def test_sessions_and_forms_are_secure(
     browser: Browser,
     base_url: str,
