@@ -109,7 +109,11 @@ def _translator(request: Request) -> Translator:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Served over TLS, here or at a proxy (`jobmatch serve` does not rewrite the scheme from
+    X-Forwarded-Proto). Trusting the header costs nothing: it can only make the cookie
+    stricter."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:

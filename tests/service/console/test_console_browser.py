@@ -89,9 +89,25 @@ async def context(browser: Browser, base_url: str) -> AsyncIterator[BrowserConte
     await ctx.close()
 
 
-async def _reviewable(agency: Agency, candidates: int = 6) -> tuple[str, str, str]:
-    """A posting with `candidates` seekers and its candidate list: (posting id, list id, title)."""
+FAIR_POLICY = {
+    "method": "fa_ir",
+    "attributes": ["gender"],
+    "protected_groups": ["female"],
+    "p": 0.5,
+    "alpha": 0.1,
+    "reason": "equal access",
+}
+
+
+async def _reviewable(
+    agency: Agency, candidates: int = 6, *, fair: bool = False
+) -> tuple[str, str, str]:
+    """A posting with `candidates` seekers and its candidate list: (posting id, list id, title);
+    `fair`: made under a FA*IR policy on gender."""
     c, h = agency.client, agency.auth("portal")
+    if fair:
+        r = await c.put("/v1/fairness-policy", json=FAIR_POLICY, headers=agency.auth("admin"))
+        assert r.status_code == 200, r.text
     title = f"Forklift driver {uuid4().hex[:6]}"
     posting = posting_body(skills_required=REQUIRED, experience_years_min=5, title=title)
     pid = (await c.post("/v1/postings", json=posting, headers=h)).json()["id"]
@@ -136,7 +152,7 @@ def _item(page: Page, rank: int) -> Any:
 async def test_a_caseworkers_review_in_the_browser_matches_the_api(
     context: BrowserContext, agency: Agency
 ) -> None:
-    _, lid, title = await _reviewable(agency)
+    _, lid, title = await _reviewable(agency, fair=True)
     page = await context.new_page()
     await _sign_in(page, agency.keys["caseworker"], "Ana Ruiz (staff 4711)")
     await expect(page).to_have_url(re.compile(r"/console/queue$"))
@@ -148,7 +164,10 @@ async def test_a_caseworkers_review_in_the_browser_matches_the_api(
     await expect(page).to_have_url(re.compile(f"/console/lists/{lid}$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Candidates for {title}")
     await expect(page.locator("#final-order tbody tr")).to_have_count(6)
-    await expect(page.get_by_role("heading", name="Fairness")).to_be_visible()
+    fairness = page.locator("section", has=page.get_by_role("heading", name="Fairness"))
+    await expect(fairness).to_contain_text("Policy applied: fa_ir on gender, top 6 of 6.")
+    await expect(fairness.get_by_role("row", name=re.compile("^protected"))).to_be_visible()
+    await expect(fairness).to_contain_text("The re-ranking moved")
     await expect(_item(page, 1)).to_contain_text("Top factors")
     await expect(_item(page, 1)).to_contain_text("Score: ")
     await _shot(page, "list")
@@ -311,10 +330,19 @@ async def _axe(page: Page, what: str) -> None:
 async def test_every_page_has_no_axe_violations_in_normal_empty_and_error_states(
     browser: Browser, base_url: str, agency: Agency
 ) -> None:
-    pid, lid, _ = await _reviewable(agency, candidates=4)
+    checked = 0
+    # before any policy or model: the admin pages' empty states
+    ctx = await browser.new_context(base_url=base_url, bypass_csp=True)
+    page = await ctx.new_page()
+    await _sign_in(page, agency.keys["admin"], "Admin Person")
+    for url in ("/console/admin/fairness", "/console/admin/models", "/console/admin/ranking"):
+        await page.goto(url)
+        await _axe(page, f"{url}, empty")
+        checked += 1
+    await ctx.close()
+    pid, lid, _ = await _reviewable(agency, candidates=4, fair=True)
     r = await agency.client.get(f"/v1/match-lists/{lid}", headers=agency.auth("caseworker"))
     seeker_id = r.json()["items"][0]["seeker_id"]
-    checked = 0
     for lang in ("en-GB", "zh-CN"):
         # bypass_csp: axe is injected as a script, which the console's policy forbids
         ctx = await browser.new_context(base_url=base_url, locale=lang, bypass_csp=True)
@@ -386,7 +414,7 @@ async def test_every_page_has_no_axe_violations_in_normal_empty_and_error_states
             await _axe(page, f"{what} ({lang})")
             checked += 1
         await ctx.close()
-    assert checked == 2 * 16
+    assert checked == 3 + 2 * 16
 
 
 async def test_an_admin_stops_automated_ranking_and_new_lists_say_so(
@@ -547,6 +575,13 @@ async def test_over_https_the_cookie_is_secure(app: Any, agency: Agency) -> None
         )
         assert r.status_code == 403
         assert agency.keys["caseworker"] not in r.text
+
+    # behind a TLS-terminating proxy that says so, too
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as c:
+        form = await c.get("/console/sign-in", headers={"X-Forwarded-Proto": "https"})
+        assert "Secure" in form.headers["set-cookie"]
+        form = await c.get("/console/sign-in")
+        assert "Secure" not in form.headers["set-cookie"]
 
 
 def test_the_console_loads_nothing_from_outside() -> None:
