@@ -381,7 +381,7 @@ async def queue(request: Request) -> Response:
                 seeker_id=seeker_id,
                 posting_id=posting_id,
                 since=since,
-                # "produced before" a day: the whole day counts
+                # "on or before" a day: the whole day counts
                 until=until + timedelta(days=1) if until else None,
                 unreviewed=True,
                 cursor=q.get("cursor") or None,

@@ -129,3 +129,16 @@ async def test_sign_in_and_out_are_audited_and_no_key_or_name_is_logged(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in [*agency.keys.values(), name]:
         assert secret not in logged
+
+
+async def test_bad_filters_are_named_and_change_nothing(
+    browser_client: httpx.AsyncClient, agency: Agency
+) -> None:
+    await _sign_in(browser_client, agency.keys["caseworker"])
+    r = await browser_client.get("/console/queue", params={"posting": "P-1", "to": "soon"})
+    assert r.status_code == 422
+    assert 'href="#f-posting">Posting id</a>' in r.text
+    assert 'href="#f-to">Produced on or before</a>' in r.text
+    assert 'id="f-posting" name="posting" type="text" value="P-1" aria-invalid="true"' in r.text
+    r = await browser_client.get("/console/queue", params={"cursor": "not-a-cursor"})
+    assert r.status_code == 422 and "Next page" in r.text
