@@ -235,3 +235,36 @@ def non_personalised_order(
             )
         )
     return _order(items)
+
+
+def non_personalised_candidates(
+    posting: PostingProfile,
+    seekers: Sequence[SeekerProfile],
+    *,
+    default_radius_km: float | None = None,
+    language: str = "en",
+) -> list[ScoredPair]:
+    """Seekers for a posting while automated ranking is stopped for it (EU AI Act Art. 14(4)(e),
+    human oversight): nearest first, by distance fit alone. No embedding, no learned weights,
+    nothing inferred; stated skills are still shown in the explanation."""
+    items = []
+    for i, seeker in enumerate(seekers):
+        radius = seeker.max_distance_km or default_radius_km
+        pair = pair_features(seeker, posting, cosine=None, radius_km=radius)
+        values: dict[str, float | None] = {
+            "distance": distance_fit(pair.distance_km, radius, posting.remote_allowed)
+        }
+        factors = {"distance": values["distance"] or 0.0}
+        items.append(
+            ScoredPair(
+                candidate=i,
+                score=total(factors),
+                factors=factors,
+                features=values,
+                pair=pair,
+                radius_km=radius,
+                remote=posting.remote_allowed,
+                language=language,
+            )
+        )
+    return _order(items)

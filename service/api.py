@@ -9,6 +9,7 @@ from service.audit.endpoints import router as audit_router
 from service.audit_pack.endpoints import router as audit_pack_router
 from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
+from service.console.endpoints import router as console_router
 from service.fairness.endpoints import router as fairness_router
 from service.health.endpoints import router as health_router
 from service.match_lists.endpoints import router as matches_router
@@ -39,5 +40,5 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     accountability_router,
 )
 
-# Outside the versioned API: probes.
-UNVERSIONED_ROUTERS: tuple[APIRouter, ...] = (health_router,)
+# Outside the versioned API: probes, and the caseworker console (HTML pages, not in the spec).
+UNVERSIONED_ROUTERS: tuple[APIRouter, ...] = (health_router, console_router)

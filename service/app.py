@@ -19,6 +19,7 @@ from matching.score import WeightedSumScorer
 from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
 from service.background_jobs.worker import run_worker
 from service.config import Settings, get_settings
+from service.console.endpoints import STATIC_DIR as CONSOLE_STATIC_DIR
 from service.embeddings import service as embeddings
 from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         redoc_url=None,  # ReDoc comes only from a CDN: an offline network would get a blank page
     )
     install_offline_docs(app)
+    # The console's styles, from the package (no CDN, no build step).
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC_DIR), name="console-static")
     install_error_handlers(app)
     for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
         app.include_router(router)

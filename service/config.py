@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         default=10.0, description="Give up waiting for a free pooled connection after this long."
     )
 
+    console_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        description="A console sign-in lasts this long (one working day); then sign in again.",
+    )
+
     rate_limit_per_minute: int = Field(
         default=600, description="Requests per minute per API key, per process (0 = no limit)."
     )

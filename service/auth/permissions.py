@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "agency_settings:read": frozenset({A, U}),
     "agency_settings:write": frozenset({A}),
     "retention:run": frozenset({A}),
+    "ranking:read": frozenset({C, A, U}),
+    "ranking:write": frozenset({A}),
 }
 
 # Operations an agency may open to its auditors (setting `auditor_reads_profiles`, audited):

@@ -215,3 +215,64 @@ async def reusable_list(
         limit,
     )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class RankingStops:
+    """Where automated ranking is stopped: the whole agency, and single postings."""
+
+    agency: datetime | None  # when it was stopped for the agency (None: running)
+    postings: dict[UUID, datetime]  # posting → when it was stopped
+
+
+async def ranking_stops(conn: asyncpg.Connection, *, agency_id: UUID) -> RankingStops:
+    rows = await conn.fetch(
+        "SELECT posting_id, stopped_at FROM ranking_stop WHERE agency_id = $1 "
+        "ORDER BY stopped_at, posting_id",
+        agency_id,
+    )
+    return RankingStops(
+        agency=next((r["stopped_at"] for r in rows if r["posting_id"] is None), None),
+        postings={r["posting_id"]: r["stopped_at"] for r in rows if r["posting_id"] is not None},
+    )
+
+
+async def ranking_stopped(
+    conn: asyncpg.Connection, *, agency_id: UUID, posting_id: UUID | None
+) -> bool:
+    """Whether lists of the agency (and, with `posting_id`, of that posting) are made without
+    automated ranking."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM ranking_stop WHERE agency_id = $1 "
+            "AND (posting_id IS NULL OR posting_id = $2))",
+            agency_id,
+            posting_id,
+        )
+    )
+
+
+async def stop_ranking(
+    conn: asyncpg.Connection, *, agency_id: UUID, posting_id: UUID | None, stopped_by: UUID
+) -> bool:
+    """True when it was running (a row was added)."""
+    status = await conn.execute(
+        "INSERT INTO ranking_stop (agency_id, posting_id, stopped_by) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        agency_id,
+        posting_id,
+        stopped_by,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def resume_ranking(
+    conn: asyncpg.Connection, *, agency_id: UUID, posting_id: UUID | None
+) -> bool:
+    """True when it was stopped (a row was removed)."""
+    status = await conn.execute(
+        "DELETE FROM ranking_stop WHERE agency_id = $1 AND posting_id IS NOT DISTINCT FROM $2",
+        agency_id,
+        posting_id,
+    )
+    return bool(status.endswith(" 1"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from service.kit.schemas import Strict
 from service.review.schemas import DecisionOut
 
 
@@ -188,3 +189,30 @@ class MatchList(BaseModel):
         "order is arbitrary). Empty when the order is a ranking.",
     )
     items: list[MatchItem]
+
+
+class RankingSwitchIn(Strict):
+    """Stop or resume automated ranking, for the agency or for one posting."""
+
+    posting_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="The posting; absent or null: the whole agency"
+    )
+    stopped: bool = Field(
+        description="true: new lists are made in the non-personalised order (no embedding, no "
+        "learned model); false: automated ranking again"
+    )
+
+
+class StoppedPosting(BaseModel):
+    posting_id: UUID
+    stopped_at: datetime
+
+
+class RankingSwitch(BaseModel):
+    """Where automated ranking is stopped (human oversight, EU AI Act Art. 14)."""
+
+    agency_stopped: bool = Field(description="Stopped for every list of the agency")
+    agency_stopped_at: datetime | None
+    stopped_postings: list[StoppedPosting] = Field(
+        description="Postings whose candidate lists are made in the non-personalised order"
+    )

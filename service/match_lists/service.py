@@ -19,6 +19,7 @@ from matching.profiles import PostingProfile, SeekerProfile
 from matching.rank import (
     NON_PERSONALISED_VERSION,
     ScoredPair,
+    non_personalised_candidates,
     non_personalised_order,
     score_postings_for_seeker,
     score_seekers_for_posting,
@@ -159,7 +160,13 @@ async def postings_for_seeker(
         if found is None:
             raise not_found("seeker")
         seeker_row, vector = found
-        personalised = bool(seeker_row.profile.get("personalised_ranking", True))
+        # Opted out of profiling, or automated ranking stopped for the agency (human
+        # oversight): the non-personalised order.
+        personalised = bool(
+            seeker_row.profile.get("personalised_ranking", True)
+        ) and not await lists_db.ranking_stopped(
+            conn, agency_id=principal.agency_id, posting_id=None
+        )
         if personalised and vector is None:
             raise _missing_embedding("seeker")
         query = vector if personalised else None
@@ -266,11 +273,17 @@ async def seekers_for_posting(
         )
         policy_row = await policies.current(conn, agency_id=principal.agency_id)
         scorer = await active_scorer(state, conn, principal.agency_id)
+        # Automated ranking stopped for this posting or the agency (human oversight): the
+        # candidates retrieved are put in the non-personalised order instead.
+        stopped = await lists_db.ranking_stopped(
+            conn, agency_id=principal.agency_id, posting_id=posting_id
+        )
+        model_version = NON_PERSONALISED_VERSION if stopped else scorer.version
         input_hash = _hash(
             posting_row.profile,
             limit,
             language,
-            scorer.version,
+            model_version,
             model,
             policy_row.version if policy_row else None,
         )
@@ -290,14 +303,20 @@ async def seekers_for_posting(
     candidates = [r.candidate for r in retrieved]
     seekers = [convert.seeker_profile(r.profile) for r in retrieved]
     # Scores are computed from profiles alone; protected data only re-orders afterwards.
-    ranked: list[ScoredPair] = score_seekers_for_posting(  # inline, as for seekers above
-        posting,
-        seekers,
-        [c.cosine for c in candidates],
-        scorer,
-        default_radius_km=s.default_seeker_radius_km,
-        language=language,
-        occupations=occupation_similarity(state),
+    ranked: list[ScoredPair] = (
+        non_personalised_candidates(
+            posting, seekers, default_radius_km=s.default_seeker_radius_km, language=language
+        )
+        if stopped
+        else score_seekers_for_posting(  # inline, as for seekers above
+            posting,
+            seekers,
+            [c.cosine for c in candidates],
+            scorer,
+            default_radius_km=s.default_seeker_radius_km,
+            language=language,
+            occupations=occupation_similarity(state),
+        )
     )
     policy = convert.fairness_policy(policy_row.policy if policy_row else None)
     attrs = [retrieved[p.candidate].protected for p in ranked]
@@ -335,8 +354,8 @@ async def seekers_for_posting(
         kind="seekers_for_posting",
         seeker_id=None,
         posting_id=posting_id,
-        personalised=True,
-        model_version=scorer.version,
+        personalised=not stopped,
+        model_version=model_version,
         embedding_model=model,
         radius_km=None,
         radius_widened_km=0.0,
@@ -502,3 +521,43 @@ async def _persist(
         )
     LIST_ITEMS.labels(kind).observe(len(items))
     return StoredList(id=list_id, created_at=created_at, **fields)
+
+
+async def ranking_switch(state: AppState, principal: Principal) -> lists_db.RankingStops:
+    """Where automated ranking is stopped in the agency."""
+    async with state.pool.acquire() as conn:
+        return await lists_db.ranking_stops(conn, agency_id=principal.agency_id)
+
+
+async def set_ranking(
+    state: AppState, principal: Principal, *, posting_id: UUID | None, stopped: bool
+) -> lists_db.RankingStops:
+    """Stop or resume automated ranking for the agency (`posting_id` None) or one posting;
+    audited when it changes. Lists made before keep their order; new ones show the change."""
+    async with state.pool.acquire() as conn, conn.transaction():
+        if posting_id is not None:
+            row = await records_db.get(
+                conn, "posting", agency_id=principal.agency_id, record_id=posting_id
+            )
+            if row is None:
+                raise not_found("posting")
+        if stopped:
+            changed = await lists_db.stop_ranking(
+                conn,
+                agency_id=principal.agency_id,
+                posting_id=posting_id,
+                stopped_by=principal.key_id,
+            )
+        else:
+            changed = await lists_db.resume_ranking(
+                conn, agency_id=principal.agency_id, posting_id=posting_id
+            )
+        if changed:
+            await auditing.log(
+                conn,
+                principal,
+                "ranking.stop" if stopped else "ranking.resume",
+                subject_type="posting" if posting_id else "agency",
+                subject_id=posting_id or principal.agency_id,
+            )
+        return await lists_db.ranking_stops(conn, agency_id=principal.agency_id)

@@ -134,8 +134,11 @@ async def list_summaries(
     unreviewed: bool,
     after: tuple[datetime, UUID] | None,
     limit: int,
+    latest_per_subject: bool = False,
 ) -> list[ListSummary]:
-    """Newest first; `unreviewed` keeps lists without any decision."""
+    """Newest first; `unreviewed` keeps lists without any decision; `latest_per_subject` keeps
+    only the newest list of each seeker (jobs for a seeker) or posting (candidates for it), so a
+    list produced again does not queue twice."""
     rows = await conn.fetch(
         """
         SELECT l.id, l.kind, l.seeker_id, l.posting_id, l.created_at, l.model_version,
@@ -153,6 +156,12 @@ async def list_summaries(
           AND ($5::timestamptz IS NULL OR l.created_at < $5)
           AND (NOT $6 OR NOT EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = l.id))
           AND ($7::timestamptz IS NULL OR (l.created_at, l.id) < ($7, $8::uuid))
+          AND (NOT $10 OR NOT EXISTS (
+                SELECT 1 FROM match_list n
+                WHERE n.agency_id = l.agency_id AND n.kind = l.kind
+                  AND n.seeker_id IS NOT DISTINCT FROM l.seeker_id
+                  AND n.posting_id IS NOT DISTINCT FROM l.posting_id
+                  AND (n.created_at, n.id) > (l.created_at, l.id)))
         ORDER BY l.created_at DESC, l.id DESC
         LIMIT $9
         """,
@@ -165,5 +174,6 @@ async def list_summaries(
         after[0] if after else None,
         after[1] if after else None,
         limit + 1,
+        latest_per_subject,
     )
     return [ListSummary(**dict(r)) for r in rows]

@@ -178,8 +178,10 @@ async def list_summaries(
     unreviewed: bool,
     cursor: str | None,
     limit: int,
+    latest_per_subject: bool = False,
 ) -> tuple[list[reviews_db.ListSummary], str | None]:
-    """The agency's lists, newest first, and the cursor to the next page."""
+    """The agency's lists, newest first, and the cursor to the next page (`latest_per_subject`:
+    only each seeker's or posting's newest list, as the console's review queue shows them)."""
     async with pool.acquire() as conn:
         rows = await reviews_db.list_summaries(
             conn,
@@ -191,6 +193,7 @@ async def list_summaries(
             unreviewed=unreviewed,
             after=decode_cursor(cursor) if cursor else None,
             limit=limit,
+            latest_per_subject=latest_per_subject,
         )
     return split_page(rows, limit, lambda r: encode_key(r.created_at, r.id))
 

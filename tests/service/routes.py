@@ -20,6 +20,9 @@ PUBLIC_PATHS = frozenset(
         "/docs/assets",
     }
 )
+# The caseworker console: HTML pages behind a session cookie, not an API key; its sign-in,
+# sessions and permissions are tested in tests/service/console/.
+CONSOLE_PREFIX = "/console"
 _PARAM = re.compile(r"{(\w+)}")
 
 
@@ -58,6 +61,8 @@ def endpoints(app: Any) -> list[Endpoint]:
     for ctx in iter_route_contexts(app.routes):
         path = ctx.path
         assert path is not None, ctx
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            continue
         methods = sorted(ctx.methods or {"GET"})
         api = isinstance(ctx.original_route, APIRoute)
         op = operation_of(ctx.dependant) if api else None

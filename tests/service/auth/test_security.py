@@ -371,6 +371,7 @@ VALID_BODIES: dict[str, Any] = {
     "create_api_key": lambda v: {"name": "k", "role": "auditor"},
     "activate_model": lambda v: {"force": False},
     "put_agency_settings": lambda v: {"require_acting_person": False},
+    "set_automated_ranking": lambda v: {"stopped": False},
 }
 # Arrays of records: an unknown field is reported for that record (and it is not stored).
 BULK = {"bulk_import_seekers", "bulk_import_postings"}
