@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from service.audit.endpoints import router as audit_router
 from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
+from service.capacity.endpoints import router as capacity_router
 from service.fairness.endpoints import router as fairness_router
 from service.health.endpoints import router as health_router
 from service.match_lists.endpoints import router as matches_router
@@ -27,6 +28,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     make_router("posting"),
     jobs_router,
     fairness_router,
+    capacity_router,
     review_router,
     audit_router,
     reports_router,

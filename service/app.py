@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from matching.embed import Embedder, SentenceTransformerEmbedder
 from matching.score import WeightedSumScorer
 from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
+from service.background_jobs.schedule import PERIODIC
 from service.background_jobs.worker import run_worker
 from service.config import Settings, get_settings
 from service.embeddings import service as embeddings
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                     stop=stop,
                     poll_seconds=settings.job_poll_seconds,
                     stale_seconds=settings.job_stale_seconds,
+                    schedule=PERIODIC,
                 )
             )
             if settings.run_worker

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.background_jobs.worker import Handler
+from service.capacity import tasks as capacity_tasks
 from service.embeddings import tasks as embeddings_tasks
 from service.records import tasks as records_tasks
 from service.scoring_models import tasks as scoring_models_tasks
 
-_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks)
+_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks, capacity_tasks)
 
 
 def _collect() -> dict[str, Handler]:

@@ -55,6 +55,12 @@ def to_response(
         candidates_considered=stored.candidates_considered,
         fairness_policy=stored.fairness_policy,
         fairness=stored.fairness,
+        # the raw candidates it kept are the demand congestion prices are computed from
+        capacity=(
+            {k: v for k, v in stored.capacity.items() if k != "candidates"}
+            if stored.capacity
+            else None
+        ),
         # Stored with every item's explanation (the same for all of them).
         warnings=out[0].explanation.warnings if out else [],
         items=out,

@@ -37,6 +37,12 @@ class MatchExplanation(BaseModel):
     warnings: list[ListWarning] = Field(
         default_factory=list, description="The list's warnings (see MatchList.warnings)"
     )
+    capacity: dict[str, Any] | None = Field(
+        default=None,
+        description="Job lists under a capacity policy, when this posting was shown lower: "
+        "its congestion price, the penalty subtracted (at most the relevance floor), the "
+        "adjusted score, its applications and openings",
+    )
 
 
 class MatchItem(BaseModel):
@@ -79,6 +85,12 @@ class MatchList(BaseModel):
     candidates_considered: int
     fairness_policy: dict[str, Any] | None = None
     fairness: dict[str, Any] | None = None
+    capacity: dict[str, Any] | None = Field(
+        default=None,
+        description="Job lists under a capacity policy: method, policy and price versions, "
+        "relevance floor, how many postings were left out (past a hard cap) or shown lower, "
+        "and the mean score given up over the list against the plain order",
+    )
     warnings: list[ListWarning] = Field(
         default_factory=list,
         description="Why this order may not be a ranking: `text_unreadable` (the profile text "
