@@ -42,7 +42,7 @@ IntArray = npt.NDArray[np.int64]
 
 #: Entropic temperature in score units: how much a seeker's attention spreads over candidates
 #: of nearly equal score. Small values approach the unregularised (greedy) assignment.
-DEFAULT_EPSILON = 0.05
+DEFAULT_EPSILON = 0.03
 #: A price never exceeds this (the whole score scale): a posting nobody can be moved away from
 #: (its seekers have no other candidate) would otherwise see its price grow without bound.
 MAX_PRICE = 1.0
