@@ -133,7 +133,9 @@ def simulate_applications(lists: np.ndarray, n_postings: int, seed: int) -> np.n
     return applications
 
 
-def exposure_metrics(lists: list[np.ndarray] | np.ndarray, n_postings: int) -> dict[str, float]:
+def exposure_metrics(
+    lists: list[np.ndarray] | np.ndarray, n_postings: int, openings: np.ndarray
+) -> dict[str, float]:
     exposure = np.zeros(n_postings)
     top = np.zeros(n_postings)
     for row in lists:
@@ -142,6 +144,7 @@ def exposure_metrics(lists: list[np.ndarray] | np.ndarray, n_postings: int) -> d
             top[j] += 1
     return {
         "gini_exposure": gini(exposure),
+        "gini_exposure_per_opening": gini(exposure / openings),
         "never_recommended": float(np.mean(top == 0)),
         "congestion_at_10": congestion_at_k(top, n_postings),
         "coverage_at_10": coverage_at_k(top, n_postings),
@@ -192,8 +195,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         f"{args.candidates} candidates each",
         "policy": f"cap {args.cap} applications/opening, floor {args.floor}, "
         f"headroom {args.headroom}, epsilon {args.epsilon}",
-        "plain": exposure_metrics(plain, m.n_postings),
-        "capacity": exposure_metrics(shown, m.n_postings),
+        "plain": exposure_metrics(plain, m.n_postings, m.openings),
+        "capacity": exposure_metrics(shown, m.n_postings, m.openings),
         "ndcg_plain": float(np.mean(ndcg_plain)),
         "ndcg_capacity": float(np.mean(ndcg_capacity)),
         "worst_rank_loss": worst_loss,
@@ -253,6 +256,7 @@ def main() -> None:
     print("|---|---|---|")
     for key, label in (
         ("gini_exposure", "Gini of exposure"),
+        ("gini_exposure_per_opening", "Gini of exposure per opening"),
         ("never_recommended", "postings never recommended"),
         ("congestion_at_10", "Congestion@10"),
         ("coverage_at_10", "Coverage@10"),
