@@ -241,7 +241,7 @@ def gini(values: Sequence[float] | FloatArray) -> float:
     if n == 0 or total <= 0:
         return 0.0
     index = np.arange(1, n + 1, dtype=np.float64)
-    return float(np.sum((2 * index - n - 1) * x) / (n * total))
+    return max(0.0, float(np.sum((2 * index - n - 1) * x) / (n * total)))  # rounding
 
 
 def congestion_at_k(appearances: Sequence[float] | FloatArray, n_active: int) -> float:
