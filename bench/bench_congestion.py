@@ -228,6 +228,101 @@ def time_prices(n_seekers: int, n_postings: int, args: argparse.Namespace) -> di
     }
 
 
+async def route_overhead(args: argparse.Namespace) -> dict[str, float]:
+    """`GET /v1/seekers/{id}/matches` in-process at `--route-postings` postings (the
+    bench_matching.py set-up: generated records imported through the API with real embeddings,
+    copied up in SQL), p50/p99 with the capacity policy off, then `balanced` after a rebalance
+    over the lists just made and 20,000 simulated applications. Different seekers in each
+    phase (an unchanged request would answer its stored list again)."""
+    import asyncio
+    import random
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_matching as bm
+
+    from matching.embed import SentenceTransformerEmbedder
+    from service.auth.permissions import Role
+    from service.config import Settings
+    from service.kit.embedded_db import start_embedded
+
+    workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "jobmatch-bench-capacity")
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    workdir.chmod(0o755)  # noqa: ASYNC240  (PostgreSQL runs as another user when root)
+    server_url = start_embedded(workdir)
+    embedder = SentenceTransformerEmbedder()
+    settings = argparse.Namespace(
+        workdir=str(workdir),
+        warm=True,
+        vectors_in_memory=Settings.model_fields["posting_vectors_in_memory"].default,
+    )
+    url = await bm.ensure_database(server_url, "bench_base")
+    async with bm.running_app(url, settings, embedder) as (_, _, pool, _, keys, client):
+        if not await pool.fetchval("SELECT count(*) FROM posting"):
+            bm.log("importing 2000 generated postings and seekers (real embeddings)")
+            await bm.import_base(client, keys[Role.portal], 2000)
+    n = args.route_postings
+    url = await bm.ensure_database(server_url, f"bench_{n}_postings", template="bench_base")
+    queries, warmup = args.route_queries, 20
+    async with bm.running_app(url, settings, embedder) as (app, _, pool, agency, keys, client):
+        async with pool.acquire() as conn:
+            await bm.scale_up(conn, "posting", n, 0.02, seed=100)
+            await conn.execute("DELETE FROM capacity_policy")
+            await conn.execute("DELETE FROM congestion_price_set")
+        state = app.state.jobmatch
+        if state.warming is not None:
+            await state.warming
+        rnd = random.Random(5)
+        async with pool.acquire() as conn:
+            seekers = [
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM seeker WHERE personalised_ranking ORDER BY id"
+                )
+            ]
+            postings = [r["id"] for r in await conn.fetch("SELECT id FROM posting")]
+        chosen = rnd.sample(seekers, 2 * (queries + warmup))
+        off_set, on_set = chosen[: queries + warmup], chosen[queries + warmup :]
+        portal, admin = keys[Role.portal], keys[Role.admin]
+
+        def paths(ids: list[object]) -> list[str]:
+            return [f"/v1/seekers/{s}/matches?limit=20" for s in ids]
+
+        bm.log(f"{n} postings: {queries} seeker requests, capacity policy off")
+        off, off_errors = await bm.timed_gets(client, paths(off_set), portal, warmup)
+        async with pool.acquire() as conn:
+            pairs = [
+                (rnd.choice(seekers), postings[min(int(rnd.paretovariate(1.2)), len(postings)) - 1])
+                for _ in range(20_000)
+            ]
+            await conn.executemany(
+                "INSERT INTO outcome (id, agency_id, seeker_id, posting_id, outcome, created_by)"
+                " VALUES (gen_random_uuid(), $1, $2, $3, 'applied', gen_random_uuid())",
+                [(agency.id, s, p) for s, p in pairs],
+            )
+        r = await client.put(
+            "/v1/capacity-policy",
+            json={"method": "balanced", "relevance_floor": 0.1},
+            headers=admin,
+        )
+        assert r.status_code == 200, r.text
+        job = (await client.post("/v1/capacity-policy:rebalance", headers=admin)).json()
+        while job["status"] not in ("succeeded", "failed"):
+            await asyncio.sleep(0.5)
+            job = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+        bm.log(f"rebalance: {job['status']} {job.get('result')}")
+        bm.log(f"{n} postings: {queries} seeker requests, capacity policy balanced")
+        on, on_errors = await bm.timed_gets(client, paths(on_set), portal, warmup)
+    return {
+        "postings": n,
+        "off_p50": bm.pct(off, 50),
+        "off_p99": bm.pct(off, 99),
+        "on_p50": bm.pct(on, 50),
+        "on_p99": bm.pct(on, 99),
+        "errors": off_errors + on_errors,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seekers", type=int, default=20_000)
@@ -243,6 +338,15 @@ def main() -> None:
         default="50000x10000",
         help="also time the price computation alone at SEEKERSxPOSTINGS ('' = skip)",
     )
+    parser.add_argument(
+        "--route-postings",
+        type=int,
+        default=0,
+        help="also time the seeker match route in-process at this many postings, policy off "
+        "vs balanced (minutes: imports and copies data as bench_matching.py does)",
+    )
+    parser.add_argument("--route-queries", type=int, default=200)
+    parser.add_argument("--workdir", default="", help="for --route-postings")
     args = parser.parse_args()
     print(
         f"# bench_congestion on {platform.processor() or platform.machine()}, "
@@ -285,6 +389,17 @@ def main() -> None:
             f"\nprices alone at {n:,} x {p:,} ({args.candidates} candidates each): "
             f"{timed['seconds']:.1f} s, {timed['iterations']} iterations, "
             f"converged {timed['converged']}"
+        )
+    if args.route_postings:
+        import asyncio
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        route = asyncio.run(route_overhead(args))
+        print(
+            f"\nGET /v1/seekers/{{id}}/matches at {route['postings']:,} postings: "
+            f"p50 {route['off_p50']:.1f} ms off, {route['on_p50']:.1f} ms balanced "
+            f"(+{route['on_p50'] - route['off_p50']:.1f} ms); p99 {route['off_p99']:.1f} / "
+            f"{route['on_p99']:.1f} ms; errors {route['errors']}"
         )
 
 

@@ -219,7 +219,7 @@ def input_part(ctx: ServingContext) -> list[Any] | None:
         return None
     return [
         ctx.policy.version if ctx.policy else 0,
-        ctx.price_version if policy.method == "balanced" else None,
+        ctx.price_version,  # prices, and the exposure the exposure cap reads
         ctx.last_applied_at.isoformat() if ctx.last_applied_at else None,
     ]
 
@@ -251,7 +251,7 @@ async def apply_to_seeker_list(
     if policy.method == "none":
         return None
     window = state.settings.capacity_window_days
-    price_version = ctx.price_version if policy.method == "balanced" else None
+    price_version = ctx.price_version  # exposure (cap) and prices (balanced) of the newest set
     async with state.pool.acquire() as conn:
         found = await capacity_db.candidate_capacity(
             conn,

@@ -265,6 +265,32 @@ async def test_a_posting_past_its_hard_cap_never_appears(agency: Agency) -> None
     assert ranks[other] < ranks[applied_to]
 
 
+async def test_exposure_cap_leaves_out_the_most_shown_posting(agency: Agency) -> None:
+    c, admin = agency.client, agency.auth("admin")
+    star, rivals, seekers = await _market(agency, 4)
+    for s in seekers:
+        assert (await _matches(agency, s))["items"][0]["posting_id"] == star
+    # exposure is read from the newest price set: the star was shown first in 4 lists
+    # (4 per opening over the 30-day window: 0.93 a week); a rival at most second (0.59)
+    r = await _put(
+        agency,
+        {
+            "method": "cap",
+            "max_applications_per_opening": None,
+            "max_exposure_per_opening_per_week": 0.8,
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert star in [i["posting_id"] for i in (await _matches(agency, seekers[0]))["items"]]
+    job = (await c.post("/v1/capacity-policy:rebalance", headers=admin)).json()
+    assert (await _wait_for(c, job["id"], admin))["status"] == "succeeded"
+    for s in seekers[1:]:
+        body = await _matches(agency, s)
+        shown = [i["posting_id"] for i in body["items"]]
+        assert star not in shown and set(rivals) <= set(shown)
+        assert body["capacity"]["excluded"] == 1
+
+
 async def test_candidate_lists_keep_the_fairness_policy_with_capacity_on(agency: Agency) -> None:
     c, portal = agency.client, agency.auth("portal")
     men = [seeker_body(f"M-{i}", protected={"consent": True, "gender": "male"}) for i in range(14)]
