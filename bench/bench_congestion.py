@@ -246,11 +246,17 @@ async def route_overhead(args: argparse.Namespace) -> dict[str, float]:
     from service.config import Settings
     from service.kit.embedded_db import start_embedded
 
+    # the import answers when done (bench_matching.import_base expects 200, not a queued job)
+    os.environ.setdefault("JOBMATCH_BULK_SYNC_MAX_RECORDS", "100000")
     workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "jobmatch-bench-capacity")
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
     workdir.chmod(0o755)  # noqa: ASYNC240  (PostgreSQL runs as another user when root)
     server_url = start_embedded(workdir)
     embedder = SentenceTransformerEmbedder()
+    from service.app import read_reference_data
+
+    # ESCO text understanding, read once per process before any app starts (as the tests do)
+    read_reference_data(Settings(data_dir=workdir), embedder)
     settings = argparse.Namespace(
         workdir=str(workdir),
         warm=True,
