@@ -111,11 +111,13 @@ def capacities_from_openings(
 ) -> FloatArray:
     """Each posting's capacity: its share of all openings times the market's attention, times
     `headroom` (> 1 leaves room: a posting is priced only when it draws more than `headroom`
-    times its fair share)."""
+    times its fair share), and never less than `headroom` times its openings: with fewer
+    seekers than openings no posting is congested by drawing one seeker per opening (else the
+    capacities could not hold the market's attention and every price would hit its ceiling)."""
     o = np.maximum(np.asarray(openings, dtype=np.float64), 1.0)
     if headroom <= 0:
         raise ValueError("headroom must be positive")
-    return np.asarray(headroom * total_mass * o / o.sum(), dtype=np.float64)
+    return np.asarray(headroom * np.maximum(total_mass * o / o.sum(), o), dtype=np.float64)
 
 
 def _plan(market: Market, prices: FloatArray, epsilon: float) -> FloatArray:

@@ -61,6 +61,16 @@ def test_warm_start_converges_at_once() -> None:
     assert again.iterations <= 2 and np.allclose(again.prices, first.prices, atol=0.01)
 
 
+def test_few_seekers_among_many_postings_leave_prices_at_zero() -> None:
+    """3 seekers, 1,000 postings: the fair share of attention is far below one seeker per
+    opening, so capacities are the openings themselves and nothing is congested."""
+    market = Market.from_lists([[(j, 0.5 + 0.01 * j) for j in range(5)]] * 3, 1000)
+    caps = capacities_from_openings([1] * 1000, 3.0, headroom=1.5)
+    assert np.all(caps == 1.5)
+    result = congestion_prices(market, caps)
+    assert result.converged and result.max_overload == 0.0 and np.all(result.prices == 0)
+
+
 def test_market_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="at least one candidate"):
         Market(np.array([0, 0]), np.array([], dtype=np.int64), np.array([]), 1)
