@@ -49,7 +49,8 @@ class CapacityPolicyIn(Strict):
         ge=1,
         le=100,
         description="balanced: a posting is priced once it draws more than this many times "
-        "its share of the market's attention (its share of all openings)",
+        "its share of the seekers' attention (its share of all openings), or of its openings "
+        "when that is more",
     )
     reason: Annotated[str, Field(max_length=2000)] | None = Field(
         default=None, description="Why the policy changes (kept in its history)"
