@@ -118,6 +118,7 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
         data_dir=Path(args.workdir),
         rate_limit_per_minute=0,
         bulk_wait_seconds=3600,
+        bulk_sync_max_records=2000,  # each upload of 2,000 answers when it is stored
         job_poll_seconds=0.2,
         log_level="WARNING",
         warm_posting_profiles=getattr(args, "warm", True),

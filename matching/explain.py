@@ -86,6 +86,14 @@ _TEMPLATES["zh"].update(
         "{skills}（来自“{span}”等）。",
     }
 )
+_TEMPLATES["en"]["capacity_lowered"] = (
+    "Shown lower because many job seekers are already directed to it ({applications} "
+    "applications for {openings} opening(s)); its score was lowered by {penalty:.2f}."
+)
+_TEMPLATES["zh"]["capacity_lowered"] = (
+    "由于已有许多求职者被推荐到该职位（{openings} 个空缺已有 {applications} 份申请），"
+    "排名有所下调；分数降低了 {penalty:.2f}。"
+)
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
 # What an explanation lists, at most, so that a posting with hundreds of long skills does not
 # put kilobytes into every list item it appears in: skills per list, skills named in a note,
@@ -309,6 +317,15 @@ def inferred_skill_notes(
         span = (used[0].quote or used[0].name)[:80]
         notes.append(Note("skills_inferred_seeker", {"skills": names, "span": span}))
     return tuple(notes)
+
+
+def capacity_note(penalty: float, applications: int, openings: int) -> Note:
+    """Why capacity-aware matching showed a posting lower: its congestion price (`penalty`,
+    score units) and how many applications it has per its openings."""
+    return Note(
+        "capacity_lowered",
+        {"penalty": round(penalty, 4), "applications": applications, "openings": openings},
+    )
 
 
 def explanation(

@@ -108,3 +108,4 @@ class PostingProfile:
     hiring_organization: str | None = None
     inferred_occupations: tuple[InferredOccupation, ...] = ()
     inferred_skills: tuple[InferredSkill, ...] = ()
+    openings: int = 1  # people hired for it: its capacity

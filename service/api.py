@@ -9,6 +9,7 @@ from service.audit.endpoints import router as audit_router
 from service.audit_pack.endpoints import router as audit_pack_router
 from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
+from service.capacity.endpoints import router as capacity_router
 from service.console.endpoints import router as console_router
 from service.fairness.endpoints import router as fairness_router
 from service.health.endpoints import router as health_router
@@ -30,6 +31,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     make_router("posting"),
     jobs_router,
     fairness_router,
+    capacity_router,
     review_router,
     audit_router,
     reports_router,

@@ -34,7 +34,7 @@ from service.kit.ratelimit import RateLimiter
 from service.match_lists import retrieval
 from service.records import geocode
 from service.state import AppState
-from service.tasks import HANDLERS
+from service.tasks import HANDLERS, PERIODIC
 
 log = logging.getLogger(__name__)
 CPU_BOUND_PATHS = ("/matches", "/what-would-change")  # ends of the routes that score lists
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                     stop=stop,
                     poll_seconds=settings.job_poll_seconds,
                     stale_seconds=settings.job_stale_seconds,
+                    schedule=PERIODIC,
                 )
             )
             if settings.run_worker

@@ -272,7 +272,7 @@ async def _offline_state() -> AsyncIterator[AppState]:
 def cmd_worker(args: argparse.Namespace) -> None:
     """Drain the job queue (next to, or instead of, the API processes' own workers)."""
     from service.background_jobs.worker import run_worker
-    from service.tasks import HANDLERS
+    from service.tasks import HANDLERS, PERIODIC
 
     async def run() -> None:
         async with _offline_state() as state:
@@ -287,6 +287,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
                 stop=stop,
                 poll_seconds=state.settings.job_poll_seconds,
                 stale_seconds=state.settings.job_stale_seconds,
+                schedule=PERIODIC,
             )
 
     asyncio.run(run())

@@ -181,6 +181,25 @@ class Settings(BaseSettings):
     job_stale_seconds: float = Field(
         default=120.0, description="A running job without a heartbeat this long is re-queued."
     )
+    capacity_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Exposure and applications per posting are counted over this many days "
+        "(capacity caps, congestion prices, market report).",
+    )
+    retention_interval_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Each agency's retention periods are applied this often by the background "
+        "worker (0 = only on POST /v1/retention:apply or `jobmatch retention apply`).",
+    )
+    capacity_rebalance_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Congestion prices are recomputed per agency this often by the background "
+        "worker (0 = only on POST /v1/capacity-policy:rebalance).",
+    )
     model_gate_tolerance: float = Field(
         default=0.01, description="A new model may be this much worse in NDCG@10 and still pass."
     )

@@ -1,17 +1,28 @@
-"""Every background-job handler, in one list: a worker is handed this mapping, so it can never
-start without a handler because an import that registered one happened not to run."""
+"""Every background-job handler, in one list, and every periodic job: a worker is handed both,
+so it can never start without a handler because an import that registered one happened not to
+run."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from service.accountability import tasks as accountability_tasks
+from service.accountability.service import RETENTION_JOB
+from service.background_jobs.schedule import Periodic
 from service.background_jobs.worker import Handler
+from service.capacity import repository as capacity_db
+from service.capacity import tasks as capacity_tasks
 from service.embeddings import tasks as embeddings_tasks
 from service.records import tasks as records_tasks
 from service.scoring_models import tasks as scoring_models_tasks
 
-_TASK_MODULES = (records_tasks, embeddings_tasks, scoring_models_tasks, accountability_tasks)
+_TASK_MODULES = (
+    records_tasks,
+    embeddings_tasks,
+    scoring_models_tasks,
+    accountability_tasks,
+    capacity_tasks,
+)
 
 
 def _collect() -> dict[str, Handler]:
@@ -25,3 +36,15 @@ def _collect() -> dict[str, Handler]:
 
 
 HANDLERS: Mapping[str, Handler] = _collect()
+
+
+PERIODIC: tuple[Periodic, ...] = (
+    # Congestion prices for agencies whose capacity policy is `balanced`.
+    Periodic(
+        "capacity_rebalance",
+        every=lambda s: s.capacity_rebalance_seconds,
+        agencies=capacity_db.balanced_agencies,
+    ),
+    # Each agency's retention periods, applied in batches (issue 20).
+    Periodic(RETENTION_JOB, every=lambda s: s.retention_interval_seconds),
+)

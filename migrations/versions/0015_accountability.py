@@ -21,7 +21,7 @@ Create Date: 2026-12-02
 from alembic import op
 
 revision = "0015_accountability"
-down_revision = "0013_record_changes"
+down_revision = "0014_capacity"
 branch_labels = None
 depends_on = None
 

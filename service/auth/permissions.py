@@ -32,6 +32,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "jobs:read": frozenset({P, C, A}),
     "fairness_policy:read": frozenset({C, A, U}),
     "fairness_policy:write": frozenset({A}),
+    "capacity_policy:read": frozenset({A, U}),
+    "capacity_policy:write": frozenset({A}),
     "reports:read": frozenset({A, U}),
     # Auditors oversee stored lists and their decisions (read-only); a list names seekers by
     # id only. What would change reads a seeker's profile: caseworkers only.

@@ -257,3 +257,42 @@ async def pending_of_kind(conn: asyncpg.Connection, *, agency_id: UUID, kind: st
             kind,
         )
     )
+
+
+async def lock_kind(conn: asyncpg.Connection, *, kind: str) -> None:
+    """Hold, until the transaction ends, the lock that serialises the periodic check of a
+    kind across every worker process."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('jobmatch.periodic'), hashtext($1))", kind
+    )
+
+
+async def enqueue_periodic(
+    conn: asyncpg.Connection,
+    *,
+    kind: str,
+    every_seconds: float,
+    agency_ids: list[UUID] | None,
+    max_attempts: int,
+) -> list[UUID]:
+    """Queue a job of `kind` for each agency (of `agency_ids`, or all) with none of that kind
+    queued or running and none finished in the last `every_seconds`; the agencies queued.
+    Run under `lock_kind`: the statement's snapshot then sees every earlier check's jobs."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO job (id, agency_id, kind, status, total, params, max_attempts)
+        SELECT gen_random_uuid(), a.id, $1, 'queued', 0, '{}'::jsonb, $4
+        FROM agency a
+        WHERE ($3::uuid[] IS NULL OR a.id = ANY($3::uuid[]))
+          AND NOT EXISTS (
+            SELECT 1 FROM job j WHERE j.agency_id = a.id AND j.kind = $1
+              AND (j.status IN ('queued', 'running')
+                   OR j.finished_at > now() - make_interval(secs => $2)))
+        RETURNING agency_id
+        """,
+        kind,
+        every_seconds,
+        agency_ids,
+        max_attempts,
+    )
+    return [r["agency_id"] for r in rows]

@@ -12,7 +12,8 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import asyncpg
 
 from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
+from service.background_jobs.schedule import CHECK_SECONDS, Periodic, enqueue_due
 from service.state import AppState
 
 log = logging.getLogger("jobmatch.jobs")
@@ -107,14 +109,21 @@ async def run_worker(
     poll_seconds: float = 1.0,
     stale_seconds: float = 120.0,
     name: str | None = None,
+    schedule: Sequence[Periodic] = (),
+    schedule_check_seconds: float = CHECK_SECONDS,
 ) -> None:
-    """Drain the queue until `stop` is set; also re-queue jobs of workers that died."""
+    """Drain the queue until `stop` is set; also re-queue jobs of workers that died, and queue
+    the `schedule`'s periodic jobs that are due (checked every `schedule_check_seconds`)."""
     worker = name or worker_name()
+    checked_at = -float("inf")
     while not stop.is_set():
         try:
             async with state.pool.acquire() as conn:
                 for job_id in await jobs_db.reap_stale(conn, stale_seconds=stale_seconds):
                     log.warning("job %s lost its worker; re-queued or failed", job_id)
+            if schedule and time.monotonic() - checked_at >= schedule_check_seconds:
+                checked_at = time.monotonic()  # only paces the checks; the guard is the table
+                await enqueue_due(state.pool, state.settings, schedule)
             while not stop.is_set() and await run_one(state, worker, handlers=handlers):
                 pass
         except DATABASE_DOWN as exc:  # database away: wait and try again

@@ -57,6 +57,12 @@ def to_response(
             ListPolicy.model_validate(stored.fairness_policy) if stored.fairness_policy else None
         ),
         fairness=FairnessBlock.model_validate(stored.fairness) if stored.fairness else None,
+        # the raw candidates it kept are the demand congestion prices are computed from
+        capacity=(
+            {k: v for k, v in stored.capacity.items() if k != "candidates"}
+            if stored.capacity
+            else None
+        ),
         # Stored with every item's explanation (the same for all of them).
         warnings=out[0].explanation.warnings if out else [],
         items=out,

@@ -42,6 +42,7 @@ class StoredList:
     policy_version: int | None
     fairness: dict[str, Any] | None
     input_hash: str
+    capacity: dict[str, Any] | None = None  # job lists under a capacity policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ async def insert_list(
     input_hash: str,
     items: list[StoredItem],
     audit: AuditEntry,
+    capacity: dict[str, Any] | None = None,
 ) -> tuple[UUID, datetime]:
     """The list, its items and its audit row in one statement: one round trip, and atomic
     (a statement is its own transaction), on the path of every match request."""
@@ -85,8 +87,9 @@ async def insert_list(
         WITH new_list AS (
             INSERT INTO match_list (id, agency_id, kind, seeker_id, posting_id, created_by,
                 model_version, embedding_model, personalised, radius_km, radius_widened_km,
-                candidates_considered, fairness_policy, policy_version, fairness, input_hash)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                candidates_considered, fairness_policy, policy_version, fairness, input_hash,
+                capacity)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $33)
             RETURNING created_at
         ), new_items AS (
             INSERT INTO match_item (match_list_id, rank, seeker_id, posting_id, score, factors,
@@ -136,6 +139,7 @@ async def insert_list(
         audit.route,
         audit.details,
         audit.acted_by,
+        capacity,
     )
     return list_id, created_at
 
@@ -150,7 +154,7 @@ async def get_list(
     row = await conn.fetchrow(
         "SELECT id, agency_id, kind, seeker_id, posting_id, created_at, model_version, "
         "embedding_model, personalised, radius_km, radius_widened_km, candidates_considered, "
-        "fairness_policy, policy_version, fairness, input_hash "
+        "fairness_policy, policy_version, fairness, input_hash, capacity "
         "FROM match_list WHERE id = $1 AND agency_id = $2",
         list_id,
         agency_id,

@@ -42,6 +42,12 @@ class MatchExplanation(BaseModel):
     warnings: list[ListWarning] = Field(
         default_factory=list, description="The list's warnings (see MatchList.warnings)"
     )
+    capacity: dict[str, Any] | None = Field(
+        default=None,
+        description="Job lists under a capacity policy, when this posting was shown lower: "
+        "its congestion price, the penalty subtracted (at most the relevance floor), the "
+        "adjusted score, its applications and openings",
+    )
 
 
 class OmitsAbsent(BaseModel):
@@ -180,6 +186,12 @@ class MatchList(BaseModel):
     fairness: FairnessBlock | None = Field(
         default=None,
         description="Candidate lists: what the policy did, measured before and after",
+    )
+    capacity: dict[str, Any] | None = Field(
+        default=None,
+        description="Job lists under a capacity policy: method, policy and price versions, "
+        "relevance floor, how many postings were left out (past a hard cap) or shown lower, "
+        "and the mean score given up over the list against the plain order",
     )
     warnings: list[ListWarning] = Field(
         default_factory=list,

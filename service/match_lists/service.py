@@ -28,6 +28,8 @@ from matching.readability import list_warnings
 from matching.score import Scorer
 from service.audit import service as auditing
 from service.auth.permissions import Principal
+from service.capacity import repository as capacity_db
+from service.capacity import service as capacity
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
 from service.kit.metrics import LIST_ITEMS
@@ -172,7 +174,16 @@ async def postings_for_seeker(
         query = vector if personalised else None
         scorer = await active_scorer(state, conn, principal.agency_id)
         model_version = scorer.version if personalised else NON_PERSONALISED_VERSION
-        input_hash = _hash(seeker_row.profile, limit, language, model_version, model)
+        capacity_ctx = await capacity_db.serving_context(conn, agency_id=principal.agency_id)
+        capacity_input = capacity.input_part(capacity_ctx)
+        input_hash = _hash(
+            seeker_row.profile,
+            limit,
+            language,
+            model_version,
+            model,
+            *([capacity_input] if capacity_input is not None else []),
+        )
         reused = await _reuse(
             state,
             conn,
@@ -198,12 +209,27 @@ async def postings_for_seeker(
     )
     ranked, candidates, postings = result.ranked, result.candidates, result.postings
     used_radius, radius = result.used_radius, result.radius
+    posting_ids = [c.id for c in candidates]
+    # Capacity (service/capacity): postings past a hard cap left out, congestion prices
+    # subtracted within the relevance floor, ties toward fewer applications.
+    capacity_order = await capacity.apply_to_seeker_list(
+        state,
+        capacity_ctx,
+        agency_id=principal.agency_id,
+        ranked=ranked,
+        posting_ids=posting_ids,
+        openings=[p.openings for p in postings],
+        limit=limit,
+    )
+    shown = capacity_order.shown if capacity_order is not None else ranked[:limit]
+    lowered = capacity_order.item_blocks if capacity_order is not None else {}
     warned = _warned(
         ranked,
         limit,
         texts=_seeker_texts(seeker) if personalised else None,
         model=model,
         language=language,
+        top=shown,
     )
     items = [
         StoredItem(
@@ -213,11 +239,11 @@ async def postings_for_seeker(
             score=p.score,
             factors=p.factors,
             features=p.features,
-            explanation=warned(p),
+            explanation=capacity.explained(warned(p), lowered.get(p.candidate), language),
             external_id=candidates[p.candidate].external_id,
             title=postings[p.candidate].title,
         )
-        for rank, p in enumerate(ranked[:limit], start=1)
+        for rank, p in enumerate(shown, start=1)
     ]
     stored = await _persist(
         state,
@@ -233,6 +259,14 @@ async def postings_for_seeker(
         considered=len(candidates),
         items=items,
         input_hash=input_hash,
+        capacity=(
+            {
+                **capacity_order.list_block,
+                "candidates": capacity.demand_candidates(ranked, posting_ids),
+            }
+            if capacity_order is not None
+            else None
+        ),
     )
     return to_response(stored, items)
 
@@ -482,6 +516,7 @@ async def _persist(
     fairness_policy: dict[str, Any] | None = None,
     policy_version: int | None = None,
     fairness: dict[str, Any] | None = None,
+    capacity: dict[str, Any] | None = None,
 ) -> StoredList:
     fields: dict[str, Any] = {
         "agency_id": principal.agency_id,
@@ -517,10 +552,15 @@ async def _persist(
     )
     async with state.pool.acquire() as conn:
         list_id, created_at = await lists_db.insert_list(
-            conn, created_by=principal.key_id, items=items, audit=audit, **fields
+            conn,
+            created_by=principal.key_id,
+            items=items,
+            audit=audit,
+            capacity=capacity,
+            **fields,
         )
     LIST_ITEMS.labels(kind).observe(len(items))
-    return StoredList(id=list_id, created_at=created_at, **fields)
+    return StoredList(id=list_id, created_at=created_at, capacity=capacity, **fields)
 
 
 async def ranking_switch(state: AppState, principal: Principal) -> lists_db.RankingStops:

@@ -37,6 +37,11 @@ class ExportMatchItem(BaseModel):
     explanation: dict[str, Any]
     external_id: str | None
     title: str | None
+    list_capacity: dict[str, Any] | None = Field(
+        default=None,
+        description="Their job list under a capacity policy: its capacity block, with the "
+        "postings scored for them before capacity (the demand congestion prices read)",
+    )
 
 
 class ExportDecision(BaseModel):

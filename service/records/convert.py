@@ -208,6 +208,7 @@ def posting_profile(p: dict[str, Any]) -> PostingProfile:
         hiring_organization=_shared(org.get("name")),
         inferred_occupations=occupations,
         inferred_skills=skills,
+        openings=int(p.get("openings") or 1),
     )
 
 

@@ -274,8 +274,19 @@ class PostingFields(Strict):
         default=None,
         description="A date-time, or a date: valid to the end of that day (23:59:59 UTC)",
     )
-    openings: int | None = Field(default=None, ge=1, le=100_000)
+    openings: int = Field(
+        default=1,
+        ge=1,
+        le=100_000,
+        description="How many people are hired for this job (null or absent: 1). "
+        "Capacity-aware matching counts applications and exposure per opening.",
+    )
     inferred: Inferred | None = INFERRED_FIELD
+
+    @field_validator("openings", mode="before")
+    @classmethod
+    def _one_opening_unless_said(cls, v: object) -> object:
+        return 1 if v is None else v
 
     @field_validator("valid_through", mode="before")
     @classmethod

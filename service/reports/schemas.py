@@ -1,8 +1,9 @@
-"""The fairness report over a period."""
+"""The fairness and market reports over a period."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,3 +69,51 @@ class FairnessReport(BaseModel):
     recommendations: RecommendationSection = Field(
         description="Jobs for seekers: mean score and mean offered monthly salary of the top 10"
     )
+
+
+class MarketPosting(BaseModel):
+    posting_id: UUID
+    external_id: str
+    openings: int
+    exposure: float = Field(description="Σ 1/log2(rank + 1) over the job lists that show it")
+    exposure_per_opening: float
+    top10_appearances: int
+    applications: int = Field(description="Outcomes `applied` recorded in the period")
+    applications_per_opening: float
+
+
+class MarketFigures(BaseModel):
+    gini_exposure: float = Field(
+        description="Gini of exposure over the postings open in the period (never shown = 0): "
+        "0 = even, near 1 = on a few"
+    )
+    share_never_recommended: float = Field(description="Open postings in no job list")
+    congestion_at_10: float = Field(
+        description="Σ s_j log s_j / log N, s_j the share of top-10 slots posting j takes, N "
+        "open postings: −1 = even, 0 = all on one (Mashayekhi et al., RecSys 2023)"
+    )
+    coverage_at_10: float = Field(description="Share of open postings in some top 10")
+    mean_relevance_given_up: float = Field(
+        description="Mean over job lists of the score given up for capacity (mean of the top "
+        "`limit` scores, plain minus shown); 0 for lists without a capacity policy"
+    )
+
+
+class MarketDay(MarketFigures):
+    day: date
+    lists: int
+    applications: int
+
+
+class MarketReport(MarketFigures):
+    period: Period
+    k: int
+    active_postings: int
+    lists: int = Field(description="Job lists for seekers made in the period")
+    lists_under_capacity: int
+    applications: int
+    postings_total: int
+    postings: list[MarketPosting] = Field(
+        description="The most exposed per opening first, at most `limit`"
+    )
+    trend: list[MarketDay] = Field(description="The same figures per UTC day")

@@ -368,6 +368,7 @@ VALID_BODIES: dict[str, Any] = {
         "outcome": "applied",
     },
     "put_fairness_policy": lambda v: {"method": "none"},
+    "put_capacity_policy": lambda v: {"method": "none"},
     "create_api_key": lambda v: {"name": "k", "role": "auditor"},
     "activate_model": lambda v: {"force": False},
     "put_agency_settings": lambda v: {"require_acting_person": False},
