@@ -91,6 +91,9 @@ def settings(database_url: str, embedder: object) -> object:
         # (test_bulk_import_runs_on_the_job_queue sets this to 0 to see the 202 path)
         bulk_wait_seconds=600.0,
         bulk_sync_max_records=100_000,  # likewise for large uploads (one test sets it low)
+        # no retention job appears in the agencies' job lists unasked (tests of the schedule
+        # queue it themselves)
+        retention_interval_seconds=0,
     )
     # ESCO text understanding and the gazetteer are read once per process and shared by every
     # app the tests start: read them here, before any app's start-up (which waits at most 5 s

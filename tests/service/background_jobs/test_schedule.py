@@ -119,3 +119,32 @@ async def test_rebalance_is_scheduled_only_for_balanced_agencies(
             break
         await asyncio.sleep(0.1)
     assert done == "succeeded" and stored == 1
+
+
+async def test_retention_is_scheduled_for_every_agency_and_the_worker_applies_it(
+    pool: asyncpg.Pool, settings: Any, agency: Agency
+) -> None:
+    [retention] = [p for p in PERIODIC if p.kind == "apply_retention"]
+    assert retention.agencies is None  # every agency keeps records for a limited time
+    daily = settings.model_copy(update={"retention_interval_seconds": 86400.0})  # type: ignore[attr-defined]
+    assert retention.every(daily) == 86400.0
+    assert retention.every(settings) == 0  # the test session turns it off: nothing queued
+    assert await enqueue_due(pool, settings, [retention]) == []
+    queued = await enqueue_due(pool, daily, [retention])
+    async with pool.acquire() as conn:
+        mine = await conn.fetch(
+            "SELECT status FROM job WHERE kind = 'apply_retention' AND agency_id = $1",
+            UUID(agency.id),
+        )
+    assert len(mine) == 1 and (UUID(agency.id), "apply_retention") in queued
+    # the app's worker applies it
+    for _ in range(600):
+        async with pool.acquire() as conn:
+            status = await conn.fetchval(
+                "SELECT status FROM job WHERE kind = 'apply_retention' AND agency_id = $1",
+                UUID(agency.id),
+            )
+        if status == "succeeded":
+            break
+        await asyncio.sleep(0.1)
+    assert status == "succeeded"
