@@ -11,6 +11,7 @@ from service.auth.endpoints import router as keys_router
 from service.background_jobs.endpoints import router as jobs_router
 from service.capacity.endpoints import router as capacity_router
 from service.console.endpoints import router as console_router
+from service.console.oversight_endpoints import router as console_oversight_router
 from service.fairness.endpoints import router as fairness_router
 from service.health.endpoints import router as health_router
 from service.match_lists.endpoints import router as matches_router
@@ -43,4 +44,8 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 # Outside the versioned API: probes, and the caseworker console (HTML pages, not in the spec).
-UNVERSIONED_ROUTERS: tuple[APIRouter, ...] = (health_router, console_router)
+UNVERSIONED_ROUTERS: tuple[APIRouter, ...] = (
+    health_router,
+    console_router,
+    console_oversight_router,
+)

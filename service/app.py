@@ -19,7 +19,7 @@ from matching.score import WeightedSumScorer
 from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
 from service.background_jobs.worker import run_worker
 from service.config import Settings, get_settings
-from service.console.endpoints import STATIC_DIR as CONSOLE_STATIC_DIR
+from service.console.pages import STATIC_DIR as CONSOLE_STATIC_DIR
 from service.embeddings import service as embeddings
 from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from service.auth.dependencies import State, authorize, parse_id
 from service.auth.permissions import Principal
 from service.kit.http import API_V1, AcceptLanguage, language, problems
-from service.match_lists import presentation
+from service.match_lists import presentation, ranking_switch
 from service.match_lists import service as matchmaking
 from service.match_lists.repository import RankingStops
 from service.match_lists.schemas import (
@@ -90,7 +90,7 @@ def switch_out(stops: RankingStops) -> RankingSwitch:
 )
 async def get_automated_ranking(state: State, principal: SwitchReader) -> RankingSwitch:
     """Where automated ranking is stopped: for the agency, and for which postings."""
-    return switch_out(await matchmaking.ranking_switch(state, principal))
+    return switch_out(await ranking_switch.ranking_switch(state, principal))
 
 
 @router.put(
@@ -106,7 +106,7 @@ async def set_automated_ranking(
     made in the non-personalised order (no embedding, no learned model; `personalised` false),
     which the console shows with a banner. Lists made before keep their order. Audited."""
     posting_id = parse_id(body.posting_id, "posting") if body.posting_id is not None else None
-    stops = await matchmaking.set_ranking(
+    stops = await ranking_switch.set_ranking(
         state, principal, posting_id=posting_id, stopped=body.stopped
     )
     return switch_out(stops)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import numpy as np
-import orjson
 
 from matching.fairness.policy import apply_policy, group_label, placement_counts
 from matching.normalise import OccupationSimilarity
@@ -24,20 +21,19 @@ from matching.rank import (
     score_postings_for_seeker,
     score_seekers_for_posting,
 )
-from matching.readability import list_warnings
 from matching.score import Scorer
-from service.audit import service as auditing
 from service.auth.permissions import Principal
 from service.capacity import repository as capacity_db
 from service.capacity import service as capacity
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
-from service.kit.metrics import LIST_ITEMS
 from service.kit.problems import ProblemError, not_found
 from service.match_lists import candidates_repository as candidates_db
 from service.match_lists import repository as lists_db
+from service.match_lists import storage
+from service.match_lists.list_warnings import posting_texts, seeker_texts, warned_explanations
 from service.match_lists.presentation import to_response
-from service.match_lists.repository import StoredItem, StoredList
+from service.match_lists.repository import StoredItem
 from service.match_lists.retrieval import (
     _posting_profiles,
     _widened_radius,
@@ -54,14 +50,6 @@ from service.state import AppState
 
 PROTECTED_ATTRIBUTES = protected_db.FIELDS
 log = logging.getLogger(__name__)
-ROUTES = {
-    "postings_for_seeker": "GET /v1/seekers/{id}/matches",
-    "seekers_for_posting": "GET /v1/postings/{id}/matches",
-}
-
-
-def _hash(*parts: Any) -> str:
-    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def occupation_similarity(state: AppState) -> OccupationSimilarity | None:
@@ -176,7 +164,7 @@ async def postings_for_seeker(
         model_version = scorer.version if personalised else NON_PERSONALISED_VERSION
         capacity_ctx = await capacity_db.serving_context(conn, agency_id=principal.agency_id)
         capacity_input = capacity.input_part(capacity_ctx)
-        input_hash = _hash(
+        input_hash = storage.input_hash(
             seeker_row.profile,
             limit,
             language,
@@ -184,7 +172,7 @@ async def postings_for_seeker(
             model,
             *([capacity_input] if capacity_input is not None else []),
         )
-        reused = await _reuse(
+        reused = await storage.reuse(
             state,
             conn,
             principal,
@@ -223,10 +211,10 @@ async def postings_for_seeker(
     )
     shown = capacity_order.shown if capacity_order is not None else ranked[:limit]
     lowered = capacity_order.item_blocks if capacity_order is not None else {}
-    warned = _warned(
+    warned = warned_explanations(
         ranked,
         limit,
-        texts=_seeker_texts(seeker) if personalised else None,
+        texts=seeker_texts(seeker) if personalised else None,
         model=model,
         language=language,
         top=shown,
@@ -245,7 +233,7 @@ async def postings_for_seeker(
         )
         for rank, p in enumerate(shown, start=1)
     ]
-    stored = await _persist(
+    stored = await storage.persist(
         state,
         principal,
         kind="postings_for_seeker",
@@ -313,7 +301,7 @@ async def seekers_for_posting(
             conn, agency_id=principal.agency_id, posting_id=posting_id
         )
         model_version = NON_PERSONALISED_VERSION if stopped else scorer.version
-        input_hash = _hash(
+        input_hash = storage.input_hash(
             posting_row.profile,
             limit,
             language,
@@ -321,7 +309,7 @@ async def seekers_for_posting(
             model,
             policy_row.version if policy_row else None,
         )
-        reused = await _reuse(
+        reused = await storage.reuse(
             state,
             conn,
             principal,
@@ -365,8 +353,8 @@ async def seekers_for_posting(
         "placement": placement_counts(attrs, outcome.order, PROTECTED_ATTRIBUTES),
     }
     top = [ranked[i] for i in outcome.order]
-    warned = _warned(
-        ranked, limit, texts=_posting_texts(posting), model=model, language=language, top=top
+    warned = warned_explanations(
+        ranked, limit, texts=posting_texts(posting), model=model, language=language, top=top
     )
     items = [
         StoredItem(
@@ -382,7 +370,7 @@ async def seekers_for_posting(
         )
         for rank, p in enumerate(top, start=1)
     ]
-    stored = await _persist(
+    stored = await storage.persist(
         state,
         principal,
         kind="seekers_for_posting",
@@ -403,201 +391,3 @@ async def seekers_for_posting(
         fairness=fairness,
     )
     return to_response(stored, items)
-
-
-def _seeker_texts(seeker: SeekerProfile) -> list[str]:
-    """What a seeker wrote (not the canonical text's English connecting words)."""
-    return [
-        seeker.headline or "",
-        seeker.summary or "",
-        *(s.name for s in seeker.skills),
-        *(o.title for o in seeker.desired_occupations),
-    ]
-
-
-def _posting_texts(posting: PostingProfile) -> list[str]:
-    return [
-        posting.title,
-        posting.description or "",
-        *(s.name for s in (*posting.skills_required, *posting.skills_preferred)),
-    ]
-
-
-def _warned(
-    ranked: list[ScoredPair],
-    limit: int,
-    *,
-    texts: list[str] | None,
-    model: str,
-    language: str,
-    top: list[ScoredPair] | None = None,
-) -> Callable[[ScoredPair], dict[str, Any]]:
-    """Each item's explanation, with what makes the list's order unreliable (the same for every
-    item; the list shows it as `warnings`): said in the notes too."""
-    shown = top if top is not None else ranked[:limit]
-    found = list_warnings(
-        texts,
-        [p.features.get("semantic") for p in ranked],
-        [p.score for p in shown],
-        model_name=model,
-    )
-    if not found:
-        return lambda p: p.explanation
-    block = [w.as_json(language) for w in found]
-
-    def explained(p: ScoredPair) -> dict[str, Any]:
-        e = p.explanation
-        return {**e, "notes": [*e["notes"], *(w["message"] for w in block)], "warnings": block}
-
-    return explained
-
-
-async def _reuse(
-    state: AppState,
-    conn: Any,
-    principal: Principal,
-    *,
-    kind: str,
-    seeker_id: UUID | None,
-    posting_id: UUID | None,
-    input_hash: str,
-    limit: int,
-) -> MatchList | None:
-    """The newest stored list made from the same input within the freshness window, when
-    nothing it was made from changed since (match_lists/repository.reusable_list): answered
-    again instead of storing an identical list (which would flood the review queue). The
-    reuse is audited."""
-    fresh = state.settings.match_list_reuse_seconds
-    if fresh <= 0:
-        return None
-    list_id = await lists_db.reusable_list(
-        conn,
-        agency_id=principal.agency_id,
-        kind=kind,
-        seeker_id=seeker_id,
-        posting_id=posting_id,
-        input_hash=input_hash,
-        fresh_seconds=fresh,
-        limit=limit,
-    )
-    if list_id is None:
-        return None
-    async with conn.transaction():
-        found = await lists_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
-        if found is None:  # erased in between
-            return None
-        await auditing.log(
-            conn,
-            principal,
-            "match_list.reuse",
-            subject_type="match_list",
-            subject_id=list_id,
-            route=ROUTES[kind],
-        )
-    stored, items = found
-    return to_response(stored, items)
-
-
-async def _persist(
-    state: AppState,
-    principal: Principal,
-    *,
-    kind: str,
-    seeker_id: UUID | None,
-    posting_id: UUID | None,
-    personalised: bool,
-    model_version: str,
-    embedding_model: str,
-    radius_km: float | None,
-    radius_widened_km: float,
-    considered: int,
-    items: list[StoredItem],
-    input_hash: str,
-    fairness_policy: dict[str, Any] | None = None,
-    policy_version: int | None = None,
-    fairness: dict[str, Any] | None = None,
-    capacity: dict[str, Any] | None = None,
-) -> StoredList:
-    fields: dict[str, Any] = {
-        "agency_id": principal.agency_id,
-        "kind": kind,
-        "seeker_id": seeker_id,
-        "posting_id": posting_id,
-        "model_version": model_version,
-        "embedding_model": embedding_model if personalised else "none",
-        "personalised": personalised,
-        "radius_km": radius_km,
-        "radius_widened_km": radius_widened_km,
-        "candidates_considered": considered,
-        "fairness_policy": fairness_policy,
-        "policy_version": policy_version,
-        "fairness": fairness,
-        "input_hash": input_hash,
-    }
-    audit = lists_db.AuditEntry(
-        actor_key_id=principal.key_id,
-        actor_role=principal.role.value,
-        acted_by=principal.acting_person,
-        action="match_list.create",
-        route=ROUTES[kind],
-        details={
-            "kind": kind,
-            "seeker_id": str(seeker_id) if seeker_id else None,
-            "posting_id": str(posting_id) if posting_id else None,
-            "input_hash": input_hash,
-            "model_version": model_version,
-            "policy_version": policy_version,
-            "items": len(items),
-        },
-    )
-    async with state.pool.acquire() as conn:
-        list_id, created_at = await lists_db.insert_list(
-            conn,
-            created_by=principal.key_id,
-            items=items,
-            audit=audit,
-            capacity=capacity,
-            **fields,
-        )
-    LIST_ITEMS.labels(kind).observe(len(items))
-    return StoredList(id=list_id, created_at=created_at, capacity=capacity, **fields)
-
-
-async def ranking_switch(state: AppState, principal: Principal) -> lists_db.RankingStops:
-    """Where automated ranking is stopped in the agency."""
-    async with state.pool.acquire() as conn:
-        return await lists_db.ranking_stops(conn, agency_id=principal.agency_id)
-
-
-async def set_ranking(
-    state: AppState, principal: Principal, *, posting_id: UUID | None, stopped: bool
-) -> lists_db.RankingStops:
-    """Stop or resume automated ranking for the agency (`posting_id` None) or one posting;
-    audited when it changes. Lists made before keep their order; new ones show the change."""
-    async with state.pool.acquire() as conn, conn.transaction():
-        if posting_id is not None:
-            row = await records_db.get(
-                conn, "posting", agency_id=principal.agency_id, record_id=posting_id
-            )
-            if row is None:
-                raise not_found("posting")
-        if stopped:
-            changed = await lists_db.stop_ranking(
-                conn,
-                agency_id=principal.agency_id,
-                posting_id=posting_id,
-                stopped_by=principal.key_id,
-            )
-        else:
-            changed = await lists_db.resume_ranking(
-                conn, agency_id=principal.agency_id, posting_id=posting_id
-            )
-        if changed:
-            await auditing.log(
-                conn,
-                principal,
-                "ranking.stop" if stopped else "ranking.resume",
-                subject_type="posting" if posting_id else "agency",
-                subject_id=posting_id or principal.agency_id,
-            )
-        return await lists_db.ranking_stops(conn, agency_id=principal.agency_id)
