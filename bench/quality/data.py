@@ -307,3 +307,74 @@ def build(
 def _group(taxonomy: Taxonomy, uri: str) -> str:
     index = taxonomy.occupation_index(uri)
     return "" if index is None else taxonomy.occupations[index].isco08
+
+
+# -- a French slice: the same occupations, written in French (ESCO's French labels and
+# descriptions), for French seekers against English postings and against French ones ----------
+
+FRENCH_OCCUPATIONS = Path("fr") / "occupations_fr.csv.gz"
+
+
+@dataclass(frozen=True, slots=True)
+class FrenchOccupation:
+    labels: list[str]  # preferred first, then alternative; "masculin/féminin" split in two
+    description: str
+
+
+def french_occupations(esco_dir: Path) -> dict[str, FrenchOccupation]:
+    """ESCO v1.1.1's French labels and descriptions by occupation URI."""
+    import gzip
+
+    out: dict[str, FrenchOccupation] = {}
+    with gzip.open(esco_dir / FRENCH_OCCUPATIONS, "rt", encoding="utf-8", newline="") as raw:
+        for row in csv.DictReader(raw):
+            labels: list[str] = []
+            for label in [row["preferredLabel"], *row["altLabels"].splitlines()]:
+                for form in label.split("/"):
+                    form = " ".join(form.split())
+                    if form and form not in labels:
+                        labels.append(form)
+            if labels:
+                out[row["conceptUri"]] = FrenchOccupation(
+                    labels, " ".join(row["description"].split())
+                )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FrenchSlice:
+    seekers: list[Seeker]  # one per seeker of the English split, same occupation
+    postings: list[Posting]  # one per posting of the English split, same occupation
+    titles: list[tuple[str, str]]  # (occupation URI, a French label): inference task
+
+
+def french_slice(esco_dir: Path, split: Split, *, seed: int = 17) -> FrenchSlice:
+    """The split's seekers and postings written in French the way the English ones are: a
+    posting is a French label as title and its first description sentences addressed to the
+    reader; a seeker is another French label as headline and a later description sentence.
+    Occupations without a French text keep no French record (and are graded as absent)."""
+    rng = random.Random(seed)
+    french = french_occupations(esco_dir)
+    postings: list[Posting] = []
+    for p in split.postings:
+        occ = french.get(p.occupation)
+        if occ is None:
+            continue
+        sentences = _sentences(occ.description)
+        title = rng.choice(occ.labels) + rng.choice(("", "", " (H/F)", " - temps plein", " CDI"))
+        parts = [rng.choice(("Nous recrutons !", "Rejoignez notre équipe.", ""))]
+        parts.append("Vos missions : " + " ".join(sentences[:2]) if sentences else "")
+        parts.append(rng.choice(("Contrat à durée indéterminée.", "Formation assurée.", "")))
+        postings.append(Posting(p.occupation, p.isco08, title, " ".join(x for x in parts if x)))
+    seekers: list[Seeker] = []
+    titles: list[tuple[str, str]] = []
+    for s in split.seekers:
+        occ = french.get(s.occupation)
+        if occ is None:
+            continue
+        sentences = _sentences(occ.description)
+        task = sentences[min(2, len(sentences) - 1)] if sentences else occ.description
+        headline = rng.choice(occ.labels)
+        seekers.append(Seeker(s.occupation, s.isco08, headline, "Mon expérience : " + task))
+        titles.append((s.occupation, rng.choice(occ.labels)))
+    return FrenchSlice(seekers, postings, titles)

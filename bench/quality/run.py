@@ -1,12 +1,20 @@
-"""Match-quality benchmark: plain MiniLM cosine, TF-IDF and the matching pipeline, same run.
+"""Match-quality benchmark: plain embedding cosine, TF-IDF and the matching pipeline, same run.
 
     python -m bench.quality.run --esco /work/shared/data/esco [--seed 17] [--cache DIR]
+        [--model minilm,e5-small,use-multilingual] [--calibrate] [--no-sentences]
 
 Tasks are built from the ESCO CSVs (`bench.quality.data`); the pipeline sees only the free text
 (a seeker's headline and summary, a posting's title and description), normalises it with
 `matching.normalise`, and scores every pair with `matching.rank` and the default scorer,
 exactly as the service will. Weights and the semantic calibration are fitted on the tuning split
 (`--tune` prints them); the figures reported are those of the report split.
+
+`--model` takes one or more embedding models (the values of `JOBMATCH_EMBEDDING_MODEL`); each is
+run in turn on the same tasks, with a French slice (French seekers against English postings and
+against French ones, from ESCO's French labels and descriptions), and a summary compares them,
+encode rates as ratios to the first model's in the same run. `--calibrate` also refits the
+semantic calibration to each model's cosines on the tuning split (the default one was fitted to
+MiniLM's) and reports the pipeline with it.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.quality import data
-from matching.embed import Embedder, SentenceTransformerEmbedder, Vectors
+from matching.embed import EMBEDDING_MODELS, E5SmallEmbedder, Embedder, Vectors, make_embedder
 from matching.features import FEATURE_NAMES
 from matching.lexical import LexicalModel, reciprocal_rank_fusion
 from matching.normalise import OccupationNormaliser, OccupationSimilarity
@@ -133,7 +141,10 @@ class Pipeline:
         embedder: MemoEmbedder,
         normaliser: OccupationNormaliser,
         similarity: OccupationSimilarity,
+        *,
+        sentence_level: bool = True,
     ) -> None:
+        self.sentence_level = sentence_level
         self.embedder = embedder
         self.normaliser = normaliser
         self.skills = normaliser.skills
@@ -178,17 +189,20 @@ class Pipeline:
         tfidf = (
             lexical.matrix([seeker_text(s) for s in s_profiles]) @ lexical.matrix(p_texts).T
         ).toarray()
-        # Sentence level: every sentence of each description, best match per pair.
-        sent_texts: list[str] = []
-        owner: list[int] = []
-        for j, p in enumerate(p_profiles):
-            for sent in sentences(p.description or "") or [p.title]:
-                sent_texts.append(sent)
-                owner.append(j)
-        sent_cos = s_vec @ self.embedder.encode(sent_texts).T
-        sentence = np.full(cosine.shape, -1.0, dtype=np.float32)
-        for col, j in enumerate(owner):
-            np.maximum(sentence[:, j], sent_cos[:, col], out=sentence[:, j])
+        # Sentence level: every sentence of each description, best match per pair (several
+        # encodes per posting: skipped with --no-sentences, the variant then equals the pipeline).
+        sentence = cosine.copy()
+        if self.sentence_level:
+            sent_texts: list[str] = []
+            owner: list[int] = []
+            for j, p in enumerate(p_profiles):
+                for sent in sentences(p.description or "") or [p.title]:
+                    sent_texts.append(sent)
+                    owner.append(j)
+            sent_cos = s_vec @ self.embedder.encode(sent_texts).T
+            sentence = np.full(cosine.shape, -1.0, dtype=np.float32)
+            for col, j in enumerate(owner):
+                np.maximum(sentence[:, j], sent_cos[:, col], out=sentence[:, j])
         grades = np.array(
             [
                 [
@@ -221,7 +235,12 @@ class Pipeline:
         return Task(name, grades, cosine, tfidf, sentence, features, plain, pipeline)
 
 
-def tasks(pipe: Pipeline, split: data.Split, scorer: WeightedSumScorer) -> list[Task]:
+def tasks(
+    pipe: Pipeline,
+    split: data.Split,
+    scorer: WeightedSumScorer,
+    french: data.FrenchSlice | None = None,
+) -> list[Task]:
     main = pipe.task("seeker→postings", split.seekers, split.postings, scorer)
     back = Task(
         "posting→seekers",
@@ -237,7 +256,13 @@ def tasks(pipe: Pipeline, split: data.Split, scorer: WeightedSumScorer) -> list[
     no_title = [data.Seeker(s.occupation, s.isco08, None, s.summary) for s in split.seekers]
     tasks_only = pipe.task("tasks only (no title)", no_title, split.postings, scorer)
     para = pipe.task("paraphrased", split.paraphrased_seekers, split.paraphrased_postings, scorer)
-    return [main, back, tasks_only, para]
+    out = [main, back, tasks_only, para]
+    if french is not None:
+        out.append(
+            pipe.task("French seeker → English postings", french.seekers, split.postings, scorer)
+        )
+        out.append(pipe.task("French → French", french.seekers, french.postings, scorer))
+    return out
 
 
 # -- variants scored from the feature tensor -----------------------------------------------------
@@ -255,10 +280,14 @@ def weighted(features: Matrix, weights: Mapping[str, float]) -> Matrix:
     return features @ w
 
 
-def variants(task: Task, weights: Mapping[str, float]) -> dict[str, Matrix]:
+def variants(
+    task: Task,
+    weights: Mapping[str, float],
+    calibration: tuple[float, float] | None = None,
+) -> dict[str, Matrix]:
     f = task.features
     out = {
-        "MiniLM cosine": task.cosine,
+        "cosine": task.cosine,
         "TF-IDF": task.tfidf,
         "pipeline": task.pipeline,
     }
@@ -280,6 +309,11 @@ def variants(task: Task, weights: Mapping[str, float]) -> dict[str, Matrix]:
     s[..., _IDX["required_skills"]] = 0
     s[..., _IDX["preferred_skills"]] = 0
     out["− skill features"] = weighted(s, weights)
+    if calibration is not None:
+        midpoint, slope = calibration
+        c = f.copy()
+        c[..., _IDX["semantic"]] = 1.0 / (1.0 + np.exp(-slope * (task.cosine - midpoint)))
+        out["pipeline, calibration refitted to this model"] = weighted(c, weights)
     return out
 
 
@@ -372,7 +406,34 @@ def tune_weights(
     return chosen
 
 
-def fit_calibration(tuning: Sequence[Task]) -> tuple[float, float]:
+@dataclass
+class Pairs:
+    """Cosines and grades of a query × candidate set, without the pipeline's features."""
+
+    cosine: Matrix
+    grades: Matrix
+    transpose: bool = False
+
+
+def cosine_pairs(
+    embedder: Embedder, seekers: Sequence[data.Seeker], postings: Sequence[data.Posting]
+) -> Pairs:
+    s_vec = embedder.encode([seeker_text(_seeker_profile(s)) for s in seekers])
+    p_vec = embedder.encode([posting_text(_posting_profile(p)) for p in postings])
+    grades = np.array(
+        [
+            [
+                2 if s.occupation == p.occupation else 1 if s.isco08 == p.isco08 else 0
+                for p in postings
+            ]
+            for s in seekers
+        ],
+        dtype=np.float64,
+    )
+    return Pairs(s_vec @ p_vec.T, grades)
+
+
+def fit_calibration(tuning: Sequence[Task | Pairs]) -> tuple[float, float]:
     """Logistic regression of "same ISCO unit group" on the cosine: (midpoint, slope)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -445,19 +506,18 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--esco", type=Path, required=True, help="folder with the ESCO zips")
-    parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--cache", type=Path, default=Path(__file__).parent / ".cache")
-    parser.add_argument("--groups", type=int, default=0, help="ISCO unit groups per split (0: all)")
-    parser.add_argument("--tune", action="store_true", help="fit weights and calibration too")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    started = time.perf_counter()
-    full = Taxonomy.load()
-    bench = data.build(args.esco, full, seed=args.seed, groups_per_split=args.groups or None)
-    raw = SentenceTransformerEmbedder()
+def _embedder(model: str, e5_prefix: str) -> Embedder:
+    if model == "e5-small":
+        return E5SmallEmbedder(e5_prefix)
+    return make_embedder(model)
+
+
+def run_model(
+    args: argparse.Namespace, model: str, full: Taxonomy, bench: data.Benchmark
+) -> dict[str, object]:
+    """Every figure of one embedding model on the benchmark; returns the summary's row."""
+    raw = _embedder(model, args.e5_prefix)
+    summary: dict[str, object] = {"model": model, "name": raw.name, "dimension": raw.dimension}
     # Label vectors of the full taxonomy (cached like the service would), then reused for the
     # taxonomy without held-out labels: only texts never seen are encoded.
     t = time.perf_counter()
@@ -469,22 +529,31 @@ def main(argv: list[str] | None = None) -> int:
     normaliser = OccupationNormaliser(bench.taxonomy, memo)
     build_seconds = time.perf_counter() - t
     similarity = OccupationSimilarity(bench.taxonomy)
-    pipe = Pipeline(memo, normaliser, similarity)
+    pipe = Pipeline(memo, normaliser, similarity, sentence_level=not args.no_sentences)
     scorer = WeightedSumScorer()
-    print(f"# Match quality, seed {args.seed}, {platform.node()}, {os.cpu_count()} cpus")
+    print(f"\n# {model} ({raw.name}, {raw.dimension} dimensions)")
     print(
         f"labels: {len(full_norm.encoded()[0])} texts; normaliser with full taxonomy "
         f"{label_seconds:.1f} s (encode {full_norm.encode_seconds:.1f} s, 0 = from cache); "
         f"held-out normaliser built in {build_seconds:.1f} s"
     )
+    del full_norm
     print(
         f"held-out labels: {len(bench.held_out)}; report split: {len(bench.report.seekers)} "
         f"seekers, {len(bench.report.postings)} postings"
     )
+    french = data.french_slice(args.esco, bench.report, seed=args.seed) if args.french else None
 
     print("\n## Occupation inference (report split, normaliser without the held-out labels)")
-    for name, typo in (("held-out alternative labels", False), ("same, one typo each", True)):
-        acc = inference_accuracy(normaliser, bench.report.held_out_titles, typo=typo)
+    inference = [
+        ("held-out alternative labels", bench.report.held_out_titles, False),
+        ("same, one typo each", bench.report.held_out_titles, True),
+    ]
+    if french is not None:
+        inference.append(("French labels (taxonomy in English)", french.titles, False))
+    for name, titles, typo in inference:
+        acc = inference_accuracy(normaliser, titles, typo=typo)
+        summary[f"inference: {name}"] = (acc["top1"], acc["top5"])
         print(
             f"- {name}: "
             + ", ".join(
@@ -492,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     weights = dict(DEFAULT_WEIGHTS)
+    calibration: tuple[float, float] | None = None
     if args.tune:
         tuning = tasks(pipe, bench.tune, scorer)
         memo.save()
@@ -510,7 +580,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"current {_fmt(metrics(t.pipeline, t.grades)['ndcg10'])}, "
                 f"tuned {_fmt(metrics(weighted(t.features, tuned), t.grades)['ndcg10'])}"
             )
-    report = tasks(pipe, bench.report, scorer)
+    elif args.calibrate:
+        pairs = [
+            cosine_pairs(memo, bench.tune.seekers, bench.tune.postings),
+            cosine_pairs(memo, bench.tune.paraphrased_seekers, bench.tune.paraphrased_postings),
+        ]
+        memo.save()
+        calibration = fit_calibration(pairs)
+        print(
+            f"\ncalibration refitted on the tuning split: midpoint {calibration[0]:.3f}, "
+            f"slope {calibration[1]:.2f}"
+        )
+    report = tasks(pipe, bench.report, scorer, french)
     memo.save()
     print("\n## Report split: nDCG@10 / R@50 / MRR")
     ratios = []
@@ -518,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n### {t.name} ({t.grades.shape[0]} queries × {t.grades.shape[1]} candidates)")
         print("| system | nDCG@10 | R@50 | MRR | nDCG@10 ÷ cosine |\n|---|---|---|---|---|")
         base = metrics(t.cosine, t.grades)["ndcg10"]
-        for name, scores in variants(t, weights).items():
+        for name, scores in variants(t, weights, calibration).items():
             m = metrics(scores, t.grades)
             print(
                 f"| {name} | {_fmt(m['ndcg10'])} | {_fmt(m['r50'])} | {_fmt(m['mrr'])} | "
@@ -526,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             if name == "pipeline":
                 ratios.append(m["ndcg10"] / base)
+            if name in ("cosine", "pipeline", "pipeline, calibration refitted to this model"):
+                summary[f"{t.name}: {name}"] = m["ndcg10"]
         # The tensor path must agree with the scorer's own totals.
         assert np.allclose(weighted(t.features, weights), t.pipeline, atol=1e-9)
     print("\n## Retrieval pool of 100: share of relevant candidates in it")
@@ -540,13 +623,84 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\n## Ingest cost")
     for name, items in (
-        ("postings", bench.report.postings[:300]),
-        ("paraphrased postings (titles no label)", bench.report.paraphrased_postings[:300]),
+        ("postings", bench.report.postings[: args.ingest]),
+        (
+            "paraphrased postings (titles no label)",
+            bench.report.paraphrased_postings[: args.ingest],
+        ),
     ):
         cost = ingest_cost(pipe, items, raw)
+        summary[f"ingest: {name}"] = cost
         print(f"- {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()))
     memo.save()
-    print(f"\nmin pipeline ratio {min(ratios):.2f}; total {time.perf_counter() - started:.0f} s")
+    print(f"\nmin pipeline ratio {min(ratios):.2f}")
+    return summary
+
+
+def print_summary(rows: Sequence[Mapping[str, object]]) -> None:
+    """One column per model: the figures that decide the default."""
+    first = rows[0]
+    print("\n# Summary (nDCG@10 unless said; encode rate as a ratio to the first model's)")
+    print("| | " + " | ".join(str(r["model"]) for r in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    print("| dimensions | " + " | ".join(str(r["dimension"]) for r in rows) + " |")
+    keys = [k for k in first if isinstance(first[k], float)]
+    for key in keys:
+        print(f"| {key} | " + " | ".join(_fmt(float(r[key])) for r in rows) + " |")  # type: ignore[arg-type]
+    for key in (k for k in first if k.startswith("inference: ")):
+        cells = []
+        for r in rows:
+            top1, top5 = r[key]  # type: ignore[misc]
+            cells.append(f"{top1:.3f} / {top5:.3f}")
+        print(f"| {key} (top-1 / top-5) | " + " | ".join(cells) + " |")
+    for key in (k for k in first if k.startswith("ingest: ")):
+        base = first[key]["encode_per_s"]  # type: ignore[index]
+        cells = [
+            f"{r[key]['encode_per_s']:.1f}/s ({r[key]['encode_per_s'] / base:.2f}), "  # type: ignore[index]
+            f"ingest {r[key]['ratio']:.2f}"  # type: ignore[index]
+            for r in rows
+        ]
+        print(f"| encode rate, {key[8:]} (ratio), ingest ÷ encode | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--esco", type=Path, required=True, help="folder with the ESCO zips")
+    parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--cache", type=Path, default=Path(__file__).parent / ".cache")
+    parser.add_argument("--groups", type=int, default=0, help="ISCO unit groups per split (0: all)")
+    parser.add_argument("--tune", action="store_true", help="fit weights and calibration too")
+    parser.add_argument(
+        "--model",
+        default="minilm",
+        help=f"embedding models, comma-separated, of {', '.join(EMBEDDING_MODELS)}",
+    )
+    parser.add_argument("--e5-prefix", choices=("query", "passage"), default="query")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="refit the semantic calibration per model"
+    )
+    parser.add_argument(
+        "--no-sentences", action="store_true", help="skip the sentence-level variant"
+    )
+    parser.add_argument(
+        "--no-french", dest="french", action="store_false", help="skip the French slice"
+    )
+    parser.add_argument("--ingest", type=int, default=300, help="postings timed for ingest")
+    args = parser.parse_args(argv)
+    models = [m.strip() for m in args.model.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(EMBEDDING_MODELS))
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; one of {sorted(EMBEDDING_MODELS)}")
+    if args.tune and len(models) > 1:
+        parser.error("--tune fits the weights of one model: pass one --model")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    full = Taxonomy.load()
+    bench = data.build(args.esco, full, seed=args.seed, groups_per_split=args.groups or None)
+    print(f"# Match quality, seed {args.seed}, {platform.node()}, {os.cpu_count()} cpus")
+    rows = [run_model(args, model, full, bench) for model in models]
+    print_summary(rows)
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
 
