@@ -44,6 +44,8 @@ def server_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         "JOBMATCH_WARM_POSTING_PROFILES": "false",
         "JOBMATCH_POSTING_VECTORS_IN_MEMORY": "0",
         "JOBMATCH_JOB_POLL_SECONDS": "0.2",
+        # no retention job in the agencies' job lists unasked (the schedule has its own tests)
+        "JOBMATCH_RETENTION_INTERVAL_SECONDS": "0",
         **extra,
     }
     env.pop("JOBMATCH_DATABASE_URL", None)

@@ -22,7 +22,7 @@ from service.kit.http import API_V1, Cursor, Limit, component, problems
 from service.kit.idempotency import Idempotent
 from service.kit.problems import FieldError, ProblemError, validation_problem
 from service.kit.schemas import NOT_BLANK, STORED, Page
-from service.records import bulk, jsonld, preparation, representation
+from service.records import bulk, jsonld, paging, preparation, representation
 from service.records import service as records
 from service.records.repository import Kind
 from service.records.schemas import (
@@ -172,7 +172,7 @@ def make_router(kind: Kind) -> APIRouter:
         ] = None,
     ) -> Any:
         """Your agency's records in creation order, a page at a time."""
-        rows, prot, next_cursor = await records.page(
+        rows, prot, next_cursor = await paging.page(
             state, principal, kind, limit=limit, cursor=cursor, external_id=external_id
         )
         items = [

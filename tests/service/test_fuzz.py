@@ -192,6 +192,11 @@ BEYOND_SCHEMA = [
     (r"body\.decisions\.\d+\.rank", r"the list has no rank \d+"),
     (r"body\.decisions\.\d+\.new_rank", r"the list has only \d+ items"),
     (r"header\.Idempotency-Key", r"this key was already used with another request"),
+    # stored state: a fuzzed PUT /v1/agency-settings may have made the person required
+    (
+        r"header\.Acting-Person",
+        r"your agency requires the acting person's staff id on this request",
+    ),
 ]
 BEYOND_SCHEMA_TYPES = {"https://jobmatch.dev/problems/insufficient-data"}
 
