@@ -125,7 +125,8 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
         posting_vectors_in_memory=getattr(args, "vectors_in_memory", 0),
     )
     app = create_app(settings, embedder=embedder)
-    async with LifespanManager(app):
+    # start-up reads the gazetteer and the ESCO understanding (seconds, more than the default 5)
+    async with LifespanManager(app, startup_timeout=600, shutdown_timeout=120):
         pool = app.state.jobmatch.pool
         async with pool.acquire() as conn:
             agency = await agencies.get_agency_by_name(conn, name="bench")
