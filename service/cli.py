@@ -12,16 +12,15 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.accountability.cli import add_commands as add_accountability_commands
 from service.config import Settings, get_settings
+from service.scoring_models.cli import add_commands as add_scoring_model_commands
 
 if TYPE_CHECKING:
-    from service.state import AppState
+    pass
 
 OPENAPI_PATH = Path("openapi") / "openapi.json"
 
@@ -242,40 +241,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _serve(create_app(settings, embedder=embedder), settings)
 
 
-@asynccontextmanager
-async def _offline_state() -> AsyncIterator[AppState]:
-    """Settings, migrated database, pool and model for commands that run without the server."""
-    from matching.score import WeightedSumScorer
-    from service.app import configure_logging, load_embedder, load_understanding
-    from service.kit import migrate
-    from service.kit.pool import create_pool
-    from service.state import AppState
-
-    settings = get_settings()
-    configure_logging(settings)
-    url = _database_url(settings)
-    await asyncio.to_thread(migrate.upgrade, url)
-    pool = await create_pool(url, settings)
-    try:
-        state = AppState(
-            settings=settings,
-            pool=pool,
-            embedder=load_embedder(settings),
-            scorer=WeightedSumScorer(),
-        )
-        await load_understanding(state)
-        yield state
-    finally:
-        await pool.close()
-
-
 def cmd_worker(args: argparse.Namespace) -> None:
     """Drain the job queue (next to, or instead of, the API processes' own workers)."""
     from service.background_jobs.worker import run_worker
+    from service.offline import offline_state
     from service.tasks import HANDLERS, PERIODIC
 
     async def run() -> None:
-        async with _offline_state() as state:
+        async with offline_state() as state:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -289,44 +262,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
                 stale_seconds=state.settings.job_stale_seconds,
                 schedule=PERIODIC,
             )
-
-    asyncio.run(run())
-
-
-def cmd_retrain(args: argparse.Namespace) -> None:
-    """Train a model on an agency's feedback now, in this process, and print its evaluation."""
-    from service.auth import repository as agencies
-    from service.background_jobs import repository as jobs_db
-    from service.background_jobs.worker import run_one
-    from service.scoring_models import service as training
-    from service.tasks import HANDLERS
-
-    async def run() -> None:
-        async with _offline_state() as state:
-            async with state.pool.acquire() as conn:
-                agency = await agencies.get_agency_by_name(conn, name=args.agency)
-            if agency is None:
-                sys.exit(f"no agency named {args.agency!r}")
-            await training.check_enough_data(state, agency.id)
-            async with state.pool.acquire() as conn:
-                job = await jobs_db.create(
-                    conn,
-                    agency_id=agency.id,
-                    kind="train_model",
-                    created_by=None,
-                    created_by_role="admin",
-                    total=3,
-                )
-            while True:  # run queued jobs here until ours is done
-                async with state.pool.acquire() as conn:
-                    current = await jobs_db.get(conn, agency_id=agency.id, job_id=job.id)
-                assert current is not None
-                if current.status in ("succeeded", "failed", "cancelled"):
-                    break
-                await run_one(state, "jobmatch-retrain", handlers=HANDLERS)
-            summary = {"status": current.status, "error": current.error, **current.result}
-            print(json.dumps(summary, indent=2))
-            print("activate it with POST /v1/models/<model_id>:activate (admin key)")
 
     asyncio.run(run())
 
@@ -405,10 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a background-job worker (retraining, re-embedding)")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("retrain", help="train a scoring model on an agency's feedback now")
-    p.add_argument("--agency", required=True, help="the agency's name")
-    p.set_defaults(func=cmd_retrain)
-
+    add_scoring_model_commands(sub)
     add_accountability_commands(sub)
 
     p = sub.add_parser("openapi", help="write the OpenAPI spec")
