@@ -111,12 +111,13 @@ def cmd_report_audit_pack(args: argparse.Namespace) -> None:
     """Write the audit pack of an agency and period as audit-pack.json and audit-pack.html."""
     from pathlib import Path
 
-    from service.audit_pack.endpoints import AuditPack, period
+    from service.audit_pack.endpoints import AuditPack
     from service.audit_pack.html import render
     from service.audit_pack.service import audit_pack
     from service.config import get_settings
+    from service.kit.http import report_period
 
-    since, until = period(_timestamp(args.from_), _timestamp(args.to))
+    since, until = report_period(_timestamp(args.from_), _timestamp(args.to))
 
     async def run() -> dict[str, Any]:
         async with _pool() as pool:

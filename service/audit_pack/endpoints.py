@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -13,8 +12,7 @@ from service.audit_pack import service as packs
 from service.audit_pack.html import render
 from service.auth.dependencies import State, authorize
 from service.auth.permissions import Principal
-from service.kit.http import API_V1, Timestamp, problems
-from service.kit.problems import FieldError, validation_problem
+from service.kit.http import API_V1, Timestamp, problems, report_period
 
 router = APIRouter(prefix=API_V1, tags=["reports"])
 
@@ -46,17 +44,6 @@ class AuditPack(BaseModel):
     )
 
 
-def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """The report's period: default the last 30 days; a time without offset is UTC."""
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=30)
-    since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    until = until if until.tzinfo else until.replace(tzinfo=UTC)
-    if since >= until:
-        raise validation_problem([FieldError(field="query.from", message="must be before 'to'")])
-    return since, until
-
-
 @router.get(
     "/reports/audit-pack",
     response_model=AuditPack,
@@ -80,7 +67,7 @@ async def audit_pack(
 ) -> Any:
     """Model cards, data card, bias report, human oversight and instructions for use over a
     period (EU AI Act Art. 13, 14, 26, 27 evidence; NYC LL144 impact ratios)."""
-    since, until = period(from_, to)
+    since, until = report_period(from_, to)
     pack = await packs.audit_pack(
         state.pool,
         agency_id=principal.agency_id,

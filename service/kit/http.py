@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header, Query
 from pydantic import BeforeValidator
 
 from matching.explain import pick_language
-from service.kit.problems import PROBLEM_JSON, Problem
+from service.kit.problems import PROBLEM_JSON, FieldError, Problem, validation_problem
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -128,3 +128,15 @@ def validation_errors_as_problems(spec: dict[str, Any]) -> None:
     if "HTTPValidationError" not in str(spec.get("paths")):
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
+
+
+def report_period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """A report's period [from, to): default the last 30 days; a time without offset is UTC.
+    422 naming `query.from` when it is not before `to`."""
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    until = until if until.tzinfo else until.replace(tzinfo=UTC)
+    if since >= until:
+        raise validation_problem([FieldError(field="query.from", message="must be before 'to'")])
+    return since, until

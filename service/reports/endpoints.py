@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from service.auth.dependencies import State, authorize
 from service.auth.permissions import Principal
-from service.kit.http import API_V1, Timestamp, problems
-from service.kit.problems import FieldError, validation_problem
+from service.kit.http import API_V1, Timestamp, problems, report_period
 from service.reports import service as reporting
 from service.reports.schemas import FairnessReport, MarketReport, Period
 
 router = APIRouter(prefix=API_V1, tags=["reports"])
-
-
-def _period(from_: datetime | None, to: datetime | None) -> tuple[datetime, datetime]:
-    """[from, to): default the last 30 days; a time without zone is UTC."""
-    until = to or datetime.now(UTC)
-    since = from_ or until - timedelta(days=30)
-    if since.tzinfo is None or until.tzinfo is None:
-        since, until = (
-            since.replace(tzinfo=since.tzinfo or UTC),
-            until.replace(tzinfo=until.tzinfo or UTC),
-        )
-    if since >= until:
-        raise validation_problem([FieldError(field="query.from", message="must be before 'to'")])
-    return since, until
 
 
 @router.get(
@@ -48,7 +32,7 @@ async def fairness_report(
     """Impact ratios of top-k placement and of shortlisting per protected attribute, and the
     quality of the jobs recommended to each group, over a period. Seekers without consent are
     counted as unknown and left out of the ratios."""
-    since, until = _period(from_, to)
+    since, until = report_period(from_, to)
     report = await reporting.fairness_report(
         state.pool, agency_id=principal.agency_id, since=since, until=until
     )
@@ -73,7 +57,7 @@ async def market_report(
     """Congestion of the job market the service recommends: exposure and applications per
     opening, Gini of exposure, the share of postings never recommended, Congestion@10,
     Coverage@10 and the relevance job lists gave up for capacity, over a period and per day."""
-    since, until = _period(from_, to)
+    since, until = report_period(from_, to)
     report = await reporting.market_report(
         state.pool, agency_id=principal.agency_id, since=since, until=until, limit=limit
     )
