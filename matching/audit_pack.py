@@ -20,6 +20,7 @@ from typing import Any
 
 from scipy.stats import fisher_exact
 
+from matching.audit_report import sum_placements
 from matching.fairness import fairness_report, impact_ratios
 from matching.fairness.policy import UNKNOWN, attribute_label
 
@@ -85,15 +86,7 @@ def placement_impact(
 ) -> dict[str, Any]:
     """Top-k placement impact ratios from the `placement` counts stored on candidate lists
     (per attribute and group: candidates in the pool, and of them placed in the list)."""
-    pool: dict[str, Counter[str]] = defaultdict(Counter)
-    top: dict[str, Counter[str]] = defaultdict(Counter)
-    n = 0
-    for placement in placements:
-        n += 1
-        for attribute, groups in placement.items():
-            for group, cell in groups.items():
-                pool[attribute][group] += int(cell["pool"])
-                top[attribute][group] += int(cell["top"])
+    n, pool, top = sum_placements(placements)
     out: dict[str, Any] = {"lists": n, "by_attribute": {}}
     for attribute in sorted(pool):
         known = {g: c for g, c in pool[attribute].items() if g != UNKNOWN}

@@ -14,8 +14,11 @@ from matching.fairness import impact_ratios
 from matching.fairness.policy import UNKNOWN, attribute_label
 
 
-def placement_impact(lists: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Top-k placement impact ratios from the `placement` counts stored on candidate lists."""
+def sum_placements(
+    lists: Iterable[Mapping[str, Any]],
+) -> tuple[int, dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """The `placement` counts stored on candidate lists, summed: (lists, pool, top), where pool
+    and top are per attribute and group: candidates in the pool, and of them placed."""
     pool: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     top: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     n = 0
@@ -25,6 +28,12 @@ def placement_impact(lists: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             for group, cell in groups.items():
                 pool[attribute][group] += int(cell["pool"])
                 top[attribute][group] += int(cell["top"])
+    return n, pool, top
+
+
+def placement_impact(lists: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Top-k placement impact ratios from the `placement` counts stored on candidate lists."""
+    n, pool, top = sum_placements(lists)
     out: dict[str, Any] = {"lists": n, "by_attribute": {}}
     for attribute in sorted(pool):
         known = {g: c for g, c in pool[attribute].items() if g != UNKNOWN}
