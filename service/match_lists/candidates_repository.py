@@ -173,6 +173,11 @@ async def posting_candidates(
 # words is a few hundredths; scaled by this and mapped by x / (1 + x) it becomes a 0-1 feature
 # that is about one half for such a posting.
 LEXICAL_RANK_SCALE = 30.0
+# The rarest words carry the evidence (a trade, a tool, a licence); a few find the postings
+# worth ranking without matching most of an agency on words every posting has.
+LEXICAL_FINDING_TERMS = 8
+# Bounds the ranking work when even the rarest words are common in a large agency.
+LEXICAL_RANKED_AT_MOST = 2000
 
 
 async def lexical_posting_candidates(
@@ -188,28 +193,43 @@ async def lexical_posting_candidates(
     limit: int,
     rank_ids: Sequence[UUID] = (),
 ) -> tuple[list[Candidate], dict[UUID, float]]:
-    """Active postings in reach whose words match any word of `text` (full-text search,
-    migration 0012), best first, with their cosine to `query`; and the lexical relevance (0-1)
-    of those and of the postings `rank_ids` (the vector search's candidates), for the scorer.
+    """Active postings in reach that name one of the rarest words of `text` (full-text search,
+    migration 0012), best first by all its words, with their cosine to `query`; and the lexical
+    relevance (0-1) of those and of the postings `rank_ids` (the vector search's candidates).
 
-    The text is analysed with the agency's configuration, and its lexemes are ORed: a seeker's
-    words need not all appear in a posting. Same filters as `posting_candidates`.
+    The text is analysed with the agency's configuration. Postings are *found* by its
+    `LEXICAL_FINDING_TERMS` rarest lexemes, rarity read from the column's statistics (ANALYZE's
+    most common elements; a lexeme not among them counts as rare), and at most
+    `LEXICAL_RANKED_AT_MOST` of them are ranked; they are *ranked* by all its lexemes ORed, so a
+    seeker's words need not all appear in a posting. Finding by every lexeme matched most of a
+    large agency's postings on common words ("work", "team") and ranked them all. Same filters
+    as `posting_candidates`.
     """
     distance = _HAVERSINE.format(t="r", lat="$5", lon="$6")
     relevance = "(x / (1 + x))"
-    rank = "$10::float8 * ts_rank(r.search_vector, q.q, 1)"
     rows = await conn.fetch(
-        "WITH q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS q "
-        "FROM unnest(tsvector_to_array(to_tsvector("
+        "WITH lex AS (SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector("
         "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
-        f"m AS (SELECT r.id, r.external_id, r.version, {rank} AS x FROM posting r, q "
-        "WHERE r.agency_id = $1 AND r.search_vector @@ q.q "
+        "stats AS (SELECT most_common_elems::text::text[] AS elems, "
+        "most_common_elem_freqs AS freqs FROM pg_stats WHERE schemaname = current_schema() "
+        "AND tablename = 'posting' AND attname = 'search_vector'), "
+        "rarity AS (SELECT lex.lex, coalesce(s.freqs[array_position(s.elems, lex.lex)], 0) "
+        "AS share FROM lex LEFT JOIN stats s ON true), "
+        "q AS (SELECT (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) "
+        "FROM lex) AS every_word, "
+        "(SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) FROM "
+        "(SELECT lex FROM rarity ORDER BY share, length(lex) DESC, lex LIMIT $11) t) "
+        "AS rare_words), "
+        "hit AS (SELECT r.id, r.external_id, r.version, r.search_vector FROM posting r, q "
+        "WHERE r.agency_id = $1 AND r.search_vector @@ q.rare_words "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) "
-        "ORDER BY x DESC, r.id LIMIT $7), "
-        f"k AS (SELECT r.id, coalesce({rank}, 0) AS x FROM posting r, q "
-        "WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
-        f"SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3) AS cosine, "
+        f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) LIMIT $12), "
+        "m AS (SELECT hit.id, hit.external_id, hit.version, "
+        "$10::float8 * ts_rank(hit.search_vector, q.every_word, 1) AS x FROM hit, q "
+        "ORDER BY x DESC, hit.id LIMIT $7), "
+        "k AS (SELECT r.id, coalesce($10::float8 * ts_rank(r.search_vector, q.every_word, 1), 0) "
+        "AS x FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
+        "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
         f"{relevance} AS relevance FROM m "
         "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
         f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
@@ -223,6 +243,8 @@ async def lexical_posting_candidates(
         text,
         list(rank_ids),
         LEXICAL_RANK_SCALE,
+        LEXICAL_FINDING_TERMS,
+        LEXICAL_RANKED_AT_MOST,
     )
     found = [
         Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"]))

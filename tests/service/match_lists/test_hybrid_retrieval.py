@@ -128,3 +128,55 @@ async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
     considered, best = await listed(match_candidate_pool=1, lexical_candidate_pool=10)
     # both postings that name the seeker's words were scored; the cook was not
     assert considered == 2 and best in ids[:2]
+
+
+async def test_postings_are_found_by_the_rarest_words_and_ranked_by_all_of_them(
+    agency: Agency, pool: Any, embedder: Any
+) -> None:
+    """A word most postings share ("warehouse") finds nothing once statistics show it common;
+    the rare words find their posting; every word still counts in the relevance."""
+    here = {"lat": 52.37, "lon": 4.89}
+    common = [
+        await _post(
+            agency,
+            _plain(
+                f"C-{i}",
+                "Warehouse staff",
+                f"General warehouse duties, aisle {i}.",
+                job_location=here,
+            ),
+        )
+        for i in range(30)
+    ]
+    rare = await _post(
+        agency,
+        _plain(
+            "C-rare",
+            "Crane operator",
+            "Rigging and slinging loads for a tower crane.",
+            job_location=here,
+        ),
+    )
+    async with pool.acquire() as conn:
+        await conn.execute("ANALYZE posting")
+        shares = await conn.fetchval(
+            "SELECT most_common_elems::text::text[] FROM pg_stats "
+            "WHERE tablename = 'posting' AND attname = 'search_vector'"
+        )
+        assert "warehous" in shares  # the statistics the search reads know the word is common
+        found, relevance = await db.lexical_posting_candidates(
+            conn,
+            agency_id=UUID(agency.id),
+            model=embedder.name,
+            query=embedder.encode(["crane operator"])[0],
+            # ten lexemes, more than the rarest eight that find postings
+            text="warehouse crane rigging slinging tower loads forklift pallets shifts nights",
+            lat=None,
+            lon=None,
+            radius_km=None,
+            limit=50,
+            rank_ids=[UUID(common[0])],
+        )
+    assert db.LEXICAL_FINDING_TERMS < 10
+    assert [str(c.id) for c in found] == [rare]
+    assert relevance[UUID(common[0])] > 0.0  # "warehouse" still ranks the vector's candidates
