@@ -38,7 +38,8 @@ from service.tasks import HANDLERS, PERIODIC
 
 log = logging.getLogger(__name__)
 CPU_BOUND_PATHS = ("/matches", "/what-would-change")  # ends of the routes that score lists
-EMBEDDING_DIMENSION = 384  # the width of the vector columns (see the initial migration)
+# The vector widths the database has a nearest-neighbour index for (migration 0019).
+INDEXED_WIDTHS = (384, 512)
 
 DESCRIPTION = """
 Job matching for public employment services: seekers and postings are embedded, scored by a
@@ -57,10 +58,11 @@ def load_embedder(settings: Settings) -> Embedder:
         if settings.model_path
         else make_embedder(settings.embedding_model)
     )
-    if embedder.dimension != EMBEDDING_DIMENSION:
+    if embedder.dimension not in INDEXED_WIDTHS:
         raise RuntimeError(
-            f"model {embedder.name} makes {embedder.dimension}-d vectors; the schema holds "
-            f"{EMBEDDING_DIMENSION}-d. Add a migration for the new width first."
+            f"model {embedder.name} makes {embedder.dimension}-d vectors; the database indexes "
+            f"{', '.join(map(str, INDEXED_WIDTHS))}-d. Add a migration with an index for the "
+            "new width first."
         )
     return embedder
 

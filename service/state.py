@@ -19,6 +19,7 @@ from service.embeddings.posting_vectors import PostingVectors
 from service.embeddings.profile_cache import ProfileCache
 from service.embeddings.understanding import TextUnderstanding
 from service.kit.ratelimit import RateLimiter
+from service.match_lists.lexeme_statistics import CommonLexemes
 from service.records import convert
 
 
@@ -47,6 +48,8 @@ class AppState:
     warming: asyncio.Task[None] | None = None  # filling posting_vectors and _profiles
     # ESCO occupations and skills read from free text (None: nothing is inferred)
     understanding: TextUnderstanding | None = None
+    # How common the postings' words are, for hybrid retrieval (re-read every few minutes)
+    common_lexemes: CommonLexemes = field(default_factory=CommonLexemes)
 
     def __post_init__(self) -> None:
         self.posting_profiles = ProfileCache(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -29,6 +29,17 @@ _POSTINGS_OF_C = (
     "FROM c JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id"
 )
 _KM_PER_DEGREE = 111.2
+
+
+def nearest_by_cosine(alias: str, width: int) -> tuple[str, str]:
+    """(distance expression, its WHERE condition) for the vectors of alias `alias` against $3,
+    in the form the per-width HNSW indexes serve (migration 0019): both sides cast to the width,
+    and the width named in the WHERE clause like in the index's predicate."""
+    n = int(width)  # from the query vector's length, never from input text
+    return (
+        f"{alias}.embedding::vector({n}) <=> $3::vector({n})",
+        f"vector_dims({alias}.embedding) = {n}",
+    )
 
 
 def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
@@ -145,13 +156,14 @@ async def posting_candidates(
       cheaper than the HNSW scan, which would visit ~limit / share-in-reach vectors, and exact.
     """
     distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
+    nearness, same_width = nearest_by_cosine("e", len(query))
     args: list[Any] = [agency_id, model, query, radius_km, lat, lon, limit]
     if exact and radius_km is not None and lat is not None and lon is not None:
         # A materialised CTE has no ORDER BY for the HNSW index to serve: the planner uses the
         # geographic indexes (one per arm of the OR), then sorts the few distances.
         args += bounding_box(lat, lon, radius_km)
         candidates = (
-            "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            f"WITH reach AS MATERIALIZED (SELECT e.posting_id, {nearness} AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
             "AND (e.remote_allowed OR e.lat IS NULL "
             "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
@@ -160,10 +172,11 @@ async def posting_candidates(
         )
     else:
         candidates = (
-            "WITH c AS (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            f"WITH c AS (SELECT e.posting_id, {nearness} AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
+            f"AND {same_width} "
             f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4) "
-            "ORDER BY e.embedding <=> $3 LIMIT $7) "
+            f"ORDER BY {nearness} LIMIT $7) "
         )
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
@@ -176,8 +189,26 @@ LEXICAL_RANK_SCALE = 30.0
 # The rarest words carry the evidence (a trade, a tool, a licence); a few find the postings
 # worth ranking without matching most of an agency on words every posting has.
 LEXICAL_FINDING_TERMS = 8
+# Words that rank the postings found: the rarest few dozen. ts_rank's cost grows with the words
+# it looks for, and words most postings hold ("work", "team") rank nothing apart.
+LEXICAL_RANKING_TERMS = 16
 # Bounds the ranking work when even the rarest words are common in a large agency.
-LEXICAL_RANKED_AT_MOST = 2000
+LEXICAL_RANKED_AT_MOST = 500
+
+
+async def common_lexemes(conn: asyncpg.Connection) -> dict[str, float]:
+    """The lexemes most postings' search column holds, with the share of postings holding
+    each: ANALYZE's most common elements of `posting.search_vector` (kept current by
+    autovacuum). A lexeme not listed is rarer than every listed one. Empty before the first
+    ANALYZE."""
+    row = await conn.fetchrow(
+        "SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares "
+        "FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'posting' "
+        "AND attname = 'search_vector'"
+    )
+    if row is None or row["lexemes"] is None:
+        return {}
+    return dict(zip(row["lexemes"], row["shares"], strict=False))
 
 
 async def lexical_posting_candidates(
@@ -191,44 +222,44 @@ async def lexical_posting_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
+    common: Mapping[str, float],
     rank_ids: Sequence[UUID] = (),
 ) -> tuple[list[Candidate], dict[UUID, float]]:
     """Active postings in reach that name one of the rarest words of `text` (full-text search,
-    migration 0012), best first by all its words, with their cosine to `query`; and the lexical
-    relevance (0-1) of those and of the postings `rank_ids` (the vector search's candidates).
+    migration 0012), best first, with their cosine to `query`; and the lexical relevance (0-1)
+    of those and of the postings `rank_ids` (the vector search's candidates).
 
-    The text is analysed with the agency's configuration. Postings are *found* by its
-    `LEXICAL_FINDING_TERMS` rarest lexemes, rarity read from the column's statistics (ANALYZE's
-    most common elements; a lexeme not among them counts as rare), and at most
-    `LEXICAL_RANKED_AT_MOST` of them are ranked; they are *ranked* by all its lexemes ORed, so a
-    seeker's words need not all appear in a posting. Finding by every lexeme matched most of a
-    large agency's postings on common words ("work", "team") and ranked them all. Same filters
-    as `posting_candidates`.
+    The text is analysed with the agency's configuration and its lexemes ordered by rarity
+    (from `common`, what `common_lexemes` read; a lexeme not in it counts as rare). Postings
+    are *found* by the `LEXICAL_FINDING_TERMS` rarest, at most `LEXICAL_RANKED_AT_MOST` of
+    them, and *ranked* by the `LEXICAL_RANKING_TERMS` rarest, ORed: a seeker's words need not
+    all appear in a posting. Finding and ranking by every lexeme matched most of a large
+    agency's postings on common words ("work", "team") and ranked them all on forty words.
+    Same filters as `posting_candidates`.
     """
     distance = _HAVERSINE.format(t="r", lat="$5", lon="$6")
     relevance = "(x / (1 + x))"
     rows = await conn.fetch(
         "WITH lex AS (SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector("
         "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
-        "stats AS (SELECT most_common_elems::text::text[] AS elems, "
-        "most_common_elem_freqs AS freqs FROM pg_stats WHERE schemaname = current_schema() "
-        "AND tablename = 'posting' AND attname = 'search_vector'), "
-        "rarity AS (SELECT lex.lex, coalesce(s.freqs[array_position(s.elems, lex.lex)], 0) "
-        "AS share FROM lex LEFT JOIN stats s ON true), "
-        "q AS (SELECT (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) "
-        "FROM lex) AS every_word, "
-        "(SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) FROM "
-        "(SELECT lex FROM rarity ORDER BY share, length(lex) DESC, lex LIMIT $11) t) "
-        "AS rare_words), "
+        "rarity AS (SELECT lex, coalesce(($14::float4[])[array_position($13::text[], lex)], 0) "
+        "AS share FROM lex), "
+        "ranked AS (SELECT lex, row_number() OVER (ORDER BY share, length(lex) DESC, lex) AS n "
+        "FROM rarity), "
+        "q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ') "
+        "FILTER (WHERE n <= $11)) AS rare_words, "
+        "to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS telling_words "
+        "FROM ranked WHERE n <= $15), "
         "hit AS (SELECT r.id, r.external_id, r.version, r.search_vector FROM posting r, q "
         "WHERE r.agency_id = $1 AND r.search_vector @@ q.rare_words "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
         f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) LIMIT $12), "
         "m AS (SELECT hit.id, hit.external_id, hit.version, "
-        "$10::float8 * ts_rank(hit.search_vector, q.every_word, 1) AS x FROM hit, q "
+        "$10::float8 * ts_rank(hit.search_vector, q.telling_words, 1) AS x FROM hit, q "
         "ORDER BY x DESC, hit.id LIMIT $7), "
-        "k AS (SELECT r.id, coalesce($10::float8 * ts_rank(r.search_vector, q.every_word, 1), 0) "
-        "AS x FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
+        "k AS (SELECT r.id, "
+        "coalesce($10::float8 * ts_rank(r.search_vector, q.telling_words, 1), 0) AS x "
+        "FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
         "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
         f"{relevance} AS relevance FROM m "
         "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
@@ -245,6 +276,9 @@ async def lexical_posting_candidates(
         LEXICAL_RANK_SCALE,
         LEXICAL_FINDING_TERMS,
         LEXICAL_RANKED_AT_MOST,
+        list(common),
+        list(common.values()),
+        LEXICAL_RANKING_TERMS,
     )
     found = [
         Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"]))
@@ -338,15 +372,16 @@ async def seeker_candidates(
     in memory, so every list reads them). Protected data only re-orders scored lists and
     counts placements; it never enters a score (service/match_lists/service.py)."""
     distance = _HAVERSINE.format(t="e", lat="$5", lon="$6")
+    nearness, same_width = nearest_by_cosine("e", len(query))
     protected = ", ".join(f"p.{f}" for f in PROTECTED_FIELDS)  # fixed names, never input
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine, r.profile, "
         f"p.seeker_id IS NOT NULL AS consented, {protected} FROM ("
-        "SELECT e.seeker_id, e.embedding <=> $3 AS distance FROM seeker_embedding e "
-        "WHERE e.agency_id = $1 AND e.model = $2 "
+        f"SELECT e.seeker_id, {nearness} AS distance FROM seeker_embedding e "
+        f"WHERE e.agency_id = $1 AND e.model = $2 AND {same_width} "
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
         f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
-        "ORDER BY e.embedding <=> $3 LIMIT $8) c "
+        f"ORDER BY {nearness} LIMIT $8) c "
         "JOIN seeker r ON r.id = c.seeker_id "
         "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
         "ORDER BY c.distance, r.id",

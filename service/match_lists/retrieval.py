@@ -205,6 +205,7 @@ async def add_lexical_candidates(
         return candidates, None
     found, relevance = await candidates_db.lexical_posting_candidates(
         conn,
+        common=await state.common_lexemes.read(conn),
         agency_id=agency_id,
         model=model,
         query=query,

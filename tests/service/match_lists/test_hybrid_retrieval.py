@@ -56,6 +56,7 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
             radius_km=50,
             limit=10,
             rank_ids=[UUID(other)],
+            common={},
         )
         nothing, _ = await db.lexical_posting_candidates(
             conn,
@@ -67,6 +68,7 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
             lon=None,
             radius_km=None,
             limit=10,
+            common={},
         )
     assert [str(c.id) for c in found] == [near]  # not the far, expired or unrelated ones
     assert other not in {str(c.id) for c in found}
@@ -176,6 +178,7 @@ async def test_postings_are_found_by_the_rarest_words_and_ranked_by_all_of_them(
             radius_km=None,
             limit=50,
             rank_ids=[UUID(common[0])],
+            common=await db.common_lexemes(conn),
         )
     assert db.LEXICAL_FINDING_TERMS < 10
     assert [str(c.id) for c in found] == [rare]

@@ -473,7 +473,7 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
         await db.seeker_candidates(
             recorder, query=query, remote=False, default_radius_km=30.0, limit=100, **where
         )
-        indexes = ("posting_embedding_hnsw_idx", "seeker_embedding_hnsw_idx")
+        indexes = ("posting_embedding_hnsw_384_idx", "seeker_embedding_hnsw_384_idx")
         assert len(recorder.queries) == len(indexes)
         async with conn.transaction():
             # The test agency's few vectors are cheaper to sort than to search: make sorting
