@@ -51,6 +51,7 @@ from matching.capacity import (  # noqa: E402
     gini,
     ndcg_at_k,
     rank_discount,
+    spread_prices,
 )
 from seed.generate import load_esco_subset  # noqa: E402
 
@@ -162,6 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     market = as_market(m)
     caps = capacities_from_openings(m.openings, float(args.seekers), headroom=args.headroom)
     priced = congestion_prices(market, caps, epsilon=args.epsilon)
+    t_capacity = time.perf_counter() - t0
+    spread = spread_prices(market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices)
     t_prices = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         cands, scores = m.candidates[i], m.scores[i]
         out = capacity_rerank(
             scores.tolist(),
-            prices=priced.prices[cands].tolist(),
+            prices=spread.prices[cands].tolist(),
             applications=applications[cands].tolist(),
             excluded=over_cap[cands].tolist(),
             relevance_floor=args.floor,
@@ -205,10 +208,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "postings_past_cap": int(over_cap.sum()),
         "prices": {
             "seconds": t_prices,
-            "iterations": priced.iterations,
+            "capacity_seconds": t_capacity,
+            "sinkhorn_iterations": priced.iterations,
             "converged": priced.converged,
             "max_overload": priced.max_overload,
-            "priced_postings": int(np.count_nonzero(priced.prices > 0)),
+            "capacity_priced_postings": int(np.count_nonzero(priced.prices > 0)),
+            "spread_rounds": spread.rounds,
+            "priced_postings": int(np.count_nonzero(spread.prices > 0)),
         },
         "market_seconds": t_market,
         "rerank_us_per_list": 1e6 * t_serve / args.seekers,
@@ -221,10 +227,12 @@ def time_prices(n_seekers: int, n_postings: int, args: argparse.Namespace) -> di
     market = as_market(m)
     caps = capacities_from_openings(m.openings, float(n_seekers), headroom=args.headroom)
     priced = congestion_prices(market, caps, epsilon=args.epsilon)
+    spread = spread_prices(market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices)
     return {
         "seconds": time.perf_counter() - t0,
         "iterations": priced.iterations,
         "converged": priced.converged,
+        "spread_rounds": spread.rounds,
     }
 
 
@@ -335,7 +343,9 @@ def main() -> None:
     parser.add_argument("--postings", type=int, default=5_000)
     parser.add_argument("--candidates", type=int, default=100, help="retrieved per seeker")
     parser.add_argument("--cap", type=int, default=80, help="applications per opening")
-    parser.add_argument("--floor", type=float, default=0.25, help="relevance floor")
+    parser.add_argument(
+        "--floor", type=float, default=0.4, help="relevance floor (the price scale)"
+    )
     parser.add_argument("--headroom", type=float, default=1.5)
     parser.add_argument("--epsilon", type=float, default=DEFAULT_EPSILON)
     parser.add_argument("--seed", type=int, default=1)
@@ -393,8 +403,8 @@ def main() -> None:
         timed = time_prices(n, p, args)
         print(
             f"\nprices alone at {n:,} x {p:,} ({args.candidates} candidates each): "
-            f"{timed['seconds']:.1f} s, {timed['iterations']} iterations, "
-            f"converged {timed['converged']}"
+            f"{timed['seconds']:.1f} s, {timed['iterations']} Sinkhorn iterations, "
+            f"converged {timed['converged']}, {timed['spread_rounds']} spread rounds"
         )
     if args.route_postings:
         import asyncio

@@ -174,12 +174,17 @@ async def test_rebalance_prices_the_crowded_posting_and_the_list_says_why(
     assert after["capacity"]["method"] == "balanced"
     assert after["capacity"]["price_version"] == stored["version"]
     assert "candidates" not in after["capacity"]
-    lowered = [i for i in after["items"] if i["explanation"]["capacity"]]
-    assert [i["posting_id"] for i in lowered][:1] == [star]
-    block = lowered[0]["explanation"]["capacity"]
+    # the spread prices lower every posting shown more than the least shown one, the star
+    # (shown first to everyone) most
+    lowered = {i["posting_id"]: i for i in after["items"] if i["explanation"]["capacity"]}
+    assert star in lowered
+    block = lowered[star]["explanation"]["capacity"]
     assert 0 < block["penalty"] <= FLOOR and block["openings"] == 1
+    assert block["penalty"] == max(
+        i["explanation"]["capacity"]["penalty"] for i in lowered.values()
+    )
     assert any(
-        "Shown lower because many job seekers" in n for n in lowered[0]["explanation"]["notes"]
+        "Shown lower because many job seekers" in n for n in lowered[star]["explanation"]["notes"]
     )
     assert {
         "code": "capacity_lowered",
@@ -188,17 +193,26 @@ async def test_rebalance_prices_the_crowded_posting_and_the_list_says_why(
             "applications": 0,
             "openings": 1,
         },
-    } in lowered[0]["explanation"]["note_codes"]
+    } in lowered[star]["explanation"]["note_codes"]
     # the order is by score minus penalty: the price brought the star down to its rivals
     adjusted = [
         i["score"] - (i["explanation"]["capacity"] or {}).get("penalty", 0.0)
         for i in after["items"]
     ]
     assert all(a >= b - 1e-6 for a, b in itertools.pairwise(adjusted))
-    star_item = next(i for i in after["items"] if i["posting_id"] == star)
-    best_rival = max(i["score"] for i in after["items"] if i["posting_id"] in rivals)
-    assert star_item["score"] - best_rival > block["penalty"] * 0.5  # a real price, not noise
+    # a real price, not noise: the star pays well above every rival
+    rival_penalties = [
+        (i["explanation"]["capacity"] or {}).get("penalty", 0.0)
+        for i in after["items"]
+        if i["posting_id"] in rivals
+    ]
+    assert block["penalty"] > 2 * max(rival_penalties)
     assert job["result"]["gini_load_after"] < job["result"]["gini_load_before"]
+    # balanced: spread prices ran (every seeker here lists the same six postings, so any
+    # order gives the same exposures and their Gini cannot fall; tests/matching shows it does)
+    assert job["result"]["spread_rounds"] > 0
+    assert job["result"]["gini_exposure_after"] <= job["result"]["gini_exposure_before"] + 1e-9
+    assert job["result"]["max_price"] <= FLOOR
     # no rank lost more than the floor against the plain list
     before_scores = [i["score"] for i in plain[seeker]["items"]]
     for item, plain_score in zip(after["items"], before_scores, strict=True):
