@@ -164,7 +164,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     caps = capacities_from_openings(m.openings, float(args.seekers), headroom=args.headroom)
     priced = congestion_prices(market, caps, epsilon=args.epsilon)
     t_capacity = time.perf_counter() - t0
-    spread = spread_prices(market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices)
+    served, rounds = priced.prices, 0
+    if args.prices == "spread":
+        spread = spread_prices(
+            market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices
+        )
+        served, rounds = spread.prices, spread.rounds
     t_prices = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -176,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         cands, scores = m.candidates[i], m.scores[i]
         out = capacity_rerank(
             scores.tolist(),
-            prices=spread.prices[cands].tolist(),
+            prices=served[cands].tolist(),
             applications=applications[cands].tolist(),
             excluded=over_cap[cands].tolist(),
             relevance_floor=args.floor,
@@ -197,7 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "market": f"{args.seekers:,} seekers x {args.postings:,} postings, "
         f"{args.candidates} candidates each",
         "policy": f"cap {args.cap} applications/opening, floor {args.floor}, "
-        f"headroom {args.headroom}, epsilon {args.epsilon}",
+        f"headroom {args.headroom}, epsilon {args.epsilon}, prices {args.prices}",
         "plain": exposure_metrics(plain, m.n_postings, m.openings),
         "capacity": exposure_metrics(shown, m.n_postings, m.openings),
         "ndcg_plain": float(np.mean(ndcg_plain)),
@@ -213,8 +218,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "converged": priced.converged,
             "max_overload": priced.max_overload,
             "capacity_priced_postings": int(np.count_nonzero(priced.prices > 0)),
-            "spread_rounds": spread.rounds,
-            "priced_postings": int(np.count_nonzero(spread.prices > 0)),
+            "spread_rounds": rounds,
+            "priced_postings": int(np.count_nonzero(served > 0)),
         },
         "market_seconds": t_market,
         "rerank_us_per_list": 1e6 * t_serve / args.seekers,
@@ -348,6 +353,13 @@ def main() -> None:
     )
     parser.add_argument("--headroom", type=float, default=1.5)
     parser.add_argument("--epsilon", type=float, default=DEFAULT_EPSILON)
+    parser.add_argument(
+        "--prices",
+        choices=("spread", "capacity"),
+        default="spread",
+        help="spread: capacity prices raised by spread_prices (the service's 'balanced'); "
+        "capacity: the Sinkhorn capacity prices alone (for comparison)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--time-prices",
