@@ -327,6 +327,7 @@ class CapacityRerank:
     penalties: list[float]
     excluded: list[int]
     relevance_given_up: float
+    lowered: list[int]  # shown at a later rank than in the plain order of the eligible ones
 
 
 def capacity_rerank(
@@ -340,7 +341,9 @@ def capacity_rerank(
 ) -> CapacityRerank:
     """Order candidates by score minus min(price, floor), ties (to TIE_DECIMALS) toward fewer
     applications, then by the input order; `excluded` ones (past a hard cap) are left out.
-    Penalties are reported from the cheapest eligible candidate's (the same order).
+    Penalties are reported from the cheapest eligible candidate's (the same order); `lowered`
+    are the items the penalties moved to a later rank than the plain order's (ties there also
+    toward fewer applications), the ones whose explanation says so.
 
     The floor bounds the loss at every rank: if the plain order's r-th score is t_r, the r-th
     score shown is at least t_r − floor (one of the plain top r sits at rank ≥ r, so the r-th
@@ -360,6 +363,9 @@ def capacity_rerank(
         eligible,
         key=lambda i: (-round(scores[i] - penalties[i], TIE_DECIMALS), applications[i], i),
     )
+    plain_rank = {
+        i: r for r, i in enumerate(sorted(eligible, key=lambda i: (-scores[i], applications[i], i)))
+    }
     plain = sorted((scores[i] for i in eligible), reverse=True)[:k]
     shown = [scores[i] for i in order[:k]]
     given_up = sum(p - s for p, s in zip(plain, shown, strict=True)) / len(plain) if plain else 0.0
@@ -368,6 +374,7 @@ def capacity_rerank(
         penalties=penalties,
         excluded=[i for i in range(n) if excluded[i]],
         relevance_given_up=max(0.0, given_up),
+        lowered=[i for r, i in enumerate(order) if r > plain_rank[i] and penalties[i] > 0],
     )
 
 

@@ -308,9 +308,10 @@ async def apply_to_seeker_list(
     )
     shown = [ranked[i] for i in out.order[:limit]]
     blocks: dict[int, dict[str, Any]] = {}
+    lowered = set(out.lowered)  # moved down by their price: the explanation says why
     for i in out.order[:limit]:
         p = ranked[i]
-        if out.penalties[i] > 0:
+        if i in lowered:
             blocks[p.candidate] = {
                 "price": round(prices[i], 6),
                 "penalty": round(out.penalties[i], 6),

@@ -136,6 +136,12 @@ def test_rerank_never_gives_up_more_than_the_floor_at_any_rank(
     )
     eligible = [i for i, r in enumerate(rows) if not r[3]]
     assert sorted(out.order) == eligible and set(out.excluded).isdisjoint(out.order)
+    # lowered = moved to a later rank than in the plain order, by a penalty; nothing else
+    plain_order = sorted(eligible, key=lambda i: (-scores[i], rows[i][2], i))
+    moved_down = [
+        i for r, i in enumerate(out.order) if r > plain_order.index(i) and out.penalties[i] > 0
+    ]
+    assert out.lowered == moved_down
     plain = sorted((scores[i] for i in eligible), reverse=True)
     for rank, i in enumerate(out.order):
         assert scores[i] >= plain[rank] - floor - 1e-6
@@ -316,3 +322,5 @@ def test_penalties_are_measured_from_the_cheapest_candidate_and_keep_the_order()
     )
     assert out.order == [1, 0, 2]  # 0.8 − 0.25 < 0.78 − 0.2
     assert [round(p, 9) for p in out.penalties] == [0.05, 0.0, 0.1]
+    # only the first moved down; the third pays most but stays where score put it
+    assert out.lowered == [0]
