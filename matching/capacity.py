@@ -270,24 +270,25 @@ def spread_prices(
     utility:  max_L U(L) − μ·G(E(L)),  G the Gini coefficient. The total exposure is fixed, so
     G(E) is, up to a constant factor, Σ_r (2r − n − 1)·E_(r) over the values sorted ascending:
     the largest of Σ_j w_j E_j over the permutations w of those weights, a convex function
-    (the support function of the permutahedron P). Exchanging max and min,
-    max_L min_{w∈P} U(L) − μ w·E(L) = min_{w∈P} Φ(μw), where Φ(λ) = max_L U(L) − λ·E(L) is
-    solved seeker by seeker: sort the candidates by u_ij − λ_j (rearrangement), i.e. the
-    service's own re-ranking with λ as prices. Φ is convex with −E(L(λ)) as a gradient, so we
-    minimise it over P by Frank–Wolfe: the linear step over the permutahedron is a sort (the
-    largest weight to the posting with the largest exposure), and the prices move toward that
-    vertex with step 2/(t+2). Weights are shifted to start at 0 and scaled so the vertex
-    prices run from 0 (least exposed) to `scale` (most exposed): μ is chosen as the largest
-    price scale the floor allows. This is the generalised-Gini ranking approach of Do and
-    Usunier, "Optimizing generalized Gini indices for fairness in rankings", SIGIR 2022
-    (Frank–Wolfe whose oracle is a sort), applied to postings' exposure as Bied et al. (IJCAI
-    2023) and Mashayekhi et al. (RecSys 2023) measure congestion; written from the
-    mathematics, no code of theirs is used.
+    (the support function of the permutahedron P). Over randomised lists (the convex hull,
+    where max and min may be exchanged), max_L min_{w∈P} U(L) − μ w·E(L) = min_{w∈P} Φ(μw),
+    where Φ(λ) = max_L U(L) − λ·E(L) is solved seeker by seeker: sort the candidates by
+    u_ij − λ_j (rearrangement), i.e. the service's own re-ranking with λ as prices. Φ is
+    convex with −E(L(λ)) as a subgradient, so we minimise it over P by Frank–Wolfe: the
+    linear step over the permutahedron is a sort (the largest weight to the posting with the
+    largest exposure), and the prices move toward that vertex with step 2/(t+2). Weights are
+    shifted to start at 0 and scaled so the vertex prices run from 0 (least exposed) to
+    `scale` (most exposed): μ is chosen as the largest price scale the floor allows. This is
+    the generalised-Gini ranking approach of Do and Usunier, "Optimizing generalized Gini
+    indices for fairness in rankings", SIGIR 2022 (Frank–Wolfe whose oracle is a sort),
+    applied to postings' exposure as Bied et al. (IJCAI 2023) and Mashayekhi et al. (RecSys
+    2023) measure congestion; written from the mathematics, no code of theirs is used.
 
-    `floor_prices` (e.g. the capacity prices of `congestion_prices`) are a lower bound: a
-    posting over its capacity keeps at least its congestion price. Prices are the final
-    iterate (the average of the vertices, so stable from one rebalance to the next); the
-    lists they induce are what `exposure` reports."""
+    `floor_prices` (e.g. the capacity prices of `congestion_prices`) are a lower bound, a
+    plain combination outside the derivation above: a posting over its capacity keeps at
+    least its congestion price. Prices are the final iterate (a weighted average of the
+    vertices, so stable from one rebalance to the next); the lists they induce are what
+    `exposure` reports."""
     if scale < 0:
         raise ValueError("scale must be ≥ 0")
     if list_length < 1 or rounds < 0:
