@@ -51,6 +51,7 @@ from matching.capacity import (  # noqa: E402
     gini,
     ndcg_at_k,
     rank_discount,
+    spread_prices,
 )
 from seed.generate import load_esco_subset  # noqa: E402
 
@@ -162,6 +163,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     market = as_market(m)
     caps = capacities_from_openings(m.openings, float(args.seekers), headroom=args.headroom)
     priced = congestion_prices(market, caps, epsilon=args.epsilon)
+    t_capacity = time.perf_counter() - t0
+    served, rounds = priced.prices, 0
+    if args.prices == "spread":
+        spread = spread_prices(
+            market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices
+        )
+        served, rounds = spread.prices, spread.rounds
     t_prices = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -173,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         cands, scores = m.candidates[i], m.scores[i]
         out = capacity_rerank(
             scores.tolist(),
-            prices=priced.prices[cands].tolist(),
+            prices=served[cands].tolist(),
             applications=applications[cands].tolist(),
             excluded=over_cap[cands].tolist(),
             relevance_floor=args.floor,
@@ -194,7 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "market": f"{args.seekers:,} seekers x {args.postings:,} postings, "
         f"{args.candidates} candidates each",
         "policy": f"cap {args.cap} applications/opening, floor {args.floor}, "
-        f"headroom {args.headroom}, epsilon {args.epsilon}",
+        f"headroom {args.headroom}, epsilon {args.epsilon}, prices {args.prices}",
         "plain": exposure_metrics(plain, m.n_postings, m.openings),
         "capacity": exposure_metrics(shown, m.n_postings, m.openings),
         "ndcg_plain": float(np.mean(ndcg_plain)),
@@ -205,10 +213,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "postings_past_cap": int(over_cap.sum()),
         "prices": {
             "seconds": t_prices,
-            "iterations": priced.iterations,
+            "capacity_seconds": t_capacity,
+            "sinkhorn_iterations": priced.iterations,
             "converged": priced.converged,
             "max_overload": priced.max_overload,
-            "priced_postings": int(np.count_nonzero(priced.prices > 0)),
+            "capacity_priced_postings": int(np.count_nonzero(priced.prices > 0)),
+            "spread_rounds": rounds,
+            "priced_postings": int(np.count_nonzero(served > 0)),
         },
         "market_seconds": t_market,
         "rerank_us_per_list": 1e6 * t_serve / args.seekers,
@@ -221,10 +232,12 @@ def time_prices(n_seekers: int, n_postings: int, args: argparse.Namespace) -> di
     market = as_market(m)
     caps = capacities_from_openings(m.openings, float(n_seekers), headroom=args.headroom)
     priced = congestion_prices(market, caps, epsilon=args.epsilon)
+    spread = spread_prices(market, scale=args.floor, list_length=K_LIST, floor_prices=priced.prices)
     return {
         "seconds": time.perf_counter() - t0,
         "iterations": priced.iterations,
         "converged": priced.converged,
+        "spread_rounds": spread.rounds,
     }
 
 
@@ -335,9 +348,18 @@ def main() -> None:
     parser.add_argument("--postings", type=int, default=5_000)
     parser.add_argument("--candidates", type=int, default=100, help="retrieved per seeker")
     parser.add_argument("--cap", type=int, default=80, help="applications per opening")
-    parser.add_argument("--floor", type=float, default=0.25, help="relevance floor")
+    parser.add_argument(
+        "--floor", type=float, default=0.4, help="relevance floor (the price scale)"
+    )
     parser.add_argument("--headroom", type=float, default=1.5)
     parser.add_argument("--epsilon", type=float, default=DEFAULT_EPSILON)
+    parser.add_argument(
+        "--prices",
+        choices=("spread", "capacity"),
+        default="spread",
+        help="spread: capacity prices raised by spread_prices (the service's 'balanced'); "
+        "capacity: the Sinkhorn capacity prices alone (for comparison)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--time-prices",
@@ -393,8 +415,8 @@ def main() -> None:
         timed = time_prices(n, p, args)
         print(
             f"\nprices alone at {n:,} x {p:,} ({args.candidates} candidates each): "
-            f"{timed['seconds']:.1f} s, {timed['iterations']} iterations, "
-            f"converged {timed['converged']}"
+            f"{timed['seconds']:.1f} s, {timed['iterations']} Sinkhorn iterations, "
+            f"converged {timed['converged']}, {timed['spread_rounds']} spread rounds"
         )
     if args.route_postings:
         import asyncio

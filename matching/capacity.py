@@ -24,8 +24,13 @@ is Sinkhorn's algorithm with an inequality on one side: the seeker step normalis
 (a softmax over the candidate set), the posting step sets λ_j ← max(0, λ_j + ε log(load_j/c_j)),
 the Bregman (KL) projection onto {load_j ≤ c_j}.
 
-Serving subtracts min(λ_j, floor) from the score: the relevance floor bounds what any item,
-and so any rank of the list, gives up (see `capacity_rerank`).
+Capacity prices alone only cut the postings past their capacity; they do not spread what
+seekers see over the rest of the market (exposure stays concentrated below the caps). The
+`balanced` method therefore adds **spread prices** (`spread_prices`): a price per posting that
+maximises the seekers' rank-discounted relevance minus a multiple of the Gini coefficient of
+the exposure the lists actually give, computed on those lists (see that function). Serving
+subtracts min(price, floor) from the score: the relevance floor bounds what any item, and so
+any rank of the list, gives up (see `capacity_rerank`).
 """
 
 from __future__ import annotations
@@ -181,6 +186,139 @@ def congestion_prices(
 
 
 @dataclass(frozen=True)
+class SpreadPrices:
+    """Spread prices per posting (in [0, scale], score units) and the exposure of the lists
+    they induce (each seeker's top `list_length` by score minus price), against the plain
+    lists of the same candidates."""
+
+    prices: FloatArray
+    exposure_plain: FloatArray
+    exposure: FloatArray
+    rounds: int
+
+    @property
+    def gini_plain(self) -> float:
+        return gini(self.exposure_plain)
+
+    @property
+    def gini(self) -> float:
+        return gini(self.exposure)
+
+
+def _reachable(market: Market, list_length: int, scale: float) -> Market:
+    """The candidates that can enter a seeker's top `list_length` when every price lies in
+    [0, scale]: a candidate more than `scale` below the seeker's `list_length`-th best utility
+    never does. Dropping the others changes no induced list and makes each round cheaper."""
+    lengths = np.diff(market.offsets)
+    row = np.repeat(np.arange(market.n_seekers), lengths)
+    # utilities sorted best first within each seeker (seeker index as the major key)
+    order = np.lexsort((-market.utilities, row))
+    position = np.minimum(lengths, list_length) - 1
+    kth = market.utilities[order[market.offsets[:-1] + position]]
+    keep = market.utilities >= np.repeat(kth, lengths) - scale - 1e-12
+    kept_lengths = np.add.reduceat(keep.astype(np.int64), market.offsets[:-1])
+    offsets = np.zeros(market.n_seekers + 1, dtype=np.int64)
+    np.cumsum(kept_lengths, out=offsets[1:])
+    return Market(offsets, market.postings[keep], market.utilities[keep], market.n_postings)
+
+
+def induced_exposure(market: Market, penalties: FloatArray, list_length: int) -> FloatArray:
+    """Rank-discounted exposure per posting when each seeker is shown their top `list_length`
+    candidates by utility minus the posting's penalty (ties by candidate order)."""
+    lengths = np.diff(market.offsets)
+    row = np.repeat(np.arange(market.n_seekers, dtype=np.float64), lengths)
+    adjusted = market.utilities - penalties[market.postings]
+    # one sort for all seekers: seeker index as the major key, best adjusted score first
+    span = float(np.ptp(adjusted)) + 1.0 if len(adjusted) else 1.0
+    key = row * (2.0 * span) + (float(adjusted.max(initial=0.0)) - adjusted)
+    order = np.argsort(key, kind="stable")
+    position = np.arange(len(order)) - np.repeat(market.offsets[:-1], lengths)
+    shown = position < list_length
+    discounts = 1.0 / np.log2(position[shown] + 2.0)
+    return np.bincount(
+        market.postings[order[shown]], weights=discounts, minlength=market.n_postings
+    ).astype(np.float64)
+
+
+def _mid_ranks(values: FloatArray) -> FloatArray:
+    """Each value's rank among all (0 = smallest, n − 1 = largest), tied values sharing the
+    mean of their ranks."""
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], n]
+    mean_rank = (starts + ends - 1) / 2.0
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def spread_prices(
+    market: Market,
+    *,
+    scale: float,
+    list_length: int = 10,
+    rounds: int = 30,
+    floor_prices: FloatArray | None = None,
+) -> SpreadPrices:
+    """Prices that spread the exposure of seekers' lists over the postings, at most `scale`
+    (the relevance floor: the most a price may take off a score).
+
+    The problem, with E_j(L) the rank-discounted exposure posting j gets from lists L (each
+    seeker's top `list_length`, rank r weighing 1/log2(r+1)) and U(L) the seekers' discounted
+    utility:  max_L U(L) − μ·G(E(L)),  G the Gini coefficient. The total exposure is fixed, so
+    G(E) is, up to a constant factor, Σ_r (2r − n − 1)·E_(r) over the values sorted ascending:
+    the largest of Σ_j w_j E_j over the permutations w of those weights, a convex function
+    (the support function of the permutahedron P). Over randomised lists (the convex hull,
+    where max and min may be exchanged), max_L min_{w∈P} U(L) − μ w·E(L) = min_{w∈P} Φ(μw),
+    where Φ(λ) = max_L U(L) − λ·E(L) is solved seeker by seeker: sort the candidates by
+    u_ij − λ_j (rearrangement), i.e. the service's own re-ranking with λ as prices. Φ is
+    convex with −E(L(λ)) as a subgradient, so we minimise it over P by Frank–Wolfe: the
+    linear step over the permutahedron is a sort (the largest weight to the posting with the
+    largest exposure), and the prices move toward that vertex with step 2/(t+2). Weights are
+    shifted to start at 0 and scaled so the vertex prices run from 0 (least exposed) to
+    `scale` (most exposed): μ is chosen as the largest price scale the floor allows. This is
+    the generalised-Gini ranking approach of Do and Usunier, "Optimizing generalized Gini
+    indices for fairness in rankings", SIGIR 2022 (Frank–Wolfe whose oracle is a sort),
+    applied to postings' exposure as Bied et al. (IJCAI 2023) and Mashayekhi et al. (RecSys
+    2023) measure congestion; written from the mathematics, no code of theirs is used.
+
+    `floor_prices` (e.g. the capacity prices of `congestion_prices`) are a lower bound, a
+    plain combination outside the derivation above: a posting over its capacity keeps at
+    least its congestion price. Prices are the final iterate (a weighted average of the
+    vertices, so stable from one rebalance to the next); the lists they induce are what
+    `exposure` reports."""
+    if scale < 0:
+        raise ValueError("scale must be ≥ 0")
+    if list_length < 1 or rounds < 0:
+        raise ValueError("list_length must be ≥ 1 and rounds ≥ 0")
+    n = market.n_postings
+    base = (
+        np.zeros(n, dtype=np.float64)
+        if floor_prices is None
+        else np.clip(np.asarray(floor_prices, dtype=np.float64), 0.0, scale)
+    )
+    if base.shape != (n,):
+        raise ValueError("one floor price per posting")
+    reachable = _reachable(market, list_length, scale)
+    exposure_plain = induced_exposure(reachable, np.zeros(n, dtype=np.float64), list_length)
+    weights = np.zeros(n, dtype=np.float64)
+    exposure = exposure_plain
+    for t in range(rounds):
+        vertex = scale * _mid_ranks(exposure) / max(n - 1, 1)
+        step = 2.0 / (t + 2.0)
+        weights = (1.0 - step) * weights + step * vertex
+        exposure = induced_exposure(
+            reachable, np.minimum(np.maximum(weights, base), scale), list_length
+        )
+    prices = np.minimum(np.maximum(weights, base), scale)  # rounding of the averages
+    if rounds == 0:
+        exposure = induced_exposure(reachable, prices, list_length)
+    return SpreadPrices(prices, exposure_plain, exposure, rounds)
+
+
+@dataclass(frozen=True)
 class CapacityRerank:
     """A seeker's candidates re-ordered for capacity: `order` (indices into the input, best
     first, without `excluded`), the penalty subtracted from each input's score, and the mean
@@ -190,6 +328,7 @@ class CapacityRerank:
     penalties: list[float]
     excluded: list[int]
     relevance_given_up: float
+    lowered: list[int]  # shown at a later rank than in the plain order of the eligible ones
 
 
 def capacity_rerank(
@@ -203,6 +342,9 @@ def capacity_rerank(
 ) -> CapacityRerank:
     """Order candidates by score minus min(price, floor), ties (to TIE_DECIMALS) toward fewer
     applications, then by the input order; `excluded` ones (past a hard cap) are left out.
+    Penalties are reported from the cheapest eligible candidate's (the same order); `lowered`
+    are the items the penalties moved to a later rank than the plain order's (ties there also
+    toward fewer applications), the ones whose explanation says so.
 
     The floor bounds the loss at every rank: if the plain order's r-th score is t_r, the r-th
     score shown is at least t_r − floor (one of the plain top r sits at rank ≥ r, so the r-th
@@ -212,12 +354,19 @@ def capacity_rerank(
         raise ValueError("scores, prices, applications and excluded must align")
     if relevance_floor < 0:
         raise ValueError("relevance_floor must be ≥ 0")
-    penalties = [min(max(float(p), 0.0), relevance_floor) for p in prices]
+    bounded = [min(max(float(p), 0.0), relevance_floor) for p in prices]
     eligible = [i for i in range(n) if not excluded[i]]
+    # only differences of prices order a list: measured from the cheapest eligible candidate,
+    # an item is "lowered" only against the others, and the order is the same
+    cheapest = min((bounded[i] for i in eligible), default=0.0)
+    penalties = [max(0.0, b - cheapest) for b in bounded]
     order = sorted(
         eligible,
         key=lambda i: (-round(scores[i] - penalties[i], TIE_DECIMALS), applications[i], i),
     )
+    plain_rank = {
+        i: r for r, i in enumerate(sorted(eligible, key=lambda i: (-scores[i], applications[i], i)))
+    }
     plain = sorted((scores[i] for i in eligible), reverse=True)[:k]
     shown = [scores[i] for i in order[:k]]
     given_up = sum(p - s for p, s in zip(plain, shown, strict=True)) / len(plain) if plain else 0.0
@@ -226,6 +375,7 @@ def capacity_rerank(
         penalties=penalties,
         excluded=[i for i in range(n) if excluded[i]],
         relevance_given_up=max(0.0, given_up),
+        lowered=[i for r, i in enumerate(order) if r > plain_rank[i] and penalties[i] > 0],
     )
 
 

@@ -38,6 +38,12 @@ class AuditPack(BaseModel):
         description="Share of lists reviewed, decisions per action, override rate and "
         "direction, automation bias by caseworker pseudonym"
     )
+    capacity: dict[str, Any] = Field(
+        description="The capacity policies in force in the period, its rebalance runs (price "
+        "versions with their summary), and the market figures of the period: Gini of "
+        "exposure, share never recommended, Congestion@10, Coverage@10, relevance given up, "
+        "the most exposed postings per opening, trend by day"
+    )
     instructions_for_use: list[dict[str, Any]] = Field(
         description="What the system does, the inputs it needs, its limits, how to oversee it: "
         "generated from the live configuration"
@@ -65,8 +71,8 @@ async def audit_pack(
     to: Annotated[Timestamp | None, Query(description="default: now")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Model cards, data card, bias report, human oversight and instructions for use over a
-    period (EU AI Act Art. 13, 14, 26, 27 evidence; NYC LL144 impact ratios)."""
+    """Model cards, data card, bias report, human oversight, capacity and instructions for
+    use over a period (EU AI Act Art. 13, 14, 26, 27 evidence; NYC LL144 impact ratios)."""
     since, until = report_period(from_, to)
     pack = await packs.audit_pack(
         state.pool,

@@ -268,6 +268,9 @@ def render(pack: dict[str, Any]) -> str:
                 for p, v in o["by_person"].items()
             ],
         ),
+    ]
+    parts += _capacity_section(pack["capacity"])
+    parts += [
         "<h2>Instructions for use</h2>",
     ]
     for section in pack["instructions_for_use"]:
@@ -275,3 +278,134 @@ def render(pack: dict[str, Any]) -> str:
         parts += [f"<p>{escape(p)}</p>" for p in section["paragraphs"]]
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _capacity_section(capacity: dict[str, Any]) -> list[str]:
+    market = capacity["market"]
+    policies = capacity["policies_in_force"]
+    rebalances = capacity["rebalances"]
+    parts = [
+        "<h2>Capacity</h2>",
+        f"<p class='muted'>{escape(capacity['notes'])}</p>",
+        _table(
+            [
+                "policy version",
+                "method",
+                "applications per opening (cap)",
+                "exposure per opening and week (cap)",
+                "relevance floor",
+                "headroom",
+                "set at",
+                "reason",
+            ],
+            [
+                [
+                    p["version"],
+                    p["method"],
+                    p["max_applications_per_opening"],
+                    p["max_exposure_per_opening_per_week"],
+                    p["relevance_floor"],
+                    p["headroom"],
+                    p["set_at"],
+                    p["reason"],
+                ]
+                for p in policies
+            ],
+        )
+        if policies
+        else "<p>No capacity policy was in force: job lists kept score order.</p>",
+        "<h3>Rebalance runs (congestion-price versions)</h3>",
+        _table(
+            [
+                "price version",
+                "policy version",
+                "at",
+                "postings",
+                "seekers",
+                "priced",
+                "max price",
+                "Gini of exposure before / after",
+            ],
+            [
+                [
+                    r["price_version"],
+                    r["policy_version"],
+                    r["at"],
+                    r["postings"],
+                    r["seekers"],
+                    r["priced_postings"],
+                    r["max_price"],
+                    f"{_num(r['gini_exposure_before'])} / {_num(r['gini_exposure_after'])}",
+                ]
+                for r in rebalances
+            ],
+        )
+        if rebalances
+        else "<p>No congestion prices were computed in the period.</p>",
+        "<h3>Market figures of the period</h3>",
+        _table(
+            [
+                "open postings",
+                "job lists",
+                "Gini of exposure",
+                "never recommended",
+                "Congestion@10",
+                "Coverage@10",
+                "relevance given up",
+                "applications",
+            ],
+            [
+                [
+                    market["active_postings"],
+                    market["lists"],
+                    market["gini_exposure"],
+                    market["share_never_recommended"],
+                    market["congestion_at_10"],
+                    market["coverage_at_10"],
+                    market["mean_relevance_given_up"],
+                    market["applications"],
+                ]
+            ],
+        ),
+    ]
+    if market["most_exposed_postings"]:
+        parts.append(
+            f"<h3>Most exposed postings per opening (of {market['postings_total']})</h3>"
+            + _table(
+                [
+                    "posting",
+                    "openings",
+                    "exposure per opening",
+                    "top-10 appearances",
+                    "applications per opening",
+                ],
+                [
+                    [
+                        p["external_id"],
+                        p["openings"],
+                        p["exposure_per_opening"],
+                        p["top10_appearances"],
+                        p["applications_per_opening"],
+                    ]
+                    for p in market["most_exposed_postings"]
+                ],
+            )
+        )
+    if market["trend"]:
+        parts.append(
+            "<h3>By day</h3>"
+            + _table(
+                ["day", "job lists", "Gini of exposure", "Coverage@10", "relevance given up"],
+                [
+                    [
+                        d["day"],
+                        d["lists"],
+                        d["gini_exposure"],
+                        d["coverage_at_10"],
+                        d["mean_relevance_given_up"],
+                    ]
+                    for d in market["trend"]
+                ],
+            )
+        )
+    return parts

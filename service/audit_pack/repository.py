@@ -143,3 +143,27 @@ async def posting_count(conn: asyncpg.Connection, *, agency_id: UUID) -> int:
 
 async def agency_name(conn: asyncpg.Connection, *, agency_id: UUID) -> str:
     return str(await conn.fetchval("SELECT name FROM agency WHERE id = $1", agency_id))
+
+
+async def capacity_policies(conn: asyncpg.Connection, *, agency_id: UUID) -> list[dict[str, Any]]:
+    """Every version of the agency's capacity policy, oldest first."""
+    rows = await conn.fetch(
+        "SELECT version, policy, created_at, created_by FROM capacity_policy "
+        "WHERE agency_id = $1 ORDER BY version",
+        agency_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def price_sets(
+    conn: asyncpg.Connection, *, agency_id: UUID, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The congestion-price computations (rebalance runs) of the period, oldest first."""
+    rows = await conn.fetch(
+        "SELECT version, policy_version, job_id, summary, created_at FROM congestion_price_set "
+        "WHERE agency_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY version",
+        agency_id,
+        since,
+        until,
+    )
+    return [dict(r) for r in rows]

@@ -1,10 +1,7 @@
-"""The audit pack of a period: model cards, data card, bias report, human oversight and
-instructions for use, computed from stored lists, decisions, outcomes and the live
-configuration (figures by `matching.audit_pack`).
-
-No capacity section: the agency's capacity data are not part of this service yet, and the pack
-leaves the section out rather than show placeholders.
-"""
+"""The audit pack of a period: model cards, data card, bias report, human oversight,
+capacity and instructions for use, computed from stored lists, decisions, outcomes and the
+live configuration (figures by `matching.audit_pack`; the capacity section's market figures
+by the market report)."""
 
 from __future__ import annotations
 
@@ -31,7 +28,10 @@ from service.audit_pack import repository as pack_db
 from service.audit_pack.instructions import instructions_for_use
 from service.config import Settings
 from service.records.protected_repository import FIELDS
+from service.reports import service as reporting
 
+# Postings listed in the capacity section (the most exposed per opening first).
+CAPACITY_POSTINGS = 20
 SELECTIONS = {
     "shortlisting": "shortlisted",
     "contact": "contacted",
@@ -67,6 +67,12 @@ async def audit_pack(
         postings = await pack_db.posting_count(conn, agency_id=agency_id)
         agency_settings = await settings_db.get(conn, agency_id=agency_id)
         agency_name = await pack_db.agency_name(conn, agency_id=agency_id)
+        capacity_policies = await pack_db.capacity_policies(conn, agency_id=agency_id)
+        price_sets = await pack_db.price_sets(conn, agency_id=agency_id, since=since, until=until)
+    # the market figures read the same tables in their own transaction
+    market = await reporting.market_report(
+        pool, agency_id=agency_id, since=since, until=until, limit=CAPACITY_POSTINGS
+    )
     cards = model_cards(models, activations, since=since, until=until)
     policies_in_force = _in_force(policies, since=since, until=until)
     return {
@@ -77,6 +83,7 @@ async def audit_pack(
         "data_card": _data_card(counts, groups, candidates, postings),
         "bias_report": _bias_report(candidates, placements, policies_in_force),
         "human_oversight": _oversight(agency_id, lists, decisions),
+        "capacity": _capacity(capacity_policies, price_sets, market, since=since, until=until),
         "instructions_for_use": instructions_for_use(
             settings=settings,
             agency_settings=agency_settings,
@@ -226,3 +233,89 @@ def _oversight(
     out = oversight([str(lst["id"]) for lst in lists], rows)
     out["candidate_lists"] = sum(1 for lst in lists if lst["kind"] == "seekers_for_posting")
     return out
+
+
+def _capacity(
+    policies: list[dict[str, Any]],
+    price_sets: list[dict[str, Any]],
+    market: dict[str, Any],
+    *,
+    since: datetime,
+    until: datetime,
+) -> dict[str, Any]:
+    """The capacity policies in force in the period, its rebalance runs (price versions) and
+    the market figures of its job lists."""
+    in_force = []
+    for i, p in enumerate(policies):
+        ends = policies[i + 1]["created_at"] if i + 1 < len(policies) else None
+        if p["created_at"] < until and (ends is None or ends > since):
+            policy = p["policy"]
+            in_force.append(
+                {
+                    "version": p["version"],
+                    "method": policy.get("method"),
+                    "max_applications_per_opening": policy.get("max_applications_per_opening"),
+                    "max_exposure_per_opening_per_week": policy.get(
+                        "max_exposure_per_opening_per_week"
+                    ),
+                    "relevance_floor": policy.get("relevance_floor"),
+                    "headroom": policy.get("headroom"),
+                    "reason": policy.get("reason"),
+                    "set_at": p["created_at"].isoformat(),
+                    "set_with_key": str(p["created_by"]) if p["created_by"] else None,
+                }
+            )
+    rebalances = [
+        {
+            "price_version": s["version"],
+            "policy_version": s["policy_version"],
+            "at": s["created_at"].isoformat(),
+            "job_id": str(s["job_id"]) if s["job_id"] else None,
+            **{k: s["summary"].get(k) for k in REBALANCE_FIGURES},
+        }
+        for s in price_sets
+    ]
+    figures = {k: market[k] for k in MARKET_FIGURES}
+    return {
+        "policies_in_force": in_force,
+        "rebalances": rebalances,
+        "market": {
+            **figures,
+            "most_exposed_postings": [
+                {**p, "posting_id": str(p["posting_id"])} for p in market["postings"]
+            ],
+            "trend": [{**d, "day": d["day"].isoformat()} for d in market["trend"]],
+        },
+        "notes": (
+            "Exposure counts each job list for a seeker: 1/log2(rank + 1) per posting shown. "
+            "Gini, share never recommended, Congestion@10 and Coverage@10 are over the postings "
+            "open in the period; relevance given up is the mean score job lists lost to the "
+            "capacity policy."
+        ),
+    }
+
+
+REBALANCE_FIGURES = (
+    "postings",
+    "seekers",
+    "priced_postings",
+    "max_price",
+    "converged",
+    "gini_load_before",
+    "gini_load_after",
+    "gini_exposure_before",
+    "gini_exposure_after",
+)
+MARKET_FIGURES = (
+    "k",
+    "active_postings",
+    "lists",
+    "lists_under_capacity",
+    "applications",
+    "gini_exposure",
+    "share_never_recommended",
+    "congestion_at_10",
+    "coverage_at_10",
+    "mean_relevance_given_up",
+    "postings_total",
+)

@@ -15,11 +15,11 @@ class CapacityPolicyIn(Strict):
     """The agency's capacity policy for job lists (`GET /v1/seekers/{id}/matches`).
 
     `none`: lists as scored. `cap`: postings past a hard cap are left out, and equal scores go
-    to the posting with fewer applications. `balanced`: `cap`, and each posting's congestion
-    price (from the last rebalance) is subtracted from its score, by at most
-    `relevance_floor`. Applications and exposure are counted over
-    `JOBMATCH_CAPACITY_WINDOW_DAYS`. Candidate lists for a posting are not changed (the
-    fairness policy applies there).
+    to the posting with fewer applications. `balanced`: `cap`, and each posting's price (from
+    the last rebalance: its congestion price over capacity, raised where needed to spread
+    exposure over the market, at most `relevance_floor`) is subtracted from its score.
+    Applications and exposure are counted over `JOBMATCH_CAPACITY_WINDOW_DAYS`. Candidate
+    lists for a posting are not changed (the fairness policy applies there).
     """
 
     method: Literal["none", "cap", "balanced"] = "none"
@@ -81,8 +81,9 @@ class PriceSet(BaseModel):
     policy_version: int
     created_at: datetime
     summary: dict[str, float | int | bool | None] = Field(
-        description="postings, seekers, priced postings, max price, iterations, converged, "
-        "max overload, Gini of expected load before and after"
+        description="postings, seekers, priced postings, max price, Sinkhorn iterations, "
+        "converged, max overload, Gini of expected load before and after; balanced: spread "
+        "rounds, Gini of the top-10 lists' exposure before and after the spread prices"
     )
 
 

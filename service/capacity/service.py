@@ -19,6 +19,7 @@ from matching.capacity import (
     capacity_rerank,
     congestion_prices,
     gini,
+    spread_prices,
 )
 from matching.explain import capacity_note
 from matching.rank import ScoredPair
@@ -39,6 +40,9 @@ REBALANCE_KIND = "capacity_rebalance"
 # (the scores before capacity, so that prices do not chase their own effect).
 DEMAND_CANDIDATES = 30
 DAYS_PER_WEEK = 7.0
+# The list length whose rank-discounted exposure the spread prices even out (the @10 of the
+# market report's Congestion@10 and Coverage@10).
+SPREAD_LIST_LENGTH = 10
 
 
 def policy_of(stored: StoredPolicy | None) -> CapacityPolicyIn:
@@ -183,13 +187,30 @@ async def rebalance(state: AppState, job: Job, progress: Progress) -> dict[str, 
         prices = result.prices
         unpriced = await asyncio.to_thread(congestion_prices, market, caps, max_iterations=0)
         summary.update(
-            priced_postings=int(np.count_nonzero(prices > 0)),
-            max_price=round(float(prices.max()), 6),
             iterations=result.iterations,
             converged=result.converged,
             max_overload=round(result.max_overload, 6),
             gini_load_before=round(gini(unpriced.load), 6),
             gini_load_after=round(gini(result.load), 6),
+        )
+        if policy.method == "balanced":
+            # spread what the lists show, within the floor; capacity prices as a lower bound
+            spread = await asyncio.to_thread(
+                spread_prices,
+                market,
+                scale=policy.relevance_floor,
+                list_length=SPREAD_LIST_LENGTH,
+                floor_prices=prices,
+            )
+            prices = spread.prices
+            summary.update(
+                spread_rounds=spread.rounds,
+                gini_exposure_before=round(spread.gini_plain, 6),
+                gini_exposure_after=round(spread.gini, 6),
+            )
+        summary.update(
+            priced_postings=int(np.count_nonzero(prices > 0)),
+            max_price=round(float(prices.max()), 6),
         )
     await progress(2, 3, "storing")
     rows = [
@@ -287,9 +308,10 @@ async def apply_to_seeker_list(
     )
     shown = [ranked[i] for i in out.order[:limit]]
     blocks: dict[int, dict[str, Any]] = {}
+    lowered = set(out.lowered)  # moved down by their price: the explanation says why
     for i in out.order[:limit]:
         p = ranked[i]
-        if out.penalties[i] > 0:
+        if i in lowered:
             blocks[p.candidate] = {
                 "price": round(prices[i], 6),
                 "penalty": round(out.penalties[i], 6),

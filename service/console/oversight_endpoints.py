@@ -1,5 +1,6 @@
-"""The console's read-only oversight pages (seekers, postings, the audit trail) and the admin
-pages (fairness policy, model registry, the stop switch for automated ranking)."""
+"""The console's read-only oversight pages (seekers, postings, the audit trail, the job
+market) and the admin pages (fairness policy, model registry, the stop switch for automated
+ranking)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ from service.console.pages import (
     uuid_filter,
 )
 from service.fairness import service as fairness
+from service.kit.http import report_period
 from service.kit.problems import ProblemError
 from service.match_lists import ranking_switch
 from service.records import service as records
 from service.records.representation import PROTECTED_READERS
+from service.reports import service as reporting
 from service.scoring_models import service as scoring_models
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -115,6 +118,67 @@ async def audit(request: Request) -> Response:
         errors=errors,
         next_url=next_url,
         paged=bool(after),
+    )
+
+
+@router.get("/market")
+@page
+async def market(request: Request) -> Response:
+    """The market report (admins, auditors): its figures for a period of whole UTC days (the
+    last 30 by default), the postings most exposed per opening in pages, and the trend."""
+    principal = await signed_in(request, "reports:read")
+    q = request.query_params
+    errors: dict[str, str] = {}
+    first_day = date_filter(q.get("from"), "from", errors)
+    last_day = date_filter(q.get("to"), "to", errors)
+    start = q.get("start", "")
+    if start and not (start.isdigit() and int(start) <= 1_000_000):
+        errors["start"] = start
+    since = until = None
+    if not errors:
+        try:
+            since, until = report_period(
+                first_day, last_day + timedelta(days=1) if last_day else None
+            )
+        except ProblemError:
+            errors["from"] = q.get("from", "")
+    filters = {k: q.get(k, "") for k in ("from", "to")}
+    if errors or since is None or until is None:
+        return render(
+            request,
+            "market.html",
+            status=422,
+            report=None,
+            filters=filters,
+            errors=errors,
+            pages={},
+        )
+    offset = int(start) if start else 0
+    report = await reporting.market_report(
+        app_state(request).pool,
+        agency_id=principal.agency_id,
+        since=since,
+        until=until,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    kept = {k: v for k, v in filters.items() if v}
+    pages = {
+        "first": f"{PREFIX}/market?" + urlencode(kept) if offset else None,
+        "next": f"{PREFIX}/market?" + urlencode({**kept, "start": offset + PAGE_SIZE})
+        if offset + PAGE_SIZE < report["postings_total"]
+        else None,
+    }
+    return render(
+        request,
+        "market.html",
+        report=report,
+        since=since,
+        last_day=until - timedelta(seconds=1),
+        offset=offset,
+        filters=filters,
+        errors=errors,
+        pages=pages,
     )
 
 

@@ -71,6 +71,7 @@ NAV = (
     ("fairness_policy:read", "/admin/fairness", "nav.fairness"),
     ("models:read", "/admin/models", "nav.models"),
     ("ranking:read", "/admin/ranking", "nav.ranking"),
+    ("reports:read", "/market", "nav.market"),
 )
 
 

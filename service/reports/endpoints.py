@@ -53,12 +53,20 @@ async def market_report(
     ] = None,
     to: Annotated[Timestamp | None, Query(description="default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="postings listed")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="postings skipped (the next page)")
+    ] = 0,
 ) -> MarketReport:
     """Congestion of the job market the service recommends: exposure and applications per
     opening, Gini of exposure, the share of postings never recommended, Congestion@10,
     Coverage@10 and the relevance job lists gave up for capacity, over a period and per day."""
     since, until = report_period(from_, to)
     report = await reporting.market_report(
-        state.pool, agency_id=principal.agency_id, since=since, until=until, limit=limit
+        state.pool,
+        agency_id=principal.agency_id,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
     )
     return MarketReport(period=Period.model_validate({"from": since, "to": until}), **report)

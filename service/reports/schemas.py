@@ -114,6 +114,7 @@ class MarketReport(MarketFigures):
     applications: int
     postings_total: int
     postings: list[MarketPosting] = Field(
-        description="The most exposed per opening first, at most `limit`"
+        description="The most exposed per opening first: `limit` of them from `offset` "
+        "(of `postings_total`)"
     )
     trend: list[MarketDay] = Field(description="The same figures per UTC day")

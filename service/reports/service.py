@@ -76,7 +76,13 @@ def _open_on(posting: dict[str, Any], day: date) -> bool:
 
 
 async def market_report(
-    pool: asyncpg.Pool, *, agency_id: UUID, since: datetime, until: datetime, limit: int
+    pool: asyncpg.Pool,
+    *,
+    agency_id: UUID,
+    since: datetime,
+    until: datetime,
+    limit: int,
+    offset: int = 0,
 ) -> dict[str, Any]:
     """Exposure and applications per opening, Gini of exposure over the open postings, the
     share never recommended, Congestion@10 and Coverage@10 (matching.capacity), the mean
@@ -172,6 +178,6 @@ async def market_report(
             sum(r["given_up"] for r in lists) / n_lists if n_lists else 0.0
         ),
         "postings_total": len(per_posting),
-        "postings": per_posting[:limit],
+        "postings": per_posting[offset : offset + limit],
         "trend": trend,
     }

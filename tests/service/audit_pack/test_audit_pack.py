@@ -137,7 +137,10 @@ async def test_impact_ratios_equal_a_direct_computation(demo: Agency, pool: asyn
     assert pack["data_card"]["seekers"] == 160 and 0.5 < pack["data_card"]["consent_rate"] < 1
     text = json.dumps(pack["instructions_for_use"])
     assert "default" in text and "400" in text  # the live model and the audit retention
-    assert "capacity" not in pack  # no capacity data in this service: no section
+    # no capacity policy yet: the section says so, and no job list for a seeker was made
+    capacity = pack["capacity"]
+    assert capacity["policies_in_force"] == [] and capacity["rebalances"] == []
+    assert capacity["market"]["lists"] == 0 and capacity["market"]["active_postings"] == 40
 
 
 async def test_only_admins_and_auditors_get_the_pack(demo: Agency) -> None:
@@ -184,6 +187,7 @@ async def test_the_html_pack_renders_in_chromium_with_no_outside_request(
         "Data card",
         "Bias report",
         "Human oversight",
+        "Capacity",
         "Instructions for use",
     ]
     assert shot.stat().st_size > 20_000
@@ -221,3 +225,67 @@ async def test_the_cli_writes_the_same_pack_offline(
         assert offline[section] == online[section], section
     html = (tmp_path / "audit-pack.html").read_text()
     assert html.startswith("<!doctype html>") and "<svg" in html
+
+
+async def test_the_capacity_section_shows_the_policy_the_rebalance_and_the_market(
+    demo: Agency,
+) -> None:
+    """Last in this module: it adds job lists for seekers and a capacity policy."""
+    c, admin, cw = demo.client, demo.auth("admin"), demo.auth("caseworker")
+    r = await c.put(
+        "/v1/capacity-policy",
+        json={"method": "balanced", "relevance_floor": 0.2, "reason": "spread the market"},
+        headers=admin,
+    )
+    assert r.status_code == 200
+    version = r.json()["version"]
+    seekers = (await c.get("/v1/seekers", params={"limit": 8}, headers=cw)).json()["items"]
+    for s in seekers[:4]:
+        assert (await c.get(f"/v1/seekers/{s['id']}/matches", headers=cw)).status_code == 200
+    job = (await c.post("/v1/capacity-policy:rebalance", headers=admin)).json()
+    for _ in range(600):
+        job = (await c.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+        if job["status"] in ("succeeded", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert job["status"] == "succeeded", job
+    for s in seekers[4:]:
+        assert (await c.get(f"/v1/seekers/{s['id']}/matches", headers=cw)).status_code == 200
+
+    pack = (await _pack(demo)).json()["capacity"]
+    [policy] = pack["policies_in_force"]
+    assert policy["version"] == version and policy["method"] == "balanced"
+    assert policy["relevance_floor"] == 0.2 and policy["reason"] == "spread the market"
+    [run] = pack["rebalances"]
+    assert run["price_version"] == job["result"]["price_version"]
+    assert run["policy_version"] == version and run["seekers"] == 4
+    assert run["postings"] == job["result"]["postings"] > 0
+    # the market figures are the market report's for the same period
+    market = (
+        await c.get(
+            "/v1/reports/market",
+            params={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z", "limit": 20},
+            headers=demo.auth("auditor"),
+        )
+    ).json()
+    for key in (
+        "lists",
+        "gini_exposure",
+        "share_never_recommended",
+        "congestion_at_10",
+        "coverage_at_10",
+        "mean_relevance_given_up",
+        "active_postings",
+    ):
+        assert pack["market"][key] == pytest.approx(market[key]), key
+    assert pack["market"]["lists"] == 8 and 0 < pack["market"]["gini_exposure"] < 1
+    assert [p["posting_id"] for p in pack["market"]["most_exposed_postings"]] == [
+        p["posting_id"] for p in market["postings"]
+    ]
+    assert len(pack["market"]["trend"]) == len(market["trend"]) >= 1
+
+    html = (await _pack(demo, Accept="text/html")).text
+    section = html[html.index("<h2>Capacity</h2>") : html.index("<h2>Instructions for use")]
+    assert "spread the market" in section and "balanced" in section
+    assert f'<td class="n">{run["price_version"]}</td>' in section
+    assert f"{market['gini_exposure']:.3f}" in section

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -593,3 +594,92 @@ def test_the_console_loads_nothing_from_outside() -> None:
         text = path.read_text()
         assert not re.search(r"(src|href)=\"(https?:)?//", text), path
         assert "url(http" not in text and "@import" not in text, path
+
+
+async def test_the_market_report_in_the_console_matches_the_api(
+    browser: Browser, base_url: str, agency: Agency
+) -> None:
+    """Auditors and admins read the market report: the figures and the pages of postings are
+    the API's for the same days; normal, next page, empty and error states pass axe, in
+    English and Chinese; caseworkers are refused."""
+    c, portal = agency.client, agency.auth("portal")
+    postings = [
+        posting_body(
+            f"M-{i:02d}", title=f"Forklift driver {i}", skills_required=REQUIRED[: 1 + i % 3]
+        )
+        for i in range(25)
+    ]
+    assert (await c.post("/v1/postings:bulk", json=postings, headers=portal)).json()["failed"] == 0
+    rows = [seeker_body(f"MS-{i}", skills=REQUIRED[: 1 + i % 3]) for i in range(4)]
+    assert (await c.post("/v1/seekers:bulk", json=rows, headers=portal)).json()["created"] == 4
+    cw = agency.auth("caseworker")
+    for s in (await c.get("/v1/seekers", params={"limit": 10}, headers=cw)).json()["items"]:
+        r = await c.get(f"/v1/seekers/{s['id']}/matches", params={"limit": 10}, headers=cw)
+        assert r.status_code == 200, r.text
+    today = datetime.now(UTC).date()
+    period = {"from": f"{today}T00:00:00Z", "to": f"{today + timedelta(days=1)}T00:00:00Z"}
+    auditor = agency.auth("auditor")
+    first = (
+        await c.get("/v1/reports/market", params={**period, "limit": 20}, headers=auditor)
+    ).json()
+    second = (
+        await c.get(
+            "/v1/reports/market", params={**period, "limit": 20, "offset": 20}, headers=auditor
+        )
+    ).json()
+    assert first["lists"] == 4 and first["postings_total"] == 25 and len(second["postings"]) == 5
+
+    ctx = await browser.new_context(base_url=base_url, locale="en-GB", bypass_csp=True)
+    page = await ctx.new_page()
+    await _sign_in(page, agency.keys["auditor"], "Audit Person")
+    await page.get_by_role("link", name="Job market").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Job market")
+    await page.get_by_label("From (day)").fill(str(today))
+    await page.get_by_label("To (day, included)").fill(str(today))
+    await page.get_by_role("button", name="Apply filters").click()
+    await expect(page.locator("#fig-gini")).to_have_text(f"{first['gini_exposure']:,.3f}")
+    await expect(page.locator("#fig-lists")).to_have_text("4")
+    await expect(page.locator("#fig-never")).to_have_text(
+        f"{first['share_never_recommended'] * 100:.0f}%"
+    )
+    await expect(page.locator("#fig-coverage")).to_have_text(f"{first['coverage_at_10']:,.3f}")
+    table = page.locator("#market-postings")
+    await expect(table.locator("caption")).to_contain_text("1 to 20 of 25")
+    shown = await table.locator("tbody th").all_inner_texts()
+    assert shown == [p["external_id"] for p in first["postings"]]
+    await expect(page.locator("#market-trend tbody tr")).to_have_count(len(first["trend"]))
+    await _axe(page, "market")
+    await _shot(page, "market")
+    await page.get_by_role("link", name="Next page").click()
+    shown = await page.locator("#market-postings tbody th").all_inner_texts()
+    assert shown == [p["external_id"] for p in second["postings"]]
+    await expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    await _axe(page, "market, second page")
+    await page.goto("/console/market?from=2020-01-01&to=2020-01-31")
+    await expect(page.get_by_role("status").first).to_contain_text("No job list")
+    await _axe(page, "market, empty")
+    response = await page.goto("/console/market?from=yesterday")
+    assert response is not None and response.status == 422
+    await expect(page.get_by_role("alert")).to_contain_text("From (day)")
+    await expect(page.locator("#f-from")).to_have_attribute("aria-invalid", "true")
+    await _axe(page, "market, error")
+    response = await page.goto(f"/console/market?from={today}&to=2020-01-01")
+    assert response is not None and response.status == 422
+    await page.locator("header button").click()
+    await _sign_in(page, agency.keys["caseworker"], "Ana Ruiz")
+    await expect(page.get_by_role("link", name="Job market")).to_have_count(0)
+    response = await page.goto("/console/market")
+    assert response is not None and response.status == 403
+    await ctx.close()
+
+    ctx = await browser.new_context(base_url=base_url, locale="zh-CN", bypass_csp=True)
+    page = await ctx.new_page()
+    await page.goto("/console/sign-in")
+    await page.locator("#api_key").fill(agency.keys["admin"])
+    await page.locator("#person").fill("Admin Person")
+    await page.locator("form.stack button").click()
+    await page.goto(f"/console/market?from={today}&to={today}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("就业市场")
+    await expect(page.locator("#fig-gini")).to_have_text(f"{first['gini_exposure']:,.3f}")
+    await _axe(page, "market (zh)")
+    await ctx.close()
