@@ -83,15 +83,22 @@ FALLBACKS = Counter(
     ["reason"],
 )
 
+
+class ReplicaUnavailable(Exception):
+    """The replica could not lend a connection (refused, unreachable, misconfigured, full)."""
+
+
 # What a replica may do that says nothing about the request: it is down, restarting,
-# unreachable, or cancelled a query to replay WAL (a recovery conflict, SQLSTATE 40001).
+# unreachable, full, or cancelled a query to replay WAL (a recovery conflict, SQLSTATE 40001).
 REPLICA_FAILURES: tuple[type[BaseException], ...] = (
+    ReplicaUnavailable,
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.InsufficientResourcesError,
 )
 
 
@@ -132,7 +139,8 @@ class Replica:
 
     def failed(self, exc: BaseException) -> None:
         self.up = False
-        self.problem = f"down ({type(exc).__name__})"
+        cause = exc.__cause__ if isinstance(exc, ReplicaUnavailable) and exc.__cause__ else exc
+        self.problem = f"down ({type(cause).__name__})"
         UP.labels(self.label).set(0)
         LAG.labels(self.label).set(-1)
 
@@ -280,7 +288,7 @@ class Replicas:
         try:
             async with asyncio.timeout(2), replica.pool.acquire() as conn:
                 in_recovery, replay = await replay_position(conn)
-        except REPLICA_FAILURES as exc:
+        except Exception as exc:  # whatever it is, reads cannot use this replica now
             replica.failed(exc)
             return
         replica.up, replica.in_recovery = True, in_recovery
@@ -349,8 +357,10 @@ class ReadSource:
             async with self.primary.acquire() as conn:
                 yield conn
             return
+        lent = False
         try:
             async with self.replica.pool.acquire() as conn:
+                lent = True
                 if self.key_id is not None:
                     await self.ensure_caught_up(conn, self.key_id)
                 yield conn
@@ -358,6 +368,11 @@ class ReadSource:
             # Failed while a replica's connection was taken or held: the replica's fault.
             self.failed_on_replica = True
             raise
+        except Exception as exc:
+            if lent:
+                raise  # the read's own error (an error answer, a bug): the caller decides
+            self.failed_on_replica = True  # e.g. a wrong database name or password
+            raise ReplicaUnavailable(type(exc).__name__) from exc
 
     async def ensure_caught_up(self, conn: asyncpg.Connection, key_id: UUID) -> None:
         """On a replica, AskPrimary unless it has replayed up to the key's floor (asked on

@@ -209,6 +209,8 @@ async def test_a_key_without_writes_since_is_served_by_the_lagging_standby(
         assert stale.status_code == 200
         assert stale.json()["headline"].startswith("Forklift")  # the standby's older version
         assert (await _reads(c))[0] == before[0] + 1
+        # A read answered by the standby alone leaves no floor for its key.
+        assert key.id not in replica_app.state.jobmatch.replicas.floors
         # The writer, meanwhile, still gets its own.
         own = await c.get(f"/v1/seekers/{sid}", headers=writer)
         assert own.json()["headline"] == "Warehouse team lead"
@@ -254,6 +256,20 @@ async def test_match_routes_read_from_the_standby_when_it_has_caught_up(
     # The lists were stored on the primary (a standby cannot write), and read back.
     listed = await c.get(f"/v1/match-lists/{for_posting.json()['id']}", headers=caseworker)
     assert listed.status_code == 200
+
+    # A list made from the standby's reads is still the key's own write: listed at once, even
+    # while the standby replays nothing.
+    await _caught_up(replica_app, servers)
+    await _standby(servers, "SELECT pg_wal_replay_pause()")
+    try:
+        before = await _reads(c)
+        again = await c.get(f"/v1/seekers/{sid}/matches", headers=caseworker)
+        assert again.status_code == 200
+        assert (await _reads(c))[0] == before[0] + 1  # read on the standby
+        lists = await c.get("/v1/match-lists", params={"seeker_id": sid}, headers=caseworker)
+        assert again.json()["id"] in [m["id"] for m in lists.json()["items"]]
+    finally:
+        await _standby(servers, "SELECT pg_wal_replay_resume()")
 
 
 async def test_lag_shows_in_metrics_and_readyz_and_a_lagging_standby_is_skipped(
