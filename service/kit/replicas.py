@@ -238,8 +238,11 @@ class Replicas:
         """Remember where the primary's WAL is now, as the least a replica must have replayed
         to serve this key."""
         async with self.primary.acquire() as conn:
-            # The primary's position only grows: the newest is the floor.
-            self.floors[key_id] = await current_lsn(conn)
+            lsn = await current_lsn(conn)
+        # Two requests of one key may answer in either order: the floor only rises (an unknown
+        # one is replaced by the first position known again).
+        previous = self.floors.get(key_id, 0)
+        self.floors[key_id] = lsn if previous == UNREACHABLE else max(previous, lsn)
 
     def unknown_floor(self, key_id: UUID) -> None:
         """The floor could not be taken: the key reads from the primary until it can."""

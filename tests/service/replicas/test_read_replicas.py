@@ -89,7 +89,7 @@ async def _primary_lsn(app: Any) -> int:
         return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
 
 
-async def _caught_up(app: Any, servers: PrimaryWithStandby) -> None:
+async def _caught_up(app: Any) -> None:
     """Wait until the standby has replayed everything the primary has now, and the app's
     monitor has seen it well (every key's floor taken until now is then passed)."""
     target = await _primary_lsn(app)
@@ -135,7 +135,7 @@ async def test_a_key_reads_its_own_writes_even_while_the_standby_replays_nothing
     c = agency.client
     caseworker, portal = agency.auth("caseworker"), agency.auth("portal")
     sid = (await c.post("/v1/seekers", json=seeker_body("RYW-1"), headers=caseworker)).json()["id"]
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     before = await _reads(c)
     assert (await c.get(f"/v1/seekers/{sid}", headers=caseworker)).status_code == 200
     assert (await _reads(c))[0] == before[0] + 1  # caught up: the standby served it
@@ -195,7 +195,7 @@ async def test_a_key_without_writes_since_is_served_by_the_lagging_standby(
             conn, agency_id=uuid.UUID(agency.id), role=Role.caseworker, name="reader"
         )
     reader = {"Authorization": f"Bearer {key.secret}"}
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     await _standby(servers, "SELECT pg_wal_replay_pause()")
     try:
         patched = await c.patch(
@@ -216,7 +216,7 @@ async def test_a_key_without_writes_since_is_served_by_the_lagging_standby(
         assert own.json()["headline"] == "Warehouse team lead"
     finally:
         await _standby(servers, "SELECT pg_wal_replay_resume()")
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     caught_up = await c.get(f"/v1/seekers/{sid}", headers=reader)
     assert caught_up.json()["headline"] == "Warehouse team lead"
 
@@ -231,7 +231,7 @@ async def test_match_routes_read_from_the_standby_when_it_has_caught_up(
         (await c.post("/v1/postings", json=posting_body(f"M-P{i}"), headers=portal)).json()["id"]
         for i in range(3)
     ]
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     replica_sessions_before = await _standby(
         servers,
         "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname = 'postgres'",
@@ -240,7 +240,7 @@ async def test_match_routes_read_from_the_standby_when_it_has_caught_up(
     for_seeker = await c.get(f"/v1/seekers/{sid}/matches", headers=caseworker)
     assert for_seeker.status_code == 200, for_seeker.text
     assert set(pids) <= {i["posting_id"] for i in for_seeker.json()["items"]}
-    await _caught_up(replica_app, servers)  # the list the key just stored is on the standby
+    await _caught_up(replica_app)  # the list the key just stored is on the standby
     for_posting = await c.get(f"/v1/postings/{pids[0]}/matches", headers=caseworker)
     assert for_posting.status_code == 200, for_posting.text
     assert sid in {i["seeker_id"] for i in for_posting.json()["items"]}
@@ -259,7 +259,7 @@ async def test_match_routes_read_from_the_standby_when_it_has_caught_up(
 
     # A list made from the standby's reads is still the key's own write: listed at once, even
     # while the standby replays nothing.
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     await _standby(servers, "SELECT pg_wal_replay_pause()")
     try:
         before = await _reads(c)
@@ -277,7 +277,7 @@ async def test_lag_shows_in_metrics_and_readyz_and_a_lagging_standby_is_skipped(
 ) -> None:
     c, portal = agency.client, agency.auth("portal")
     replicas = replica_app.state.jobmatch.replicas
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     samples = _samples((await c.get("/metrics")).text)
     assert ("jobmatch_db_replica_lag_seconds", frozenset({("replica", "1")})) in samples
     assert samples[("jobmatch_db_replica_up", frozenset({("replica", "1")}))] == 1
@@ -318,7 +318,7 @@ async def test_lag_shows_in_metrics_and_readyz_and_a_lagging_standby_is_skipped(
     finally:
         replicas.max_lag_s = 60.0
         await _standby(servers, "SELECT pg_wal_replay_resume()")
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
 
 
 async def test_with_the_standby_stopped_every_request_answers_from_the_primary(
@@ -328,7 +328,7 @@ async def test_with_the_standby_stopped_every_request_answers_from_the_primary(
     portal, caseworker = agency.auth("portal"), agency.auth("caseworker")
     sid = (await c.post("/v1/seekers", json=seeker_body("DOWN-1"), headers=portal)).json()["id"]
     pid = (await c.post("/v1/postings", json=posting_body("DOWN-P"), headers=portal)).json()["id"]
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     replicas = replica_app.state.jobmatch.replicas
     servers.stop_standby()
     try:
@@ -357,7 +357,7 @@ async def test_with_the_standby_stopped_every_request_answers_from_the_primary(
     finally:
         servers.start_standby()
     # Back: the monitor finds it again and reads return to it.
-    await _caught_up(replica_app, servers)
+    await _caught_up(replica_app)
     before = await _reads(c)
     assert (await c.get(f"/v1/postings/{pid}", headers=caseworker)).status_code == 200
     assert (await _reads(c))[0] == before[0] + 1
