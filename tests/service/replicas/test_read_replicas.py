@@ -121,8 +121,10 @@ async def test_the_standby_is_a_streaming_replica_of_the_primary(
     servers: PrimaryWithStandby, replica_app: Any
 ) -> None:
     assert await _standby(servers, "SELECT pg_is_in_recovery()") is True
-    status = await _standby(servers, "SELECT status FROM pg_stat_wal_receiver")
-    assert status == "streaming"
+    deadline = time.monotonic() + 30  # its WAL receiver starts just after it accepts connections
+    while await _standby(servers, "SELECT status FROM pg_stat_wal_receiver") != "streaming":
+        assert time.monotonic() < deadline, "the standby is not streaming"
+        await asyncio.sleep(0.2)
     # The primary sees it as a replication connection.
     async with replica_app.state.jobmatch.pool.acquire() as conn:
         senders = await conn.fetchval("SELECT count(*) FROM pg_stat_replication")
