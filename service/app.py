@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import swagger_ui_bundle
 from fastapi import FastAPI
@@ -31,6 +32,7 @@ from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, Json
 from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
 from service.kit.ratelimit import RateLimiter
+from service.kit.replicas import ReadYourWrites, Replica, replica_name
 from service.match_lists import retrieval
 from service.records import geocode
 from service.state import AppState
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         )
         app.state.jobmatch = state
+        await open_replicas(state)
         await load_understanding(state)
         # The model and the libraries loaded at start-up are about half a million objects that
         # live as long as the process; each full collection of the cyclic garbage collector
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             if worker is not None:
                 await worker
             await asyncio.gather(*state.background, return_exceptions=True)
+            await state.replicas.close()
             await pool.close()
             state.model_executor.shutdown(wait=False)
             metrics.process_exited()
@@ -172,6 +176,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     for router in (*UNVERSIONED_ROUTERS, *V1_ROUTERS):
         app.include_router(router)
     idempotency.install(app)  # innermost: stores the first response of a keyed create
+    # Read-your-writes with read replicas: the key's WAL floor, taken before each answer.
+    app.add_middleware(ReadYourWrites, replicas=lambda: _replicas_of(app))
     app.add_middleware(JsonBodies)  # 415 for bodies that are not JSON, 422 for repeated keys
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Load shedding, before any work. Match lists are CPU-bound: a few at once keep each turn
@@ -194,6 +200,26 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.add_middleware(metrics.RequestMetrics)  # outermost: shed and failed requests count
     _register_problem_schema(app)
     return app
+
+
+async def open_replicas(state: AppState) -> None:
+    """A pool per read replica (connecting on first use) and the monitor that checks them; the
+    first check runs before the app serves, so replicas that are well are used at once."""
+    settings = state.settings
+    for number, url in enumerate(settings.read_database_urls, start=1):
+        pool = await create_pool(url, settings, replica=True)
+        state.replicas.replicas.append(Replica(number, replica_name(url, number), pool))
+    if state.replicas.enabled:
+        try:
+            await state.replicas.poll()
+        except Exception as exc:  # the monitor keeps trying; reads use the primary meanwhile
+            log.warning("first replica check failed: %s", type(exc).__name__)
+        state.replicas.start()
+
+
+def _replicas_of(app: FastAPI) -> Any:
+    state = getattr(app.state, "jobmatch", None)
+    return state.replicas if state is not None else None
 
 
 async def _warm_then_freeze(state: AppState) -> None:

@@ -17,6 +17,18 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL with pgvector; unset = embedded PostgreSQL in data_dir.",
     )
+    read_database_url: str = Field(
+        default="",
+        description="Read replicas (streaming standbys of database_url), comma-separated; match "
+        "routes and plain reads use them, writes and a key's reads after its own writes the "
+        "primary. Empty = every query on the primary.",
+    )
+    read_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A replica further behind the primary than this is skipped (reads go to "
+        "the primary) until it catches up.",
+    )
     data_dir: Path = Field(default=Path(".jobmatch"), description="Embedded database lives here.")
     cache_dir: Path | None = Field(
         default=None,
@@ -214,6 +226,10 @@ class Settings(BaseSettings):
     fairness_gate_min_impact_ratio: float = Field(
         default=0.8, description="Minimum top-10 impact ratio per group for activation."
     )
+
+    @property
+    def read_database_urls(self) -> list[str]:
+        return [u.strip() for u in self.read_database_url.split(",") if u.strip()]
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: settings, pool, embedder, scorer."""
+"""What the app holds for its lifetime: settings, pools, embedder, scorer."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from service.embeddings.posting_vectors import PostingVectors
 from service.embeddings.profile_cache import ProfileCache
 from service.embeddings.understanding import TextUnderstanding
 from service.kit.ratelimit import RateLimiter
+from service.kit.replicas import Replicas
 from service.match_lists.lexeme_statistics import CommonLexemes
 from service.records import convert
 
@@ -44,6 +45,9 @@ class AppState:
     # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
     posting_profiles: ProfileCache[PostingProfile] = field(init=False)
+    # The read replicas (none unless JOBMATCH_READ_DATABASE_URL): reads that may use one go
+    # through `replicas.read`; `pool` is always the primary.
+    replicas: Replicas = field(init=False)
     posting_vectors: PostingVectors | None = None  # the embedder's model, when held in memory
     warming: asyncio.Task[None] | None = None  # filling posting_vectors and _profiles
     # ESCO occupations and skills read from free text (None: nothing is inferred)
@@ -52,6 +56,9 @@ class AppState:
     common_lexemes: CommonLexemes = field(default_factory=CommonLexemes)
 
     def __post_init__(self) -> None:
+        self.replicas = Replicas(
+            primary=self.pool, max_lag_s=self.settings.read_replica_max_lag_seconds
+        )
         self.posting_profiles = ProfileCache(
             convert.posting_for_matching, self.settings.posting_profile_cache
         )

@@ -1,4 +1,5 @@
-"""Readiness: the database answers and the embedding model is loaded."""
+"""Readiness: the database answers and the embedding model is loaded; how the read replicas
+are (shown, not required)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from service.health import repository
 from service.kit import embedded_db, metrics
+from service.kit.replicas import REPLICA_CHECK
 from service.state import AppState
 
 
@@ -23,7 +25,14 @@ async def readiness(state: AppState) -> dict[str, str]:
         checks["database"] = type(exc).__name__
     if not state.settings.database_url:
         checks["embedded_database"] = _embedded(state)
+    # Shown, never failing readiness: without a replica, reads go to the primary.
+    checks.update(state.replicas.status())
     return checks
+
+
+def is_ready(checks: dict[str, str]) -> bool:
+    """Ready when every check but the replicas' is ok."""
+    return all(v == "ok" for k, v in checks.items() if not k.startswith(REPLICA_CHECK))
 
 
 def _embedded(state: AppState) -> str:

@@ -55,11 +55,13 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     del conn
 
 
-async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
+async def create_pool(url: str, settings: Settings, *, replica: bool = False) -> asyncpg.Pool:
+    """The primary's pool, or (`replica`) a read replica's: that one opens no connection
+    before its first use, so a replica that is down at start-up does not stop the service."""
     pool = Pool(
         url,
         acquire_timeout=settings.db_acquire_timeout_s,
-        min_size=settings.pool_min_size,
+        min_size=0 if replica else settings.pool_min_size,
         max_size=settings.pool_max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
@@ -72,7 +74,7 @@ async def create_pool(url: str, settings: Settings) -> asyncpg.Pool:
         command_timeout=settings.statement_timeout_ms / 1000 + 5,
         server_settings={
             "statement_timeout": str(settings.statement_timeout_ms),
-            "application_name": "jobmatch",
+            "application_name": "jobmatch-read" if replica else "jobmatch",
             "hnsw.iterative_scan": "relaxed_order",
             "hnsw.ef_search": "100",
             # Bounds the slowest searches: those whose nearest vectors are mostly out of reach

@@ -15,6 +15,7 @@ from matching.profiles import PostingProfile, SeekerProfile
 from service.auth.permissions import Principal
 from service.embeddings.posting_vectors import PostingVectors
 from service.kit.metrics import RETRIEVALS
+from service.kit.replicas import Acquirer
 from service.match_lists import candidates_repository as candidates_db
 from service.state import AppState
 
@@ -54,16 +55,17 @@ async def _widened_radius(
 
 
 async def _posting_profiles(
-    state: AppState, candidates: list[candidates_db.Candidate]
+    state: AppState, candidates: list[candidates_db.Candidate], source: Acquirer | None = None
 ) -> tuple[list[candidates_db.Candidate], list[PostingProfile]]:
     """The candidates' profiles, converted; from memory where the version is current, else
-    read in one query (converted after its connection is back in the pool). A posting deleted
-    since retrieval is dropped with its candidate."""
+    read in one query from `source` (a read replica; the primary without it), converted after
+    its connection is back in the pool. A posting deleted since retrieval is dropped with its
+    candidate."""
     cache = state.posting_profiles
     found = {c.id: p for c in candidates if (p := cache.get(c.id, c.version)) is not None}
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
-        async with state.pool.acquire() as conn:
+        async with (source or state.pool).acquire() as conn:
             rows = await candidates_db.profiles_of(conn, "posting", missing)
         for record_id, version, profile in rows:
             found[record_id] = cache.put(record_id, version, profile)

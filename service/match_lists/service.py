@@ -28,6 +28,7 @@ from service.capacity import service as capacity
 from service.embeddings.service import serving_model
 from service.fairness import repository as policies
 from service.kit.problems import ProblemError, not_found
+from service.kit.replicas import Acquirer, ReadSource
 from service.match_lists import candidates_repository as candidates_db
 from service.match_lists import repository as lists_db
 from service.match_lists import storage
@@ -85,16 +86,28 @@ async def rank_postings(
     embedding_model: str,
     limit: int,
     language: str,
+    source: ReadSource | None = None,
 ) -> RankedPostings:
     """Hard filters, retrieval and scoring of postings for a seeker profile (nothing stored).
 
     Without a query vector (the seeker opted out of profiling) the order is non-personalised.
+    `source`: where candidates are read (a read replica, see kit/replicas.py); the primary
+    without it.
     """
     s = state.settings
     radius = seeker.max_distance_km or s.default_seeker_radius_km
     loc = seeker.location
-    async with state.pool.acquire() as conn:
-        vectors = None if query is None else await searchable_vectors(state, conn, embedding_model)
+    reads: Acquirer = source or state.pool
+    on_replica = source is not None and source.on_replica
+    vectors = None
+    if query is not None and on_replica:
+        # The posting vectors follow the primary's change feed (a key's own writes and every
+        # deletion are seen at once), whichever database the rest is read from.
+        async with state.pool.acquire() as primary:
+            vectors = await searchable_vectors(state, primary, embedding_model)
+    async with reads.acquire() as conn:
+        if query is not None and not on_replica:
+            vectors = await searchable_vectors(state, conn, embedding_model)
         used_radius: float | None = None
         if loc is not None:
             used_radius = await _widened_radius(
@@ -118,7 +131,7 @@ async def rank_postings(
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await candidates_db.nearby_postings(conn, **where)
-    candidates, postings = await _posting_profiles(state, candidates)
+    candidates, postings = await _posting_profiles(state, candidates, reads)
     if query is not None:
         # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
         # parallel (the GIL) and only adds two hand-offs to every request.
@@ -142,7 +155,26 @@ async def rank_postings(
 async def postings_for_seeker(
     state: AppState, principal: Principal, seeker_id: UUID, *, limit: int, language: str
 ) -> MatchList:
-    async with state.pool.acquire() as conn:
+    """The list is made from reads on a read replica when one has the key's own writes (else,
+    or when the replica fails, on the primary) and stored on the primary."""
+    return await state.replicas.read(
+        lambda source: _postings_for_seeker(
+            state, source, principal, seeker_id, limit=limit, language=language
+        ),
+        key_id=principal.key_id,
+    )
+
+
+async def _postings_for_seeker(
+    state: AppState,
+    source: ReadSource,
+    principal: Principal,
+    seeker_id: UUID,
+    *,
+    limit: int,
+    language: str,
+) -> MatchList:
+    async with source.acquire() as conn:
         model = await serving_model(state, conn, principal.agency_id)
         found = await records_db.get_with_embedding(
             conn, "seeker", agency_id=principal.agency_id, record_id=seeker_id, model=model
@@ -172,7 +204,7 @@ async def postings_for_seeker(
             model,
             *([capacity_input] if capacity_input is not None else []),
         )
-        reused = await storage.reuse(
+        reusable = await storage.reusable(
             state,
             conn,
             principal,
@@ -182,6 +214,8 @@ async def postings_for_seeker(
             input_hash=input_hash,
             limit=limit,
         )
+    if reusable is not None:
+        reused = await storage.reuse(state, principal, reusable, kind="postings_for_seeker")
         if reused is not None:
             return reused
     seeker = convert.seeker_profile(seeker_row.profile)
@@ -194,6 +228,7 @@ async def postings_for_seeker(
         embedding_model=model,
         limit=limit,
         language=language,
+        source=source,
     )
     ranked, candidates, postings = result.ranked, result.candidates, result.postings
     used_radius, radius = result.used_radius, result.radius
@@ -262,8 +297,26 @@ async def postings_for_seeker(
 async def seekers_for_posting(
     state: AppState, principal: Principal, posting_id: UUID, *, limit: int, language: str
 ) -> MatchList:
+    """Read, ranked and stored as postings_for_seeker is."""
+    return await state.replicas.read(
+        lambda source: _seekers_for_posting(
+            state, source, principal, posting_id, limit=limit, language=language
+        ),
+        key_id=principal.key_id,
+    )
+
+
+async def _seekers_for_posting(
+    state: AppState,
+    source: ReadSource,
+    principal: Principal,
+    posting_id: UUID,
+    *,
+    limit: int,
+    language: str,
+) -> MatchList:
     s = state.settings
-    async with state.pool.acquire() as conn:
+    async with source.acquire() as conn:
         model = await serving_model(state, conn, principal.agency_id)
         found = await records_db.get_with_embedding(
             conn, "posting", agency_id=principal.agency_id, record_id=posting_id, model=model
@@ -309,7 +362,7 @@ async def seekers_for_posting(
             model,
             policy_row.version if policy_row else None,
         )
-        reused = await storage.reuse(
+        reusable = await storage.reusable(
             state,
             conn,
             principal,
@@ -319,6 +372,8 @@ async def seekers_for_posting(
             input_hash=input_hash,
             limit=limit,
         )
+    if reusable is not None:
+        reused = await storage.reuse(state, principal, reusable, kind="seekers_for_posting")
         if reused is not None:
             return reused
     # Seeker profiles are personal data: read for this request, never kept in memory.

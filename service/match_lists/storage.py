@@ -11,6 +11,7 @@ import orjson
 
 from service.audit import service as auditing
 from service.auth.permissions import Principal
+from service.kit import replicas
 from service.kit.metrics import LIST_ITEMS
 from service.match_lists import repository as lists_db
 from service.match_lists.presentation import to_response
@@ -28,7 +29,7 @@ def input_hash(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-async def reuse(
+async def reusable(
     state: AppState,
     conn: Any,
     principal: Principal,
@@ -38,15 +39,15 @@ async def reuse(
     posting_id: UUID | None,
     input_hash: str,
     limit: int,
-) -> MatchList | None:
+) -> UUID | None:
     """The newest stored list made from the same input within the freshness window, when
     nothing it was made from changed since (match_lists/repository.reusable_list): answered
-    again instead of storing an identical list (which would flood the review queue). The
-    reuse is audited."""
+    again (`reuse`) instead of storing an identical list (which would flood the review queue).
+    Only reads: `conn` may be a read replica's."""
     fresh = state.settings.match_list_reuse_seconds
     if fresh <= 0:
         return None
-    list_id = await lists_db.reusable_list(
+    list_id: UUID | None = await lists_db.reusable_list(
         conn,
         agency_id=principal.agency_id,
         kind=kind,
@@ -56,9 +57,15 @@ async def reuse(
         fresh_seconds=fresh,
         limit=limit,
     )
-    if list_id is None:
-        return None
-    async with conn.transaction():
+    return list_id
+
+
+async def reuse(
+    state: AppState, principal: Principal, list_id: UUID, *, kind: str
+) -> MatchList | None:
+    """The list found by `reusable`, read from the primary with its audit row (None when it
+    was erased in between)."""
+    async with state.pool.acquire() as conn, conn.transaction():
         found = await lists_db.get_list(conn, agency_id=principal.agency_id, list_id=list_id)
         if found is None:  # erased in between
             return None
@@ -70,6 +77,7 @@ async def reuse(
             subject_id=list_id,
             route=ROUTES[kind],
         )
+    replicas.mark_written()
     stored, items = found
     return to_response(stored, items)
 
@@ -135,5 +143,6 @@ async def persist(
             capacity=capacity,
             **fields,
         )
+    replicas.mark_written()
     LIST_ITEMS.labels(kind).observe(len(items))
     return StoredList(id=list_id, created_at=created_at, capacity=capacity, **fields)

@@ -17,6 +17,7 @@ from service.auth.dependencies import KeyCheck
 from service.auth.permissions import Principal, Role
 from service.kit import idempotency_repository as idempotency_db
 from service.kit.problems import ProblemError, conflict, not_found
+from service.kit.replicas import ReadSource
 from service.privacy import repository as privacy_db
 from service.records import protected_repository as protected_db
 from service.records import repository as records_db
@@ -105,22 +106,37 @@ async def read_with_key(
     check: KeyCheck, kind: Kind, record_id: str
 ) -> tuple[Principal, Row, dict[str, Any] | None]:
     """`read`, with the caller's key looked up in the same query as the record (one round trip
-    instead of two); the key is checked (401, 429, 403, 422, as `authorize` does) before the
-    record is used, and a malformed id is as unknown as a missing one (404) after that."""
+    instead of two), on a read replica when one has the key's own writes; the key is checked
+    (401, 429, 403, 422, as `authorize` does) before the record is used, and a malformed id is
+    as unknown as a missing one (404) after that. An unknown key or record is confirmed by the
+    primary (a key or record created a moment ago)."""
     try:
         wanted: UUID | None = UUID(record_id)
     except ValueError:
         wanted = None
-    async with check.state.pool.acquire() as conn:
-        found, row = await agencies_db.principal_and_record(
-            conn, secret=check.secret, kind=kind, record_id=wanted
-        )
-        granted = False
-        if found is not None and found.role == Role.auditor:  # may the agency's auditors read?
-            granted = await agencies_db.auditor_reads_profiles(conn, agency_id=found.agency_id)
-        principal = check.principal(found, granted=granted)
-        if row is None:
-            raise not_found(kind)
+
+    async def look_up(source: ReadSource) -> tuple[Principal | None, Row | None, bool]:
+        async with source.acquire() as conn:
+            found, row = await agencies_db.principal_and_record(
+                conn, secret=check.secret, kind=kind, record_id=wanted
+            )
+            source.confirm(found is not None and row is not None)
+            granted = False
+            if found is not None:
+                await source.ensure_caught_up(conn, found.key_id)
+                if found.role == Role.auditor:  # may the agency's auditors read?
+                    granted = await agencies_db.auditor_reads_profiles(
+                        conn, agency_id=found.agency_id
+                    )
+        return found, row, granted
+
+    found, row, granted = await check.state.replicas.read(look_up)
+    principal = check.principal(found, granted=granted)
+    if row is None:
+        raise not_found(kind)
+    if kind != "seeker":
+        return principal, row, None
+    async with check.state.pool.acquire() as conn:  # the audited part, on the primary
         return principal, row, await _after_read(conn, principal, kind, row)
 
 

@@ -33,8 +33,11 @@ async def fairness_report(
     quality of the jobs recommended to each group, over a period. Seekers without consent are
     counted as unknown and left out of the ratios."""
     since, until = report_period(from_, to)
-    report = await reporting.fairness_report(
-        state.pool, agency_id=principal.agency_id, since=since, until=until
+    report = await state.replicas.read(  # from a read replica that has the key's own writes
+        lambda source: reporting.fairness_report(
+            source, agency_id=principal.agency_id, since=since, until=until
+        ),
+        key_id=principal.key_id,
     )
     return FairnessReport(period=Period.model_validate({"from": since, "to": until}), **report)
 
@@ -61,12 +64,15 @@ async def market_report(
     opening, Gini of exposure, the share of postings never recommended, Congestion@10,
     Coverage@10 and the relevance job lists gave up for capacity, over a period and per day."""
     since, until = report_period(from_, to)
-    report = await reporting.market_report(
-        state.pool,
-        agency_id=principal.agency_id,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
+    report = await state.replicas.read(  # as the fairness report
+        lambda source: reporting.market_report(
+            source,
+            agency_id=principal.agency_id,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        ),
+        key_id=principal.key_id,
     )
     return MarketReport(period=Period.model_validate({"from": since, "to": until}), **report)

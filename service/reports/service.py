@@ -8,11 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from matching.audit_report import placement_impact, recommendation_quality, selection_impact
 from matching.capacity import congestion_at_k, coverage_at_k, gini
 from matching.features import monthly_amount
+from service.kit.replicas import Acquirer
 from service.records.protected_repository import FIELDS
 from service.reports import repository as reports
 
@@ -27,7 +26,7 @@ def _monthly(salary: dict[str, Any] | None) -> float | None:
 
 
 async def fairness_report(
-    pool: asyncpg.Pool, *, agency_id: UUID, since: datetime, until: datetime
+    pool: Acquirer, *, agency_id: UUID, since: datetime, until: datetime
 ) -> dict[str, Any]:
     """The report's sections, keyed as the API names them."""
     async with pool.acquire() as conn:
@@ -76,7 +75,7 @@ def _open_on(posting: dict[str, Any], day: date) -> bool:
 
 
 async def market_report(
-    pool: asyncpg.Pool,
+    pool: Acquirer,
     *,
     agency_id: UUID,
     since: datetime,

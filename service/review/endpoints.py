@@ -52,16 +52,20 @@ async def list_match_lists(
     ] = None,
 ) -> Page[MatchListSummary]:
     """Your agency's match lists, newest first."""
-    rows, next_cursor = await reviews.list_summaries(
-        state.pool,
-        agency_id=principal.agency_id,
-        seeker_id=seeker_id,
-        posting_id=posting_id,
-        since=from_,
-        until=to,
-        unreviewed=reviewed is False,
-        cursor=cursor,
-        limit=limit,
+    # From a read replica when one has the key's own writes (its own lists among them).
+    rows, next_cursor = await state.replicas.read(
+        lambda source: reviews.list_summaries(
+            source,
+            agency_id=principal.agency_id,
+            seeker_id=seeker_id,
+            posting_id=posting_id,
+            since=from_,
+            until=to,
+            unreviewed=reviewed is False,
+            cursor=cursor,
+            limit=limit,
+        ),
+        key_id=principal.key_id,
     )
     profiles = await reviews.profiles_visible(state.pool, principal)
     return Page[MatchListSummary](

@@ -13,6 +13,7 @@ from service.auth import repository as agencies_db
 from service.auth.permissions import Principal, Role
 from service.kit.pagination import decode_cursor, encode_key, split_page
 from service.kit.problems import FieldError, not_found, validation_problem
+from service.kit.replicas import Acquirer
 from service.match_lists import repository as matches_db
 from service.match_lists.repository import StoredItem, StoredList
 from service.records import repository as records_db
@@ -168,7 +169,7 @@ async def record_outcome(state: AppState, principal: Principal, body: OutcomeIn)
 
 
 async def list_summaries(
-    pool: asyncpg.Pool,
+    pool: Acquirer,
     *,
     agency_id: UUID,
     seeker_id: UUID | None,
@@ -181,7 +182,8 @@ async def list_summaries(
     latest_per_subject: bool = False,
 ) -> tuple[list[reviews_db.ListSummary], str | None]:
     """The agency's lists, newest first, and the cursor to the next page (`latest_per_subject`:
-    only each seeker's or posting's newest list, as the console's review queue shows them)."""
+    only each seeker's or posting's newest list, as the console's review queue shows them).
+    Only reads: `pool` may be a read replica's source."""
     async with pool.acquire() as conn:
         rows = await reviews_db.list_summaries(
             conn,
