@@ -151,7 +151,8 @@ async def posting_candidates(
         # geographic indexes (one per arm of the OR), then sorts the few distances.
         args += bounding_box(lat, lon, radius_km)
         candidates = (
-            "WITH reach AS MATERIALIZED (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            "WITH reach AS MATERIALIZED (SELECT e.posting_id, "
+            "e.embedding <=> $3::vector AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
             "AND (e.remote_allowed OR e.lat IS NULL "
             "OR (NOT e.remote_allowed AND e.lat BETWEEN $8 AND $9 "
@@ -160,10 +161,10 @@ async def posting_candidates(
         )
     else:
         candidates = (
-            "WITH c AS (SELECT e.posting_id, e.embedding <=> $3 AS distance "
+            "WITH c AS (SELECT e.posting_id, e.embedding <=> $3::vector AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
             f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4) "
-            "ORDER BY e.embedding <=> $3 LIMIT $7) "
+            "ORDER BY e.embedding <=> $3::vector LIMIT $7) "
         )
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
@@ -209,7 +210,7 @@ async def lexical_posting_candidates(
         "ORDER BY x DESC, r.id LIMIT $7), "
         f"k AS (SELECT r.id, coalesce({rank}, 0) AS x FROM posting r, q "
         "WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
-        f"SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3) AS cosine, "
+        f"SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
         f"{relevance} AS relevance FROM m "
         "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
         f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
@@ -320,11 +321,11 @@ async def seeker_candidates(
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine, r.profile, "
         f"p.seeker_id IS NOT NULL AS consented, {protected} FROM ("
-        "SELECT e.seeker_id, e.embedding <=> $3 AS distance FROM seeker_embedding e "
+        "SELECT e.seeker_id, e.embedding <=> $3::vector AS distance FROM seeker_embedding e "
         "WHERE e.agency_id = $1 AND e.model = $2 "
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
         f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
-        "ORDER BY e.embedding <=> $3 LIMIT $8) c "
+        "ORDER BY e.embedding <=> $3::vector LIMIT $8) c "
         "JOIN seeker r ON r.id = c.seeker_id "
         "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
         "ORDER BY c.distance, r.id",

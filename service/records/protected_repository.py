@@ -25,7 +25,7 @@ async def put(
         INSERT INTO seeker_protected
             (seeker_id, agency_id, consent, gender, age_band, disability, migrant_background)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (seeker_id) DO UPDATE SET consent = EXCLUDED.consent,
+        ON CONFLICT (agency_id, seeker_id) DO UPDATE SET consent = EXCLUDED.consent,
             gender = EXCLUDED.gender, age_band = EXCLUDED.age_band,
             disability = EXCLUDED.disability, migrant_background = EXCLUDED.migrant_background,
             updated_at = now()

@@ -210,8 +210,8 @@ async def upsert_embeddings(
 ) -> None:
     await conn.executemany(
         f"INSERT INTO {kind}_embedding ({kind}_id, agency_id, model, embedding) "
-        "VALUES ($1, $2, $3, $4) "
-        f"ON CONFLICT ({kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
+        "VALUES ($1, $2, $3, $4::vector) "
+        f"ON CONFLICT (agency_id, {kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
         "created_at = now()",
         [(rid, agency_id, model, vec) for rid, vec in zip(record_ids, vectors, strict=True)],
     )

@@ -1,0 +1,39 @@
+"""How the schema would be distributed with Citus (docs/scale-out.md), in one place.
+
+Every table with an `agency_id` column is a *distributed* table, sharded by `agency_id` and
+co-located with the others, unless it is named below as a reference table. A table without
+`agency_id` must be named below as a reference table (copied to every node) or as a global
+table (kept on the coordinator only), each with its reason. `tests/test_schema_rules.py`
+reads these lists and checks the live schema against them.
+"""
+
+from __future__ import annotations
+
+DISTRIBUTION_COLUMN = "agency_id"
+
+REFERENCE_TABLES: dict[str, str] = {
+    "agency": (
+        "the tenants themselves: every distributed table references it, and a foreign key "
+        "from a distributed table may only point at a reference table or a co-located one"
+    ),
+    "api_key": (
+        "authentication finds a key by the hash of its secret before any agency is known, "
+        "so every node must be able to look it up; a handful of rows per agency, rarely written"
+    ),
+    "console_session": (
+        "the console finds a session by the hash of its cookie before any agency is known, "
+        "and joins it with api_key; written only at sign-in and sign-out"
+    ),
+}
+
+GLOBAL_TABLES: dict[str, str] = {
+    "alembic_version": "the schema version, read and written by migrations on the coordinator",
+}
+
+# Taxonomies (ESCO occupations and skills, the gazetteer) are not tables: they are files read
+# at start-up (seed/, service/embeddings/understanding.py), so every API process holds them and
+# no node needs them. Were they moved into PostgreSQL, they would be reference tables.
+
+# Repository functions that read or write several agencies on purpose, with the reason. Each
+# is a maintenance job or a lookup before the agency is known; none joins two agencies' rows.
+CROSS_AGENCY_QUERIES: dict[str, str] = {}
