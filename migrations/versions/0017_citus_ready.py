@@ -12,7 +12,9 @@ a foreign key on one shard, so each must include the distribution column, `agenc
   rows cannot be attributed afterwards (their postings are gone), and they only live a day to
   tell running processes about deletions, so the few present are removed: run the migration
   with the service stopped, as every migration that rebuilds keys should be (it locks the
-  tables while the keys are built), and each process reads its vectors afresh when it starts.
+  tables while the keys are built), and each process reads its vectors afresh when it starts;
+- `ranking_stop` (one row per agency or posting, kept unique by its two partial indexes, which
+  lead with `agency_id` already) gets a generated `id` for a primary key `(agency_id, id)`.
 
 The old key columns keep a plain (non-unique) index, so a lookup by id alone stays an index
 scan. Which tables are distributed and which are reference tables: service/kit/distribution.py,
@@ -120,6 +122,11 @@ def upgrade() -> None:
     )
     op.execute(_mark_deleted_function(with_agency=True))
 
+    op.execute("ALTER TABLE ranking_stop ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()")
+    op.execute(
+        "ALTER TABLE ranking_stop ADD CONSTRAINT ranking_stop_pkey PRIMARY KEY (agency_id, id)"
+    )
+
     for table, name, *_ in _FOREIGN_KEYS:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for table, name, kind, old, new in _KEYS:
@@ -147,6 +154,7 @@ def downgrade() -> None:
             f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
             f"REFERENCES {parent} ({parent_column}) ON DELETE CASCADE"
         )
+    op.execute("ALTER TABLE ranking_stop DROP COLUMN id")
     op.execute(_mark_deleted_function(with_agency=False))
     op.execute("ALTER TABLE posting_vector_deleted DROP CONSTRAINT posting_vector_deleted_pkey")
     op.execute("ALTER TABLE posting_vector_deleted DROP COLUMN agency_id")

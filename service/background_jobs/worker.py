@@ -60,7 +60,12 @@ class Progress:
     async def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None:
         async with self.state.pool.acquire() as conn:
             cancel = await jobs_db.progress(
-                conn, job_id=self.job.id, done=done, total=total, phase=phase
+                conn,
+                agency_id=self.job.agency_id,
+                job_id=self.job.id,
+                done=done,
+                total=total,
+                phase=phase,
             )
         if cancel:
             raise JobCancelled

@@ -189,12 +189,13 @@ async def demand(conn: asyncpg.Connection, *, agency_id: UUID, since: datetime) 
 
 
 async def list_items(
-    conn: asyncpg.Connection, *, list_ids: Sequence[UUID]
+    conn: asyncpg.Connection, *, agency_id: UUID, list_ids: Sequence[UUID]
 ) -> list[tuple[UUID, UUID, float]]:
     """(list, posting, score) of the items of lists that kept no candidates."""
     rows = await conn.fetch(
         "SELECT match_list_id, posting_id, score FROM match_item "
-        "WHERE match_list_id = ANY($1::uuid[])",
+        "WHERE agency_id = $1 AND match_list_id = ANY($2::uuid[])",
+        agency_id,
         list(list_ids),
     )
     return [(r["match_list_id"], r["posting_id"], r["score"]) for r in rows]

@@ -36,4 +36,17 @@ GLOBAL_TABLES: dict[str, str] = {
 
 # Repository functions that read or write several agencies on purpose, with the reason. Each
 # is a maintenance job or a lookup before the agency is known; none joins two agencies' rows.
-CROSS_AGENCY_QUERIES: dict[str, str] = {}
+CROSS_AGENCY_QUERIES: dict[str, str] = {
+    "service/background_jobs/repository.py:reap_stale": (
+        "maintenance: requeues or fails the jobs of every agency whose worker stopped beating"
+    ),
+    "service/health/repository.py:queue_by_kind": (
+        "monitoring: the queue depth and age per job kind, summed over agencies, for /metrics"
+    ),
+    "service/kit/idempotency_repository.py:sweep": (
+        "maintenance: deletes the expired idempotency keys of every agency"
+    ),
+    "service/match_lists/candidates_repository.py:active_posting_profiles": (
+        "start-up: warms the process's posting cache, which serves every agency, page by page"
+    ),
+}

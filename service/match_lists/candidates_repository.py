@@ -235,7 +235,7 @@ async def lexical_posting_candidates(
 
 
 async def profiles_of(
-    conn: asyncpg.Connection, kind: str, ids: list[UUID]
+    conn: asyncpg.Connection, kind: str, *, agency_id: UUID, ids: list[UUID]
 ) -> list[tuple[UUID, int, dict[str, Any]]]:
     """(id, version, profile) of the candidates of `kind` that still exist. Read after retrieval
     rather than joined to it: the retrieval query then carries no profiles through its sort,
@@ -243,7 +243,9 @@ async def profiles_of(
     free text out in SQL (`profile - 'description'`) costs more than sending it."""
     table = {"posting": "posting", "seeker": "seeker"}[kind]  # never from input
     rows = await conn.fetch(
-        f"SELECT id, version, profile FROM {table} WHERE id = ANY($1::uuid[])", ids
+        f"SELECT id, version, profile FROM {table} WHERE agency_id = $1 AND id = ANY($2::uuid[])",
+        agency_id,
+        ids,
     )
     return [(r["id"], r["version"], r["profile"]) for r in rows]
 

@@ -54,7 +54,7 @@ async def _widened_radius(
 
 
 async def _posting_profiles(
-    state: AppState, candidates: list[candidates_db.Candidate]
+    state: AppState, agency_id: UUID, candidates: list[candidates_db.Candidate]
 ) -> tuple[list[candidates_db.Candidate], list[PostingProfile]]:
     """The candidates' profiles, converted; from memory where the version is current, else
     read in one query (converted after its connection is back in the pool). A posting deleted
@@ -64,7 +64,9 @@ async def _posting_profiles(
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
         async with state.pool.acquire() as conn:
-            rows = await candidates_db.profiles_of(conn, "posting", missing)
+            rows = await candidates_db.profiles_of(
+                conn, "posting", agency_id=agency_id, ids=missing
+            )
         for record_id, version, profile in rows:
             found[record_id] = cache.put(record_id, version, profile)
     kept = [c for c in candidates if c.id in found]

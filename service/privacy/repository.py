@@ -11,10 +11,14 @@ import asyncpg
 AUDIT_EXPORT_LIMIT = 10_000
 
 
-async def embedding_models(conn: asyncpg.Connection, *, seeker_id: UUID) -> list[dict[str, Any]]:
+async def embedding_models(
+    conn: asyncpg.Connection, *, agency_id: UUID, seeker_id: UUID
+) -> list[dict[str, Any]]:
     """Which models embedded the seeker's profile, and when (never the vectors)."""
     rows = await conn.fetch(
-        "SELECT model, created_at FROM seeker_embedding WHERE seeker_id = $1 ORDER BY model",
+        "SELECT model, created_at FROM seeker_embedding WHERE agency_id = $1 AND seeker_id = $2 "
+        "ORDER BY model",
+        agency_id,
         seeker_id,
     )
     return [dict(r) for r in rows]

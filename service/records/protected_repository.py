@@ -37,10 +37,13 @@ async def put(
     )
 
 
-async def get(conn: asyncpg.Connection, *, seeker_id: UUID) -> dict[str, Any] | None:
+async def get(
+    conn: asyncpg.Connection, *, agency_id: UUID, seeker_id: UUID
+) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT consent, gender, age_band, disability, migrant_background "
-        "FROM seeker_protected WHERE seeker_id = $1",
+        "FROM seeker_protected WHERE agency_id = $1 AND seeker_id = $2",
+        agency_id,
         seeker_id,
     )
     if row is None:

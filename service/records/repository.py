@@ -218,10 +218,12 @@ async def upsert_embeddings(
 
 
 async def embedding_of(
-    conn: asyncpg.Connection, kind: Kind, *, record_id: UUID, model: str
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID, model: str
 ) -> np.ndarray | None:
     value = await conn.fetchval(
-        f"SELECT embedding FROM {kind}_embedding WHERE {kind}_id = $1 AND model = $2",
+        f"SELECT embedding FROM {kind}_embedding "
+        f"WHERE agency_id = $1 AND {kind}_id = $2 AND model = $3",
+        agency_id,
         record_id,
         model,
     )

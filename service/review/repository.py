@@ -90,9 +90,13 @@ async def insert_decision(
     return Decision(**dict(row))
 
 
-async def decisions_for_list(conn: asyncpg.Connection, *, match_list_id: UUID) -> list[Decision]:
+async def decisions_for_list(
+    conn: asyncpg.Connection, *, agency_id: UUID, match_list_id: UUID
+) -> list[Decision]:
     rows = await conn.fetch(
-        f"SELECT {_DECISION} FROM decision WHERE match_list_id = $1 ORDER BY created_at, id",
+        f"SELECT {_DECISION} FROM decision WHERE agency_id = $1 AND match_list_id = $2 "
+        "ORDER BY created_at, id",
+        agency_id,
         match_list_id,
     )
     return [Decision(**dict(r)) for r in rows]

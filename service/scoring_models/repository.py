@@ -110,9 +110,11 @@ async def active_model_id(conn: asyncpg.Connection, *, agency_id: UUID) -> UUID 
     )
 
 
-async def artifact_of(conn: asyncpg.Connection, *, model_id: UUID) -> dict[str, Any] | None:
+async def artifact_of(
+    conn: asyncpg.Connection, *, agency_id: UUID, model_id: UUID
+) -> dict[str, Any] | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT artifact FROM scoring_model WHERE id = $1", model_id
+        "SELECT artifact FROM scoring_model WHERE agency_id = $1 AND id = $2", agency_id, model_id
     )
 
 
