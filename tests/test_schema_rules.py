@@ -11,10 +11,13 @@ Read from the live schema, migrated to head on the embedded PostgreSQL:
 Read from the source (`service/**/*repository.py`):
 - every parameter compared with or stored in a vector is cast (`$n::vector`): Citus plans a
   distributed query without the type the extension would infer for an uncast parameter;
-- every query on a distributed table names `agency_id` (it filters or joins on it), unless the
-  function is listed in `CROSS_AGENCY_QUERIES` with its reason. A heuristic, not a proof that no
-  query joins two agencies: the composite foreign keys make rows of two agencies unable to
-  point at each other, and this keeps new queries from forgetting the agency.
+- every query on a distributed table compares `agency_id` with a parameter (or, an INSERT,
+  writes it), unless the function is listed in `CROSS_AGENCY_QUERIES` with its reason;
+- every join of a distributed table, and every subquery reading one, matches rows on
+  `agency_id` (co-located joins, never two agencies' rows together).
+These two are heuristics read from the text, not a proof that no query joins two agencies; the
+composite foreign keys make rows of two agencies unable to point at each other, and these
+checks keep new queries from forgetting the agency.
 
 Each checker is also run on a deliberately wrong example, so that it is seen to fail.
 """
@@ -370,10 +373,20 @@ def test_the_vector_cast_check_finds_uncast_parameters() -> None:
     )
 
 
+# `agency_id` compared with a parameter (`agency_id = $1`, `agency_id = ANY($2)`), or among the
+# columns an INSERT writes. A column merely selected, or only joined on (`= k.agency_id`), does
+# not count: then the query is not held to one agency's shard.
+_NAMES_AGENCY = re.compile(
+    rf"{AGENCY}\s*=\s*(?:\$\d+|ANY\s*\(\s*\$\d+)|\$\d+\s*=\s*[\w.]*\b{AGENCY}\b"
+    rf"|INSERT\s+INTO\s+[\w{{}}]+\s*\([^)]*\b{AGENCY}\b",
+    re.I,
+)
+
+
 def queries_without_agency(sql_by_place: dict[str, str], distributed: set[str]) -> list[str]:
-    """Places whose SQL reads or writes a distributed table without naming `agency_id`. A
-    table name made in Python (`{kind}_embedding`) counts as distributed when some distributed
-    table fits it."""
+    """Places whose SQL reads or writes a distributed table without comparing `agency_id` with
+    a parameter (or, for an INSERT, writing it). A table name made in Python (`{kind}_embedding`)
+    counts as distributed when some distributed table fits it."""
 
     def is_distributed(name: str) -> bool:
         if "{" not in name:
@@ -384,8 +397,69 @@ def queries_without_agency(sql_by_place: dict[str, str], distributed: set[str]) 
     return sorted(
         place
         for place, sql in sql_by_place.items()
-        if AGENCY not in sql and any(is_distributed(t) for t in _TABLE_REFERENCE.findall(sql))
+        if not _NAMES_AGENCY.search(sql)
+        and any(is_distributed(t) for t in _TABLE_REFERENCE.findall(sql))
     )
+
+
+# `JOIN table alias ON condition` and a subquery's `(SELECT ... FROM table alias WHERE condition`,
+# the condition up to the next clause or closing parenthesis.
+_JOIN = re.compile(
+    r"\bJOIN\s+([a-z_{}]+)\s+(?:AS\s+)?([a-z_]\w*)\s+ON\s+(.*?)"
+    r"(?=\b(?:LEFT|RIGHT|FULL|INNER|CROSS|JOIN|WHERE|GROUP|ORDER|LIMIT|UNION)\b|\)|$)",
+    re.I | re.S,
+)
+_SUBQUERY = re.compile(
+    r"\(\s*SELECT\b(?:[^()]|\([^()]*\))*?\bFROM\s+([a-z_{}]+)\s+(?:AS\s+)?([a-z_]\w*)\s+WHERE\s+(.*?)"
+    r"(?=\b(?:GROUP|ORDER|LIMIT)\b|\)|$)",
+    re.I | re.S,
+)
+
+
+def joins_without_agency(sql_by_place: dict[str, str], distributed: set[str]) -> list[str]:
+    """'place: table alias' for each distributed table joined (or read by a subquery) on a
+    condition without `agency_id`: Citus joins co-located tables shard by shard only when
+    their rows are matched on the distribution column."""
+
+    def is_distributed(name: str) -> bool:
+        if "{" not in name:
+            return name in distributed
+        pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
+        return any(pattern.match(t) for t in distributed)
+
+    found = []
+    for place, sql in sql_by_place.items():
+        for pattern in (_JOIN, _SUBQUERY):
+            for table, alias, condition in pattern.findall(sql):
+                if is_distributed(table) and AGENCY not in condition:
+                    found.append(f"{place}: {table} {alias}")
+    return sorted(found)
+
+
+def test_joins_of_distributed_tables_carry_the_agency(database_url: str) -> None:
+    distributed = asyncio.run(_distributed_tables(database_url))
+    sql = {p: s for p, s in _all_sql().items() if p not in CROSS_AGENCY_QUERIES}
+    assert joins_without_agency(sql, distributed) == []
+
+
+def test_the_join_check_finds_a_join_without_the_agency() -> None:
+    source = """
+async def good(conn, agency_id):
+    return await conn.fetch(
+        "SELECT 1 FROM match_list l JOIN match_item i ON i.agency_id = l.agency_id "
+        "AND i.match_list_id = l.id LEFT JOIN seeker s ON s.agency_id = i.agency_id "
+        "AND s.id = i.seeker_id WHERE l.agency_id = $1", agency_id)
+
+async def bad(conn, agency_id):
+    return await conn.fetch(
+        "SELECT EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = l.id) "
+        "FROM match_list l LEFT JOIN seeker s ON s.id = l.seeker_id WHERE l.agency_id = $1",
+        agency_id)
+"""
+    found = joins_without_agency(
+        sql_by_function(source), {"match_list", "match_item", "seeker", "decision"}
+    )
+    assert found == ["bad: decision d", "bad: seeker s"]
 
 
 async def _distributed_tables(url: str) -> set[str]:
@@ -430,8 +504,18 @@ async def vectors(conn, kind, record_id):
 
 async def version(conn):
     return await conn.fetchval("SELECT version_num FROM alembic_version")
+
+async def agencies(conn):
+    return await conn.fetch("SELECT DISTINCT agency_id FROM seeker")
+
+async def joined_only(conn, name):
+    return await conn.fetch(
+        "SELECT s.id FROM agency a JOIN seeker s ON s.agency_id = a.id WHERE a.name = $1", name)
+
+async def insert(conn, agency_id):
+    await conn.execute("INSERT INTO seeker (id, agency_id) VALUES ($1, $2)", uuid4(), agency_id)
 '''
     found = queries_without_agency(
         sql_by_function(source), {"seeker", "posting", "seeker_embedding"}
     )
-    assert found == ["by_id", "vectors"]
+    assert found == ["agencies", "by_id", "joined_only", "vectors"]

@@ -107,7 +107,12 @@ def cmd_retention_apply(args: argparse.Namespace) -> None:
             result = await retain(pool, job, progress)
             async with pool.acquire() as conn:
                 await jobs_db.finish(
-                    conn, job_id=job.id, status="succeeded", result=result, error=None
+                    conn,
+                    agency_id=job.agency_id,
+                    job_id=job.id,
+                    status="succeeded",
+                    result=result,
+                    error=None,
                 )
             print(json.dumps(result))
 

@@ -150,6 +150,7 @@ async def checkpoint(
 async def finish(
     conn: asyncpg.Connection,
     *,
+    agency_id: UUID,
     job_id: UUID,
     status: str,
     done: int | None = None,
@@ -160,12 +161,13 @@ async def finish(
         # params go: an import's records must not outlive it (nor an erasure)
         f"UPDATE job SET status = $2, done = coalesce($3, done), result = coalesce($4, result), "
         f"error = $5, params = '{{}}'::jsonb, finished_at = now(), heartbeat_at = now() "
-        f"WHERE id = $1 RETURNING {_COLS}",
+        f"WHERE id = $1 AND agency_id = $6 RETURNING {_COLS}",
         job_id,
         status,
         done,
         result,
         error,
+        agency_id,
     )
     return Job(**dict(row))
 

@@ -102,7 +102,14 @@ async def run_one(state: AppState, worker: str, *, handlers: Mapping[str, Handle
     else:
         status, error = "succeeded", None
     async with state.pool.acquire() as conn:
-        await jobs_db.finish(conn, job_id=job.id, status=status, result=result, error=error)
+        await jobs_db.finish(
+            conn,
+            agency_id=job.agency_id,
+            job_id=job.id,
+            status=status,
+            result=result,
+            error=error,
+        )
     return True
 
 

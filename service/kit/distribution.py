@@ -37,16 +37,44 @@ GLOBAL_TABLES: dict[str, str] = {
 # Repository functions that read or write several agencies on purpose, with the reason. Each
 # is a maintenance job or a lookup before the agency is known; none joins two agencies' rows.
 CROSS_AGENCY_QUERIES: dict[str, str] = {
+    "service/audit/repository.py:agencies_with_chains": (
+        "maintenance: the agencies whose audit chain the periodic verification walks"
+    ),
+    "service/auth/repository.py:principal_and_record": (
+        "one agency, but named by the key (a reference table) rather than by a parameter: "
+        "the key and the record in one round trip; under Citus it reaches every shard, so "
+        "there it would be two queries (docs/scale-out.md)"
+    ),
+    "service/background_jobs/repository.py:claim": (
+        "the job queue: a worker takes the oldest queued job of any agency (docs/scale-out.md: "
+        "under Citus this is a multi-shard UPDATE with a subquery, to be split in two)"
+    ),
     "service/background_jobs/repository.py:reap_stale": (
         "maintenance: requeues or fails the jobs of every agency whose worker stopped beating"
     ),
+    "service/capacity/repository.py:balanced_agencies": (
+        "maintenance: the agencies whose capacity policy needs the periodic price job"
+    ),
+    "service/embeddings/repository.py:active_posting_vectors": (
+        "start-up: loads the posting vectors of every agency into the process's memory"
+    ),
+    "service/embeddings/repository.py:posting_vectors_changed": (
+        "the change feed of the in-memory posting vectors, which serve every agency (reads "
+        "transaction ids: one PostgreSQL only, docs/scale-out.md)"
+    ),
     "service/health/repository.py:queue_by_kind": (
         "monitoring: the queue depth and age per job kind, summed over agencies, for /metrics"
+    ),
+    "service/health/repository.py:live_models": (
+        "monitoring: the scoring model each agency ranks with, for /metrics"
     ),
     "service/kit/idempotency_repository.py:sweep": (
         "maintenance: deletes the expired idempotency keys of every agency"
     ),
     "service/match_lists/candidates_repository.py:active_posting_profiles": (
         "start-up: warms the process's posting cache, which serves every agency, page by page"
+    ),
+    "service/records/repository.py:agencies_missing_embeddings": (
+        "maintenance: the agencies with records still to embed after a model switch"
     ),
 }

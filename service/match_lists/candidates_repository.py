@@ -26,7 +26,8 @@ ACTIVE = "(e.valid_through IS NULL OR e.valid_through > now())"
 # The candidates `c` (posting_id, distance) joined to their postings, nearest first.
 _POSTINGS_OF_C = (
     "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine "
-    "FROM c JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id"
+    "FROM c JOIN posting r ON r.agency_id = $1 AND r.id = c.posting_id "
+    "ORDER BY c.distance, r.id"
 )
 _KM_PER_DEGREE = 111.2
 
@@ -212,7 +213,7 @@ async def lexical_posting_candidates(
         "WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
         f"SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
         f"{relevance} AS relevance FROM m "
-        "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
+        "JOIN posting_embedding e ON e.agency_id = $1 AND e.posting_id = m.id AND e.model = $2 "
         f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
         agency_id,
         model,
@@ -328,7 +329,7 @@ async def seeker_candidates(
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
         f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
         "ORDER BY e.embedding <=> $3::vector LIMIT $8) c "
-        "JOIN seeker r ON r.id = c.seeker_id "
+        "JOIN seeker r ON r.agency_id = $1 AND r.id = c.seeker_id "
         "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
         "ORDER BY c.distance, r.id",
         agency_id,

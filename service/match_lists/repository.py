@@ -207,7 +207,7 @@ async def reusable_list(
         f"AND NOT EXISTS (SELECT 1 FROM {candidates} r WHERE r.agency_id = $1 "
         f"AND r.updated_at > l.created_at - interval '{WRITE_SLACK}') "
         f"{expiry}"
-        "AND (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) "
+        "AND (SELECT count(*) FROM match_item i WHERE i.agency_id = $1 AND i.match_list_id = l.id) "
         "= least($7, l.candidates_considered) "
         "ORDER BY l.created_at DESC LIMIT 1",
         agency_id,
