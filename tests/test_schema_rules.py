@@ -519,3 +519,13 @@ async def insert(conn, agency_id):
         sql_by_function(source), {"seeker", "posting", "seeker_embedding"}
     )
     assert found == ["agencies", "by_id", "joined_only", "vectors"]
+
+
+def test_the_scale_out_guide_distributes_every_table(database_url: str) -> None:
+    """docs/scale-out.md's statements name every distributed and reference table as such."""
+    guide = (ROOT / "docs" / "scale-out.md").read_text()
+    distributed = asyncio.run(_distributed_tables(database_url))
+    said_distributed = set(re.findall(r"create_distributed_table\('(\w+)', 'agency_id'", guide))
+    said_reference = set(re.findall(r"create_reference_table\('(\w+)'\)", guide))
+    assert said_distributed == distributed
+    assert said_reference == set(REFERENCE_TABLES)
