@@ -89,7 +89,8 @@ def _citus_ready_parent() -> str:
 
 
 _TENANT_ROWS = """
-INSERT INTO agency (id, name) VALUES ($1, 'Agency A ' || $1::text), ($2, 'Agency B ' || $2::text);
+INSERT INTO agency (id, name) VALUES
+    ($1, 'Agency A ' || $1::uuid::text), ($2, 'Agency B ' || $2::uuid::text);
 INSERT INTO seeker (id, agency_id, external_id, profile) VALUES
     ('00000000-0000-0000-0000-0000000000a1', $1, 'S-1', '{}');
 INSERT INTO posting (id, agency_id, external_id, profile) VALUES
@@ -118,7 +119,7 @@ INSERT INTO outcome (id, agency_id, seeker_id, posting_id, outcome, created_by) 
     (gen_random_uuid(), $1, '00000000-0000-0000-0000-0000000000a1',
      '00000000-0000-0000-0000-0000000000b1', 'hired', gen_random_uuid());
 INSERT INTO scoring_model (id, agency_id, version, kind, artifact, report) VALUES
-    ('00000000-0000-0000-0000-0000000000d1', $1, '1', 'logistic', '{}', '{}');
+    ('00000000-0000-0000-0000-0000000000d1', $1, '1', 'linear', '{}', '{}');
 INSERT INTO model_activation (agency_id, model_id) VALUES
     ($1, '00000000-0000-0000-0000-0000000000d1');
 INSERT INTO job (id, agency_id, kind) VALUES (gen_random_uuid(), $2, 'import');
@@ -148,9 +149,12 @@ async def _run(url: str, sql: str, *args: object) -> None:
     try:
         async with conn.transaction():
             for statement in filter(str.strip, sql.split(";")):
-                # each statement gets only the parameters it uses
+                # each statement gets only the parameters it uses, numbered from $1
                 used = sorted({int(n) for n in re.findall(r"\$(\d+)", statement)})
-                await conn.execute(statement, *[args[n - 1] for n in used])
+                renumbered = statement
+                for position, number in enumerate(used, start=1):
+                    renumbered = re.sub(rf"\${number}\b", f"${position}", renumbered)
+                await conn.execute(renumbered, *[args[n - 1] for n in used])
     finally:
         await conn.close()
 
