@@ -328,9 +328,12 @@ class OccupationNormaliser:
             else label_cache_path(cache_dir, self.embedder.name, self.taxonomy)
         )
         if path is not None and path.is_file():
-            loaded = np.load(path, allow_pickle=False)
+            # Mapped read-only, not read: the pages are the file's, held once by the kernel
+            # however many worker processes map it (the file is replaced whole, never
+            # rewritten in place).
+            loaded = np.load(path, mmap_mode="r", allow_pickle=False)
             if loaded.shape == (len(texts), self.embedder.dimension):
-                return np.asarray(loaded, dtype=np.float32)
+                return np.asarray(loaded, dtype=np.float32)  # float32 already: no copy
             log.warning("ignoring %s: shape %s does not fit", path, loaded.shape)
         started = time.perf_counter()
         vectors = np.asarray(self.embedder.encode(texts), dtype=np.float32)

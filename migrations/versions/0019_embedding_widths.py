@@ -8,14 +8,14 @@ names it in its WHERE clause (`vector_dims(...) = n`), which lets the planner us
 Rebuilding the indexes takes a few minutes per 100k vectors.
 
 Revision ID: 0019_embedding_widths
-Revises: 0016_console_sessions
+Revises: 0017_citus_ready
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0019_embedding_widths"
-down_revision = "0016_console_sessions"
+down_revision = "0017_citus_ready"
 branch_labels = None
 depends_on = None
 
@@ -30,7 +30,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {kind}_embedding ALTER COLUMN embedding TYPE vector")
         for width in WIDTHS:
             op.execute(
-                f"CREATE INDEX {kind}_embedding_hnsw_{width}_idx ON {kind}_embedding "
+                f"CREATE INDEX IF NOT EXISTS {kind}_embedding_hnsw_{width}_idx ON {kind}_embedding "
                 f"USING hnsw ((embedding::vector({width})) vector_cosine_ops) "
                 "WITH (m = 32, ef_construction = 128) "
                 f"WHERE vector_dims(embedding) = {width}"

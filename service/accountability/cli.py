@@ -95,12 +95,24 @@ def cmd_retention_apply(args: argparse.Namespace) -> None:
                 done: int, total: int | None = None, phase: str | None = None
             ) -> None:
                 async with pool.acquire() as conn:
-                    await jobs_db.progress(conn, job_id=job.id, done=done, total=total, phase=phase)
+                    await jobs_db.progress(
+                        conn,
+                        agency_id=job.agency_id,
+                        job_id=job.id,
+                        done=done,
+                        total=total,
+                        phase=phase,
+                    )
 
             result = await retain(pool, job, progress)
             async with pool.acquire() as conn:
                 await jobs_db.finish(
-                    conn, job_id=job.id, status="succeeded", result=result, error=None
+                    conn,
+                    agency_id=job.agency_id,
+                    job_id=job.id,
+                    status="succeeded",
+                    result=result,
+                    error=None,
                 )
             print(json.dumps(result))
 

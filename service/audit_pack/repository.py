@@ -21,14 +21,19 @@ async def candidates(
     contacted them from that list, and whether the pair ended in a hire."""
     rows = await conn.fetch(
         f"SELECT l.id AS list_id, i.rank, {_ATTRS}, "
-        "EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = i.match_list_id "
+        "EXISTS (SELECT 1 FROM decision d WHERE d.agency_id = i.agency_id "
+        "AND d.match_list_id = i.match_list_id "
         "AND d.rank = i.rank AND d.action = 'shortlist') AS shortlisted, "
-        "EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = i.match_list_id "
+        "EXISTS (SELECT 1 FROM decision d WHERE d.agency_id = i.agency_id "
+        "AND d.match_list_id = i.match_list_id "
         "AND d.rank = i.rank AND d.action = 'contact') AS contacted, "
-        "EXISTS (SELECT 1 FROM outcome o WHERE o.seeker_id = i.seeker_id "
+        "EXISTS (SELECT 1 FROM outcome o WHERE o.agency_id = i.agency_id "
+        "AND o.seeker_id = i.seeker_id "
         "AND o.posting_id = i.posting_id AND o.outcome = 'hired') AS hired "
-        "FROM match_list l JOIN match_item i ON i.match_list_id = l.id "
-        "LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent "
+        "FROM match_list l "
+        "JOIN match_item i ON i.agency_id = l.agency_id AND i.match_list_id = l.id "
+        "LEFT JOIN seeker_protected p ON p.agency_id = i.agency_id AND p.seeker_id = i.seeker_id "
+        "AND p.consent "
         f"WHERE {_PERIOD} AND l.kind = 'seekers_for_posting' ORDER BY l.id, i.rank",
         agency_id,
         since,
@@ -71,7 +76,7 @@ async def decisions(
     rows = await conn.fetch(
         "SELECT d.match_list_id AS list_id, d.rank, d.action, d.new_rank, "
         "coalesce(d.acted_by, 'key:' || d.created_by::text) AS person "
-        "FROM decision d JOIN match_list l ON l.id = d.match_list_id "
+        "FROM decision d JOIN match_list l ON l.agency_id = d.agency_id AND l.id = d.match_list_id "
         f"WHERE {_PERIOD} ORDER BY d.created_at",
         agency_id,
         since,
@@ -121,7 +126,8 @@ async def seeker_counts(conn: asyncpg.Connection, *, agency_id: UUID) -> dict[st
                    AS no_languages,
                count(*) FILTER (WHERE p.consent) AS consented,
                count(*) FILTER (WHERE NOT s.personalised_ranking) AS opted_out
-        FROM seeker s LEFT JOIN seeker_protected p ON p.seeker_id = s.id
+        FROM seeker s
+        LEFT JOIN seeker_protected p ON p.agency_id = s.agency_id AND p.seeker_id = s.id
         WHERE s.agency_id = $1
         """,
         agency_id,

@@ -101,6 +101,7 @@ async def claim(
 async def progress(
     conn: asyncpg.Connection,
     *,
+    agency_id: UUID,
     job_id: UUID,
     done: int,
     total: int | None = None,
@@ -109,39 +110,47 @@ async def progress(
     """Record progress and beat the heart; returns whether cancellation was requested."""
     cancel = await conn.fetchval(
         "UPDATE job SET done = $2, total = coalesce($3, total), phase = coalesce($4, phase), "
-        "heartbeat_at = now() WHERE id = $1 RETURNING cancel_requested",
+        "heartbeat_at = now() WHERE id = $1 AND agency_id = $5 RETURNING cancel_requested",
         job_id,
         done,
         total,
         phase,
+        agency_id,
     )
     return bool(cancel)
 
 
-async def cancel_requested(conn: asyncpg.Connection, *, job_id: UUID) -> bool:
+async def cancel_requested(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> bool:
     """Lock the job's row until the transaction ends and say whether cancel was asked: what the
     transaction then writes is either all before a cancel, or the cancel waits for it."""
     return bool(
-        await conn.fetchval("SELECT cancel_requested FROM job WHERE id = $1 FOR UPDATE", job_id)
+        await conn.fetchval(
+            "SELECT cancel_requested FROM job WHERE id = $1 AND agency_id = $2 FOR UPDATE",
+            job_id,
+            agency_id,
+        )
     )
 
 
 async def checkpoint(
-    conn: asyncpg.Connection, *, job_id: UUID, done: int, result: dict[str, Any]
+    conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID, done: int, result: dict[str, Any]
 ) -> None:
     """Progress and partial result, written in the transaction of the work they describe, so
     that a job resumed after a crash knows exactly what was done."""
     await conn.execute(
-        "UPDATE job SET done = $2, result = $3, heartbeat_at = now() WHERE id = $1",
+        "UPDATE job SET done = $2, result = $3, heartbeat_at = now() "
+        "WHERE id = $1 AND agency_id = $4",
         job_id,
         done,
         result,
+        agency_id,
     )
 
 
 async def finish(
     conn: asyncpg.Connection,
     *,
+    agency_id: UUID,
     job_id: UUID,
     status: str,
     done: int | None = None,
@@ -152,12 +161,13 @@ async def finish(
         # params go: an import's records must not outlive it (nor an erasure)
         f"UPDATE job SET status = $2, done = coalesce($3, done), result = coalesce($4, result), "
         f"error = $5, params = '{{}}'::jsonb, finished_at = now(), heartbeat_at = now() "
-        f"WHERE id = $1 RETURNING {_COLS}",
+        f"WHERE id = $1 AND agency_id = $6 RETURNING {_COLS}",
         job_id,
         status,
         done,
         result,
         error,
+        agency_id,
     )
     return Job(**dict(row))
 

@@ -60,7 +60,12 @@ class Progress:
     async def __call__(self, done: int, total: int | None = None, phase: str | None = None) -> None:
         async with self.state.pool.acquire() as conn:
             cancel = await jobs_db.progress(
-                conn, job_id=self.job.id, done=done, total=total, phase=phase
+                conn,
+                agency_id=self.job.agency_id,
+                job_id=self.job.id,
+                done=done,
+                total=total,
+                phase=phase,
             )
         if cancel:
             raise JobCancelled
@@ -97,7 +102,14 @@ async def run_one(state: AppState, worker: str, *, handlers: Mapping[str, Handle
     else:
         status, error = "succeeded", None
     async with state.pool.acquire() as conn:
-        await jobs_db.finish(conn, job_id=job.id, status=status, result=result, error=error)
+        await jobs_db.finish(
+            conn,
+            agency_id=job.agency_id,
+            job_id=job.id,
+            status=status,
+            result=result,
+            error=error,
+        )
     return True
 
 

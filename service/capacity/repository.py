@@ -147,7 +147,8 @@ async def candidate_capacity(
     rows = await conn.fetch(
         """
         SELECT c.id AS posting_id, coalesce(pp.price, 0) AS price, pp.exposure,
-            (SELECT count(*) FROM outcome o WHERE o.posting_id = c.id AND o.outcome = 'applied'
+            (SELECT count(*) FROM outcome o WHERE o.agency_id = $1 AND o.posting_id = c.id
+                AND o.outcome = 'applied'
                 AND o.created_at >= now() - make_interval(days => $4))::int AS applications
         FROM unnest($2::uuid[]) AS c(id)
         LEFT JOIN posting_price pp
@@ -189,12 +190,13 @@ async def demand(conn: asyncpg.Connection, *, agency_id: UUID, since: datetime) 
 
 
 async def list_items(
-    conn: asyncpg.Connection, *, list_ids: Sequence[UUID]
+    conn: asyncpg.Connection, *, agency_id: UUID, list_ids: Sequence[UUID]
 ) -> list[tuple[UUID, UUID, float]]:
     """(list, posting, score) of the items of lists that kept no candidates."""
     rows = await conn.fetch(
         "SELECT match_list_id, posting_id, score FROM match_item "
-        "WHERE match_list_id = ANY($1::uuid[])",
+        "WHERE agency_id = $1 AND match_list_id = ANY($2::uuid[])",
+        agency_id,
         list(list_ids),
     )
     return [(r["match_list_id"], r["posting_id"], r["score"]) for r in rows]
@@ -208,7 +210,7 @@ async def exposure(
     rows = await conn.fetch(
         """
         SELECT i.posting_id, sum(1.0 / log(2, i.rank + 1))::float8 AS exposure
-        FROM match_item i JOIN match_list l ON l.id = i.match_list_id
+        FROM match_item i JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id
         WHERE l.agency_id = $1 AND l.kind = 'postings_for_seeker' AND l.created_at >= $2
         GROUP BY i.posting_id
         """,
@@ -262,7 +264,7 @@ async def store_prices(
         SELECT $1, $2, t.posting_id, t.price, t.exposure, t.applications, t.openings
         FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::int[], $7::int[])
             AS t(posting_id, price, exposure, applications, openings)
-        JOIN posting p ON p.id = t.posting_id
+        JOIN posting p ON p.agency_id = $1 AND p.id = t.posting_id
         """,
         agency_id,
         version,

@@ -159,7 +159,11 @@ async def rebalance(state: AppState, job: Job, progress: Progress) -> dict[str, 
         postings = await capacity_db.market_postings(conn, agency_id=agency_id)
         demand = await capacity_db.demand(conn, agency_id=agency_id, since=since)
         without = [d.list_id for d in demand if d.candidates is None]
-        items = await capacity_db.list_items(conn, list_ids=without) if without else []
+        items = (
+            await capacity_db.list_items(conn, agency_id=agency_id, list_ids=without)
+            if without
+            else []
+        )
         previous_set = await capacity_db.latest_price_set(conn, agency_id=agency_id)
         previous = (
             await capacity_db.prices(conn, agency_id=agency_id, version=previous_set.version)

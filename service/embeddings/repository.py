@@ -46,7 +46,7 @@ _VECTOR_COLUMNS = (
 # Vector rows with their posting's version and external id (alias `e`).
 _WITH_POSTING = (
     "SELECT e.*, r.version, r.external_id FROM posting_embedding e "
-    "JOIN posting r ON r.id = e.posting_id"
+    "JOIN posting r ON r.agency_id = e.agency_id AND r.id = e.posting_id"
 )
 
 _SNAPSHOT = (

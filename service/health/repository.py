@@ -24,5 +24,5 @@ async def live_models(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         "SELECT a.id AS agency_id, m.version FROM agency a "
         "LEFT JOIN LATERAL (SELECT model_id FROM model_activation x WHERE x.agency_id = a.id "
         "ORDER BY x.seq DESC LIMIT 1) live ON true "
-        "LEFT JOIN scoring_model m ON m.id = live.model_id"
+        "LEFT JOIN scoring_model m ON m.agency_id = a.id AND m.id = live.model_id"
     )

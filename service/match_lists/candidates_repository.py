@@ -26,7 +26,8 @@ ACTIVE = "(e.valid_through IS NULL OR e.valid_through > now())"
 # The candidates `c` (posting_id, distance) joined to their postings, nearest first.
 _POSTINGS_OF_C = (
     "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine "
-    "FROM c JOIN posting r ON r.id = c.posting_id ORDER BY c.distance, r.id"
+    "FROM c JOIN posting r ON r.agency_id = $1 AND r.id = c.posting_id "
+    "ORDER BY c.distance, r.id"
 )
 _KM_PER_DEGREE = 111.2
 
@@ -262,7 +263,7 @@ async def lexical_posting_candidates(
         "FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
         "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
         f"{relevance} AS relevance FROM m "
-        "JOIN posting_embedding e ON e.posting_id = m.id AND e.model = $2 "
+        "JOIN posting_embedding e ON e.agency_id = $1 AND e.posting_id = m.id AND e.model = $2 "
         f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
         agency_id,
         model,
@@ -290,7 +291,7 @@ async def lexical_posting_candidates(
 
 
 async def profiles_of(
-    conn: asyncpg.Connection, kind: str, ids: list[UUID]
+    conn: asyncpg.Connection, kind: str, *, agency_id: UUID, ids: list[UUID]
 ) -> list[tuple[UUID, int, dict[str, Any]]]:
     """(id, version, profile) of the candidates of `kind` that still exist. Read after retrieval
     rather than joined to it: the retrieval query then carries no profiles through its sort,
@@ -298,7 +299,9 @@ async def profiles_of(
     free text out in SQL (`profile - 'description'`) costs more than sending it."""
     table = {"posting": "posting", "seeker": "seeker"}[kind]  # never from input
     rows = await conn.fetch(
-        f"SELECT id, version, profile FROM {table} WHERE id = ANY($1::uuid[])", ids
+        f"SELECT id, version, profile FROM {table} WHERE agency_id = $1 AND id = ANY($2::uuid[])",
+        agency_id,
+        ids,
     )
     return [(r["id"], r["version"], r["profile"]) for r in rows]
 
@@ -382,7 +385,7 @@ async def seeker_candidates(
         "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
         f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
         f"ORDER BY {nearness} LIMIT $8) c "
-        "JOIN seeker r ON r.id = c.seeker_id "
+        "JOIN seeker r ON r.agency_id = $1 AND r.id = c.seeker_id "
         "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
         "ORDER BY c.distance, r.id",
         agency_id,

@@ -92,9 +92,9 @@ async def insert_list(
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $33)
             RETURNING created_at
         ), new_items AS (
-            INSERT INTO match_item (match_list_id, rank, seeker_id, posting_id, score, factors,
-                features, explanation, external_id, title)
-            SELECT $1, rank, seeker_id, posting_id, score, factors::jsonb, features::jsonb,
+            INSERT INTO match_item (agency_id, match_list_id, rank, seeker_id, posting_id, score,
+                factors, features, explanation, external_id, title)
+            SELECT $2, $1, rank, seeker_id, posting_id, score, factors::jsonb, features::jsonb,
                 explanation::jsonb, external_id, title
             FROM unnest($17::int[], $18::uuid[], $19::uuid[], $20::float8[], $21::text[],
                 $22::text[], $23::text[], $24::text[], $25::text[])
@@ -207,7 +207,7 @@ async def reusable_list(
         f"AND NOT EXISTS (SELECT 1 FROM {candidates} r WHERE r.agency_id = $1 "
         f"AND r.updated_at > l.created_at - interval '{WRITE_SLACK}') "
         f"{expiry}"
-        "AND (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) "
+        "AND (SELECT count(*) FROM match_item i WHERE i.agency_id = $1 AND i.match_list_id = l.id) "
         "= least($7, l.candidates_considered) "
         "ORDER BY l.created_at DESC LIMIT 1",
         agency_id,

@@ -55,7 +55,10 @@ async def _widened_radius(
 
 
 async def _posting_profiles(
-    state: AppState, candidates: list[candidates_db.Candidate], source: Acquirer | None = None
+    state: AppState,
+    agency_id: UUID,
+    candidates: list[candidates_db.Candidate],
+    source: Acquirer | None = None,
 ) -> tuple[list[candidates_db.Candidate], list[PostingProfile]]:
     """The candidates' profiles, converted; from memory where the version is current, else
     read in one query from `source` (a read replica; the primary without it), converted after
@@ -66,7 +69,9 @@ async def _posting_profiles(
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
         async with (source or state.pool).acquire() as conn:
-            rows = await candidates_db.profiles_of(conn, "posting", missing)
+            rows = await candidates_db.profiles_of(
+                conn, "posting", agency_id=agency_id, ids=missing
+            )
         for record_id, version, profile in rows:
             found[record_id] = cache.put(record_id, version, profile)
     kept = [c for c in candidates if c.id in found]

@@ -131,7 +131,7 @@ async def rank_postings(
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await candidates_db.nearby_postings(conn, **where)
-    candidates, postings = await _posting_profiles(state, candidates, reads)
+    candidates, postings = await _posting_profiles(state, principal.agency_id, candidates, reads)
     if query is not None:
         # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
         # parallel (the GIL) and only adds two hand-offs to every request.

@@ -11,10 +11,14 @@ import asyncpg
 AUDIT_EXPORT_LIMIT = 10_000
 
 
-async def embedding_models(conn: asyncpg.Connection, *, seeker_id: UUID) -> list[dict[str, Any]]:
+async def embedding_models(
+    conn: asyncpg.Connection, *, agency_id: UUID, seeker_id: UUID
+) -> list[dict[str, Any]]:
     """Which models embedded the seeker's profile, and when (never the vectors)."""
     rows = await conn.fetch(
-        "SELECT model, created_at FROM seeker_embedding WHERE seeker_id = $1 ORDER BY model",
+        "SELECT model, created_at FROM seeker_embedding WHERE agency_id = $1 AND seeker_id = $2 "
+        "ORDER BY model",
+        agency_id,
         seeker_id,
     )
     return [dict(r) for r in rows]
@@ -28,7 +32,8 @@ async def match_items(
         "SELECT l.id AS match_list_id, l.kind, l.created_at, l.model_version, l.personalised, "
         "i.rank, i.posting_id, i.score, i.factors, i.features, i.explanation, i.external_id, "
         "i.title, CASE WHEN l.kind = 'postings_for_seeker' THEN l.capacity END AS list_capacity "
-        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
+        "FROM match_item i "
+        "JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id "
         "WHERE i.seeker_id = $1 AND l.agency_id = $2 ORDER BY l.created_at, l.id, i.rank",
         seeker_id,
         agency_id,

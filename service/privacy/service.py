@@ -27,7 +27,7 @@ async def export_seeker(state: AppState, principal: Principal, seeker_id: UUID) 
         )
         if row is None:
             raise not_found("seeker")
-        protected = await protected_db.get(conn, seeker_id=seeker_id)
+        protected = await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=seeker_id)
         ids = {"agency_id": principal.agency_id, "seeker_id": seeker_id}
         out = {
             "exported_at": datetime.now(UTC),
@@ -35,7 +35,7 @@ async def export_seeker(state: AppState, principal: Principal, seeker_id: UUID) 
                 "seeker", row, protected=protected, principal=principal
             ),
             "record_version": row.version,
-            "embeddings": await privacy_db.embedding_models(conn, seeker_id=seeker_id),
+            "embeddings": await privacy_db.embedding_models(conn, **ids),
             "match_items": await privacy_db.match_items(conn, **ids),
             "decisions": await privacy_db.decisions(conn, **ids),
             "outcomes": await privacy_db.outcomes(conn, **ids),

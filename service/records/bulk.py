@@ -164,7 +164,9 @@ async def store_upload(
 
             async def before(conn: asyncpg.Connection) -> bool:
                 assert job is not None
-                return not await jobs_db.cancel_requested(conn, job_id=job.id)
+                return not await jobs_db.cancel_requested(
+                    conn, agency_id=job.agency_id, job_id=job.id
+                )
 
             async def after(
                 conn: asyncpg.Connection,
@@ -185,6 +187,7 @@ async def store_upload(
                 kept = [*duplicates, *found]
                 await jobs_db.checkpoint(
                     conn,
+                    agency_id=job.agency_id,
                     job_id=job.id,
                     done=stored + len(errors) + len(kept),
                     result={
@@ -216,7 +219,9 @@ async def store_upload(
             pending.cancel()
     if job is not None:
         async with state.pool.acquire() as conn:
-            await jobs_db.checkpoint(conn, job_id=job.id, done=total, result=result())
+            await jobs_db.checkpoint(
+                conn, agency_id=job.agency_id, job_id=job.id, done=total, result=result()
+            )
     return result()
 
 

@@ -25,7 +25,7 @@ async def put(
         INSERT INTO seeker_protected
             (seeker_id, agency_id, consent, gender, age_band, disability, migrant_background)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (seeker_id) DO UPDATE SET consent = EXCLUDED.consent,
+        ON CONFLICT (agency_id, seeker_id) DO UPDATE SET consent = EXCLUDED.consent,
             gender = EXCLUDED.gender, age_band = EXCLUDED.age_band,
             disability = EXCLUDED.disability, migrant_background = EXCLUDED.migrant_background,
             updated_at = now()
@@ -37,10 +37,13 @@ async def put(
     )
 
 
-async def get(conn: asyncpg.Connection, *, seeker_id: UUID) -> dict[str, Any] | None:
+async def get(
+    conn: asyncpg.Connection, *, agency_id: UUID, seeker_id: UUID
+) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT consent, gender, age_band, disability, migrant_background "
-        "FROM seeker_protected WHERE seeker_id = $1",
+        "FROM seeker_protected WHERE agency_id = $1 AND seeker_id = $2",
+        agency_id,
         seeker_id,
     )
     if row is None:

@@ -138,7 +138,8 @@ async def get_with_embedding(
     read of every match request."""
     row = await conn.fetchrow(
         f"SELECT {SELECT_R}, e.embedding FROM {kind} r LEFT JOIN {kind}_embedding e "
-        f"ON e.{kind}_id = r.id AND e.model = $3 WHERE r.id = $1 AND r.agency_id = $2",
+        f"ON e.agency_id = r.agency_id AND e.{kind}_id = r.id AND e.model = $3 "
+        "WHERE r.id = $1 AND r.agency_id = $2",
         record_id,
         agency_id,
         model,
@@ -210,18 +211,20 @@ async def upsert_embeddings(
 ) -> None:
     await conn.executemany(
         f"INSERT INTO {kind}_embedding ({kind}_id, agency_id, model, embedding) "
-        "VALUES ($1, $2, $3, $4) "
-        f"ON CONFLICT ({kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
+        "VALUES ($1, $2, $3, $4::vector) "
+        f"ON CONFLICT (agency_id, {kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
         "created_at = now()",
         [(rid, agency_id, model, vec) for rid, vec in zip(record_ids, vectors, strict=True)],
     )
 
 
 async def embedding_of(
-    conn: asyncpg.Connection, kind: Kind, *, record_id: UUID, model: str
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, record_id: UUID, model: str
 ) -> np.ndarray | None:
     value = await conn.fetchval(
-        f"SELECT embedding FROM {kind}_embedding WHERE {kind}_id = $1 AND model = $2",
+        f"SELECT embedding FROM {kind}_embedding "
+        f"WHERE agency_id = $1 AND {kind}_id = $2 AND model = $3",
+        agency_id,
         record_id,
         model,
     )
@@ -239,7 +242,8 @@ async def missing_embeddings(
     """Records of the agency without a vector from `model` (a batch of at most `limit`)."""
     rows = await conn.fetch(
         f"SELECT {_SELECT} FROM {kind} r WHERE r.agency_id = $1 AND NOT EXISTS ("
-        f"SELECT 1 FROM {kind}_embedding e WHERE e.{kind}_id = r.id AND e.model = $2) "
+        f"SELECT 1 FROM {kind}_embedding e WHERE e.agency_id = r.agency_id "
+        f"AND e.{kind}_id = r.id AND e.model = $2) "
         "ORDER BY r.id LIMIT $3",
         agency_id,
         model,
@@ -254,7 +258,8 @@ async def count_missing_embeddings(
     return int(
         await conn.fetchval(
             f"SELECT count(*) FROM {kind} r WHERE r.agency_id = $1 AND NOT EXISTS ("
-            f"SELECT 1 FROM {kind}_embedding e WHERE e.{kind}_id = r.id AND e.model = $2)",
+            f"SELECT 1 FROM {kind}_embedding e WHERE e.agency_id = r.agency_id "
+            f"AND e.{kind}_id = r.id AND e.model = $2)",
             agency_id,
             model,
         )
@@ -285,9 +290,11 @@ async def drop_other_models(
 async def agencies_missing_embeddings(conn: asyncpg.Connection, *, model: str) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT DISTINCT r.agency_id FROM seeker r WHERE NOT EXISTS (SELECT 1 FROM "
-        "seeker_embedding e WHERE e.seeker_id = r.id AND e.model = $1) "
+        "seeker_embedding e WHERE e.agency_id = r.agency_id AND e.seeker_id = r.id "
+        "AND e.model = $1) "
         "UNION SELECT DISTINCT r.agency_id FROM posting r WHERE NOT EXISTS (SELECT 1 FROM "
-        "posting_embedding e WHERE e.posting_id = r.id AND e.model = $1)",
+        "posting_embedding e WHERE e.agency_id = r.agency_id AND e.posting_id = r.id "
+        "AND e.model = $1)",
         model,
     )
     return [r["agency_id"] for r in rows]

@@ -89,7 +89,7 @@ async def _write_protected(
     data = body.protected.model_dump(mode="json") if body.protected else None
     if data is not None or principal.role in PROTECTED_READERS:
         await protected_db.put(conn, agency_id=principal.agency_id, seeker_id=seeker_id, data=data)
-    return await protected_db.get(conn, seeker_id=seeker_id)
+    return await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=seeker_id)
 
 
 async def read(
@@ -151,7 +151,7 @@ async def _after_read(
     prot = None
     async with conn.transaction():
         if principal.role in PROTECTED_READERS:
-            prot = await protected_db.get(conn, seeker_id=row.id)
+            prot = await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=row.id)
         action = "seeker.read" if prot is None else "seeker.protected.read"
         await auditing.log(conn, principal, action, subject_type="seeker", subject_id=row.id)
     return prot
@@ -312,7 +312,7 @@ async def _merged(
             raise not_found(kind)
     current: dict[str, Any] = {**row.profile, "external_id": row.external_id}
     if kind == "seeker":
-        prot = await protected_db.get(conn, seeker_id=row.id)
+        prot = await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=row.id)
         if prot is not None:
             current["protected"] = prot
     return row, parse_body(kind, merge_patch(current, changes))

@@ -31,10 +31,13 @@ async def shortlisting(
     (or contacted) them from it; attributes only with consent."""
     rows = await conn.fetch(
         "SELECT p.gender, p.age_band, p.disability, p.migrant_background, "
-        "EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = i.match_list_id "
+        "EXISTS (SELECT 1 FROM decision d WHERE d.agency_id = i.agency_id "
+        "AND d.match_list_id = i.match_list_id "
         "AND d.rank = i.rank AND d.action IN ('shortlist', 'contact')) AS selected "
-        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
-        "LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent "
+        "FROM match_item i "
+        "JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id "
+        "LEFT JOIN seeker_protected p ON p.agency_id = i.agency_id AND p.seeker_id = i.seeker_id "
+        "AND p.consent "
         f"WHERE {_PERIOD} AND l.kind = 'seekers_for_posting'",
         agency_id,
         since,
@@ -49,9 +52,11 @@ async def recommendations(
     rows = await conn.fetch(
         "SELECT p.gender, p.age_band, p.disability, p.migrant_background, i.score, "
         "post.profile->'base_salary' AS salary "
-        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
-        "JOIN posting post ON post.id = i.posting_id "
-        "LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent "
+        "FROM match_item i "
+        "JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id "
+        "JOIN posting post ON post.agency_id = i.agency_id AND post.id = i.posting_id "
+        "LEFT JOIN seeker_protected p ON p.agency_id = i.agency_id AND p.seeker_id = i.seeker_id "
+        "AND p.consent "
         f"WHERE {_PERIOD} AND l.kind = 'postings_for_seeker' AND l.personalised "
         "AND i.rank <= $4",
         agency_id,
@@ -88,7 +93,8 @@ async def market_exposure(
         "sum(1.0 / log(2, i.rank + 1))::float8 AS exposure, "
         "count(*) FILTER (WHERE i.rank <= $4)::int AS top_appearances, "
         "count(*)::int AS appearances "
-        "FROM match_item i JOIN match_list l ON l.id = i.match_list_id "
+        "FROM match_item i "
+        "JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id "
         f"WHERE {_PERIOD} AND l.kind = 'postings_for_seeker' "
         "GROUP BY 1, 2",
         agency_id,

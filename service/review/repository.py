@@ -90,9 +90,13 @@ async def insert_decision(
     return Decision(**dict(row))
 
 
-async def decisions_for_list(conn: asyncpg.Connection, *, match_list_id: UUID) -> list[Decision]:
+async def decisions_for_list(
+    conn: asyncpg.Connection, *, agency_id: UUID, match_list_id: UUID
+) -> list[Decision]:
     rows = await conn.fetch(
-        f"SELECT {_DECISION} FROM decision WHERE match_list_id = $1 ORDER BY created_at, id",
+        f"SELECT {_DECISION} FROM decision WHERE agency_id = $1 AND match_list_id = $2 "
+        "ORDER BY created_at, id",
+        agency_id,
         match_list_id,
     )
     return [Decision(**dict(r)) for r in rows]
@@ -142,19 +146,22 @@ async def list_summaries(
     rows = await conn.fetch(
         """
         SELECT l.id, l.kind, l.seeker_id, l.posting_id, l.created_at, l.model_version,
-               (SELECT count(*) FROM match_item i WHERE i.match_list_id = l.id) AS items,
-               (SELECT count(*) FROM decision d WHERE d.match_list_id = l.id) AS decisions,
+               (SELECT count(*) FROM match_item i
+                WHERE i.agency_id = l.agency_id AND i.match_list_id = l.id) AS items,
+               (SELECT count(*) FROM decision d
+                WHERE d.agency_id = l.agency_id AND d.match_list_id = l.id) AS decisions,
                s.external_id AS seeker_external_id, p.external_id AS posting_external_id,
                p.profile->>'title' AS posting_title
         FROM match_list l
-        LEFT JOIN seeker s ON s.id = l.seeker_id
-        LEFT JOIN posting p ON p.id = l.posting_id
+        LEFT JOIN seeker s ON s.agency_id = l.agency_id AND s.id = l.seeker_id
+        LEFT JOIN posting p ON p.agency_id = l.agency_id AND p.id = l.posting_id
         WHERE l.agency_id = $1
           AND ($2::uuid IS NULL OR l.seeker_id = $2)
           AND ($3::uuid IS NULL OR l.posting_id = $3)
           AND ($4::timestamptz IS NULL OR l.created_at >= $4)
           AND ($5::timestamptz IS NULL OR l.created_at < $5)
-          AND (NOT $6 OR NOT EXISTS (SELECT 1 FROM decision d WHERE d.match_list_id = l.id))
+          AND (NOT $6 OR NOT EXISTS (
+              SELECT 1 FROM decision d WHERE d.agency_id = l.agency_id AND d.match_list_id = l.id))
           AND ($7::timestamptz IS NULL OR (l.created_at, l.id) < ($7, $8::uuid))
           AND (NOT $10 OR NOT EXISTS (
                 SELECT 1 FROM match_list n

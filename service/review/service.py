@@ -222,7 +222,9 @@ async def read_list(
         if found is None:
             raise not_found("match list")
         stored, items = found
-        decisions = await reviews_db.decisions_for_list(conn, match_list_id=list_id)
+        decisions = await reviews_db.decisions_for_list(
+            conn, agency_id=principal.agency_id, match_list_id=list_id
+        )
         await auditing.log(
             conn, principal, "match_list.read", subject_type="match_list", subject_id=list_id
         )

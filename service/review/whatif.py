@@ -61,10 +61,10 @@ async def what_would_change(
             raise not_found("seeker or posting (erased since the list was made)")
         model = await serving_model(state, conn, principal.agency_id)
         seeker_vec = await records_db.embedding_of(
-            conn, "seeker", record_id=item.seeker_id, model=model
+            conn, "seeker", agency_id=principal.agency_id, record_id=item.seeker_id, model=model
         )
         posting_vec = await records_db.embedding_of(
-            conn, "posting", record_id=item.posting_id, model=model
+            conn, "posting", agency_id=principal.agency_id, record_id=item.posting_id, model=model
         )
         scorer = await active_scorer(state, conn, principal.agency_id)
         await auditing.log(

@@ -110,9 +110,11 @@ async def active_model_id(conn: asyncpg.Connection, *, agency_id: UUID) -> UUID 
     )
 
 
-async def artifact_of(conn: asyncpg.Connection, *, model_id: UUID) -> dict[str, Any] | None:
+async def artifact_of(
+    conn: asyncpg.Connection, *, agency_id: UUID, model_id: UUID
+) -> dict[str, Any] | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT artifact FROM scoring_model WHERE id = $1", model_id
+        "SELECT artifact FROM scoring_model WHERE agency_id = $1 AND id = $2", agency_id, model_id
     )
 
 
@@ -151,15 +153,18 @@ async def labelled_items(conn: asyncpg.Connection, *, agency_id: UUID) -> list[d
         SELECT i.match_list_id, l.created_at, i.seeker_id, i.posting_id, i.features,
                p.gender, p.age_band, p.disability, p.migrant_background, ev.events
         FROM match_item i
-        JOIN match_list l ON l.id = i.match_list_id
-        LEFT JOIN seeker_protected p ON p.seeker_id = i.seeker_id AND p.consent
+        JOIN match_list l ON l.agency_id = i.agency_id AND l.id = i.match_list_id
+        LEFT JOIN seeker_protected p
+            ON p.agency_id = i.agency_id AND p.seeker_id = i.seeker_id AND p.consent
         CROSS JOIN LATERAL (
             SELECT array(
                 SELECT d.action FROM decision d
-                WHERE d.match_list_id = i.match_list_id AND d.rank = i.rank
+                WHERE d.agency_id = i.agency_id AND d.match_list_id = i.match_list_id
+                    AND d.rank = i.rank
                 UNION ALL
                 SELECT o.outcome FROM outcome o
-                WHERE o.seeker_id = i.seeker_id AND o.posting_id = i.posting_id
+                WHERE o.agency_id = i.agency_id AND o.seeker_id = i.seeker_id
+                    AND o.posting_id = i.posting_id
                   AND o.agency_id = l.agency_id
             ) AS events
         ) ev

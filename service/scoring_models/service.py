@@ -44,7 +44,7 @@ async def active_scorer(state: AppState, conn: asyncpg.Connection, agency_id: UU
         return state.scorer
     scorer = state.model_cache.get(model_id)
     if scorer is None:
-        artifact = await models_db.artifact_of(conn, model_id=model_id)
+        artifact = await models_db.artifact_of(conn, agency_id=agency_id, model_id=model_id)
         if artifact is None:  # deleted between the two reads: the default is always there
             return state.scorer
         scorer = LinearModelScorer.from_json(artifact)  # plain JSON coefficients, never pickle

@@ -62,7 +62,9 @@ async def test_switching_models_reembeds_in_the_background(
                     )
                 while job is not None and job.agency_id != UUID(agency.id):
                     async with pool.acquire() as conn:  # other agencies' jobs: not ours to run
-                        await jobs_db.finish(conn, job_id=job.id, status="cancelled")
+                        await jobs_db.finish(
+                            conn, agency_id=job.agency_id, job_id=job.id, status="cancelled"
+                        )
                         job = await jobs_db.claim(
                             conn, worker="test", kinds=["reembed"], model="hashing-384"
                         )

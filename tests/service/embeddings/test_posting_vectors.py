@@ -249,8 +249,9 @@ async def test_deletions_are_kept_for_a_day(agency: Agency, pool: Any) -> None:
     pid = UUID((await c.post("/v1/postings", json=posting_body("K-1"), headers=h)).json()["id"])
     async with pool.acquire() as conn:
         old = await conn.fetchval(
-            "INSERT INTO posting_vector_deleted (posting_id, model, deleted_at) "
-            "VALUES (gen_random_uuid(), 'm', now() - interval '25 hours') RETURNING posting_id"
+            "INSERT INTO posting_vector_deleted (agency_id, posting_id, model, deleted_at) "
+            "VALUES ($1, gen_random_uuid(), 'm', now() - interval '25 hours') RETURNING posting_id",
+            UUID(agency.id),
         )
         assert (await c.delete(f"/v1/postings/{pid}", headers=h)).status_code == 204
         kept = {r["posting_id"] for r in await conn.fetch("SELECT * FROM posting_vector_deleted")}
