@@ -188,6 +188,12 @@ BEYOND_SCHEMA = [
     # the groups a policy names must exist under the attributes it names (cross-field)
     (r"body\.(targets|protected_groups)", r"Value error, no such group .*"),
     (r"query\.from", r"must be before 'to'"),
+    # cross-field: a capacity method other than none needs one of its two caps
+    (
+        r"body\.max_applications_per_opening",
+        r"method (cap|balanced) needs max_applications_per_opening or "
+        r"max_exposure_per_opening_per_week",
+    ),
     (r".*", r"Value error, must not contain NUL characters or lone surrogates"),
     (r"body\.decisions\.\d+\.rank", r"the list has no rank \d+"),
     (r"body\.decisions\.\d+\.new_rank", r"the list has only \d+ items"),
