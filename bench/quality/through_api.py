@@ -32,7 +32,7 @@ from asgi_lifespan import LifespanManager
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bench.quality import data
-from matching.embed import SentenceTransformerEmbedder
+from matching.embed import EMBEDDING_MODELS, SentenceTransformerEmbedder, make_embedder
 from matching.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 
 HERE = {"lat": 52.37, "lon": 4.89, "city": "Amsterdam"}
@@ -159,7 +159,9 @@ async def main_async(
     from service.auth.permissions import Role
     from service.config import Settings
 
-    raw = SentenceTransformerEmbedder()
+    raw = make_embedder(args.model)
+    # The yard stick stays plain MiniLM cosine whatever model the service runs.
+    minilm = raw if args.model == "minilm" else SentenceTransformerEmbedder()
     labels = OccupationNormaliser(Taxonomy.load(), raw, cache_dir=args.cache / "cache")
     embedder = _RememberingEmbedder(raw, *labels.encoded())
     del labels
@@ -167,6 +169,7 @@ async def main_async(
         database_url=url,
         data_dir=args.cache,
         taxonomy_path=taxonomy_path,
+        embedding_model=args.model,
         understand_text=not args.no_understanding,
         lexical_candidate_pool=args.lexical_pool,
         rate_limit_per_minute=0,
@@ -190,7 +193,7 @@ async def main_async(
                 f"# Match quality through the API, seed {args.seed}, {platform.node()}, "
                 f"{os.cpu_count()} cpus; understanding "
                 f"{'off' if args.no_understanding else 'on'}, lexical pool "
-                f"{args.lexical_pool}"
+                f"{args.lexical_pool}; model {args.model}"
             )
             for name, seekers, postings in slices:
                 async with pool.acquire() as conn:
@@ -207,13 +210,20 @@ async def main_async(
                 grades = np.array([[grade(s, p) for p in postings] for s in seekers], dtype=float)
                 s_text = [f"{s.headline or ''}. {s.summary}" for s in seekers]
                 p_text = [f"{p.title}. {p.description}" for p in postings]
-                sv, pv = embedder.encode(s_text), embedder.encode(p_text)
+                sv, pv = minilm.encode(s_text), minilm.encode(p_text)
                 cosine = _by_score(sv @ pv.T, args.per_query)
+                own = {}
+                if minilm is not raw:
+                    sv, pv = embedder.encode(s_text), embedder.encode(p_text)
+                    own[f"{args.model} cosine"] = ranking_metrics(
+                        _by_score(sv @ pv.T, args.per_query), grades
+                    )
                 tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english")
                 m = tfidf.fit_transform(p_text + s_text)
                 lexical = (m[len(p_text) :] @ m[: len(p_text)].T).toarray()
                 systems = {
                     "MiniLM cosine": ranking_metrics(cosine, grades),
+                    **own,
                     "TF-IDF": ranking_metrics(_by_score(lexical, args.per_query), grades),
                     "service (API)": ranking_metrics(service, grades),
                 }
@@ -239,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-query", type=int, default=50, help="items per match list")
     parser.add_argument("--lexical-pool", type=int, default=50)
     parser.add_argument("--no-understanding", action="store_true")
+    parser.add_argument(
+        "--model", choices=sorted(EMBEDDING_MODELS), default="minilm", help="the service's model"
+    )
     parser.add_argument(
         "--cache", type=Path, default=Path(__file__).parent / ".cache", help="label vectors"
     )
