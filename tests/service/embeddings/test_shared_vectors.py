@@ -25,7 +25,7 @@ from service.embeddings import posting_vectors
 from service.kit import embedded_db
 from tests.factories import TEST_CACHE_DIR, Agency, posting_body, seeker_body
 from tests.servers import free_port, portal_key, serve, stop, wait_for
-from tests.service.embeddings.test_posting_vectors import _posting_ids, _second_process
+from tests.service.embeddings.apps import posting_ids, second_process
 
 
 def _mapped_file(vectors: Any) -> str:
@@ -50,8 +50,8 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
     ]
     shared = {"workers": 2, "data_dir": tmp_path, "cache_dir": TEST_CACHE_DIR}
     async with (
-        _second_process(settings, embedder, **shared) as (a, _),
-        _second_process(settings, embedder, **shared) as (b, client_b),
+        second_process(settings, embedder, **shared) as (a, _),
+        second_process(settings, embedder, **shared) as (b, client_b),
     ):
         va, vb = a.posting_vectors, b.posting_vectors
         assert va.ready and vb.ready
@@ -59,12 +59,12 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
         assert va.generation == vb.generation == "gen-00000001"
         assert _mapped_file(va) == _mapped_file(vb)
         assert _mapped_file(vb).startswith(str(tmp_path / "posting-vectors"))
-        assert set(await _posting_ids(client_b, sid, h)) == set(before)
+        assert set(await posting_ids(client_b, sid, h)) == set(before)
 
         new = (await c.post("/v1/postings", json=posting_body("S-new"), headers=h)).json()["id"]
         assert (await c.delete(f"/v1/postings/{before[0]}", headers=h)).status_code == 204
         expected = {*before[1:], new}
-        assert set(await _posting_ids(client_b, sid, h)) == expected
+        assert set(await posting_ids(client_b, sid, h)) == expected
         assert UUID(new) in vb.index.delta and UUID(before[0]) not in vb.index
         assert vb.index.changed() == 2  # one written, one removed from the base
 
@@ -74,7 +74,7 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
             assert await va.sync(conn)
         assert va.publishing is not None
         await va.publishing
-        assert set(await _posting_ids(client_b, sid, h)) == expected
+        assert set(await posting_ids(client_b, sid, h)) == expected
         assert vb.generation == "gen-00000002" and vb.index.changed() == 0
         assert UUID(new) in vb.index.base and _mapped_file(vb).endswith("gen-00000002/vectors.npy")
         for i in range(2):  # two more: the oldest generations are removed
@@ -85,7 +85,7 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
             await va.publishing
         kept = sorted(p.name for p in va.store.root.glob("gen-*"))
         assert kept == ["gen-00000003", "gen-00000004"]
-        assert set(await _posting_ids(client_b, sid, h)) >= expected
+        assert set(await posting_ids(client_b, sid, h)) >= expected
         assert vb.generation == "gen-00000004"
 
 
