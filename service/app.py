@@ -156,6 +156,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            if vectors is not None and vectors.store is not None:
+                vectors.store.close()  # another worker may write the snapshots now
             await reembed
             stop.set()
             if worker is not None:

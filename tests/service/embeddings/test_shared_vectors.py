@@ -4,6 +4,7 @@ of every one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -202,3 +203,25 @@ def test_two_workers_map_one_snapshot_and_every_answer_sees_a_write_and_a_delete
         lists(second, first)
     finally:
         assert stop(proc) == 0
+
+
+async def test_when_the_writer_stops_another_process_writes_the_next_snapshot(
+    settings: Any, embedder: Any, agency: Agency, monkeypatch: Any, tmp_path: Path
+) -> None:
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    shared = {"workers": 2, "data_dir": tmp_path, "cache_dir": TEST_CACHE_DIR}
+    async with contextlib.AsyncExitStack() as stack:
+        a, _ = await stack.enter_async_context(second_process(settings, embedder, **shared))
+        async with second_process(settings, embedder, **shared) as (b, client_b):
+            await stack.aclose()  # A stops, releasing the lock
+            vb = b.posting_vectors
+            assert a.posting_vectors.store is not None and not a.posting_vectors.store.writing
+            assert not vb.store.writing and vb.generation == "gen-00000001"
+            new = (await c.post("/v1/postings", json=posting_body("T-1"), headers=h)).json()
+            monkeypatch.setattr(posting_vectors, "PUBLISH_MIN_CHANGES", 0)
+            assert await posting_ids(client_b, sid, h) == [new["id"]]  # B reads it, publishes
+            assert vb.store.writing and vb.publishing is not None
+            await vb.publishing
+            assert await posting_ids(client_b, sid, h) == [new["id"]]
+            assert vb.generation == "gen-00000002" and UUID(new["id"]) in vb.index.base
