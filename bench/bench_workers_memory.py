@@ -7,6 +7,9 @@ take a while on a small machine):
     .venv/bin/python bench/bench_workers_memory.py --postings 100000 --workers 4
     .venv/bin/python bench/bench_workers_memory.py --postings 5000 --workers 4   # quick
 
+(A first start encodes the ESCO labels for the data directory's cache, minutes on a loaded
+machine: point JOBMATCH_CACHE_DIR at an existing cache to skip that.)
+
 What it does:
 
 1. starts `jobmatch serve` (embedded PostgreSQL in a temporary directory) and bulk-imports
@@ -154,7 +157,7 @@ def main() -> None:
     port = H.free_port()
     env = H.server_env(data_dir, port, posting_vectors_in_memory=max(150_000, 2 * args.postings))
     try:
-        with H.Server(env) as server:
+        with H.Server(env, timeout=900) as server:
             admin = H.create_agency(env, "Bench agency")
             key = H.create_key(server.base, admin, "portal")
             t0 = time.perf_counter()
