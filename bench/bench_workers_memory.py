@@ -110,7 +110,8 @@ def measure(
         while True:
             with ThreadPoolExecutor(2 * workers) as pool:
                 statuses = list(pool.map(one, random.sample(match_paths, 4 * workers)))
-            assert all(s == 200 for s in statuses), statuses
+            # 503 / 429: shed while a worker is busy loading (deliberate); anything else fails
+            assert all(s in (200, 503, 429) for s in statuses), statuses
             counted = memory_retrievals(metrics_dir)
             answered = [p for p in counted if counted[p] > 0]
             if len(answered) >= workers:
