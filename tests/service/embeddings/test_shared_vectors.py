@@ -71,6 +71,7 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
 
         # Any change is due: the writer publishes at its next read, both map the new one.
         monkeypatch.setattr(posting_vectors, "PUBLISH_MIN_CHANGES", 0)
+        monkeypatch.setattr(posting_vectors, "PUBLISH_SHARE", 0.0)
         async with a.pool.acquire() as conn:
             assert await va.sync(conn)
         assert va.publishing is not None
@@ -220,6 +221,7 @@ async def test_when_the_writer_stops_another_process_writes_the_next_snapshot(
             assert not vb.store.writing and vb.generation == "gen-00000001"
             new = (await c.post("/v1/postings", json=posting_body("T-1"), headers=h)).json()
             monkeypatch.setattr(posting_vectors, "PUBLISH_MIN_CHANGES", 0)
+            monkeypatch.setattr(posting_vectors, "PUBLISH_SHARE", 0.0)
             assert await posting_ids(client_b, sid, h) == [new["id"]]  # B reads it, publishes
             assert vb.store.writing and vb.publishing is not None
             await vb.publishing
