@@ -48,7 +48,12 @@ from bench.bench_http import bulk, ids  # noqa: E402
 
 
 def pss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+    """0 for a process gone meanwhile (libraries run short-lived helpers: ldconfig...)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
         if line.startswith("Pss:"):
             return int(line.split()[1])
     return 0
@@ -123,13 +128,14 @@ def measure(
             list(pool.map(one, match_paths * max(1, 8 * workers // len(match_paths) + 1)))
         last, stable_since = -1, time.monotonic()
         while time.monotonic() - stable_since < settle_s:
+            api = [p for p in tree(server.proc.pid) if not is_postgres(p)]
             total = sum(pss_kib(p) for p in api)
             if abs(total - last) > 0.01 * max(last, 1):
                 last, stable_since = total, time.monotonic()
             time.sleep(2)
         api = [p for p in tree(server.proc.pid) if not is_postgres(p)]
         pg = [p for p in tree(server.proc.pid) if is_postgres(p)]
-        per_process = {p: pss_kib(p) for p in api}
+        per_process = {p: kib for p in api if (kib := pss_kib(p))}
         result = {
             "workers": workers,
             "share": env.get("JOBMATCH_SHARE_POSTING_VECTORS", "true"),
