@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -143,6 +144,7 @@ def measure(
             "per_process_mib": sorted(round(v / 1024) for v in per_process.values()),
             "postgres_pss_mib": sum(pss_kib(p) for p in pg) / 1024 if pg else None,
         }
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     print(json.dumps(result), flush=True)
     return result
 
