@@ -58,7 +58,11 @@ class Server:
         self.base = f"http://127.0.0.1:{env['JOBMATCH_PORT']}"
         started = time.perf_counter()
         self.proc = subprocess.Popen([JOBMATCH, "serve"], env=env, cwd=ROOT, start_new_session=True)
-        self.ready_seconds = wait_ready(self.base, started, timeout, self.proc)
+        try:
+            self.ready_seconds = wait_ready(self.base, started, timeout, self.proc)
+        except BaseException:
+            self.stop()  # not left running on a data directory about to be removed
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -20,6 +20,15 @@ What it does, in one run:
    slow the offered load) on the match route at
    `--overload` times its closed-loop rate, once per `--caps` value of JOBMATCH_MAX_IN_FLIGHT
    (the service is restarted for each; 0 = no shedding, "default" = the service's default).
+
+With several worker counts (`--workers 1,2,4`) it measures scaling instead: the match route in a
+closed loop (wrk, `--rounds` times) against `jobmatch serve` with each number of workers in
+turn (restarted for each, the same data), with requests/s, p50/p99 and, from the server's own
+`/metrics` (the figures of every worker added up), the answers by status: shed ones (503, 429:
+deliberate) apart from errors (any other non-2xx) and wrk's socket errors:
+
+    .venv/bin/python bench/bench_http.py --workers 1,2,4
+    .venv/bin/python bench/bench_http.py --workers 1,2,4 --postings 300 --seekers 20 --seconds 5
 """
 
 from __future__ import annotations
@@ -212,6 +221,57 @@ def show(name: str, runs: list[dict[str, Any]]) -> dict[str, float]:
     return med
 
 
+MATCH_ROUTE = "/v1/seekers/{seeker_id}/matches"
+
+
+def statuses(base: str) -> Counter[str]:
+    """Answers of the match route by status so far, all workers added up (`/metrics`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: Counter[str] = Counter()
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=60).text):
+        for sample in family.samples:
+            if (
+                sample.name == "jobmatch_http_requests_total"
+                and sample.labels.get("route") == MATCH_ROUTE
+            ):
+                out[sample.labels["status"]] += int(sample.value)
+    return out
+
+
+def scaling(
+    args: argparse.Namespace, data_dir: Path, port: int, key: str, match_paths: list[str]
+) -> None:
+    """The match route with each number of workers in turn (see the module)."""
+    print(f"\nscaling: match route, wrk c={args.match_connections}, medians of {args.rounds}:")
+    base_rps = None
+    for workers in args.workers:
+        server = H.Server(H.server_env(data_dir, port, workers=workers))
+        try:
+            wrk(server.base, match_paths, key, 3, args.match_connections)  # warm-up
+            before = statuses(server.base)
+            runs = [
+                wrk(server.base, match_paths, key, args.seconds, args.match_connections)
+                for _ in range(args.rounds)
+            ]
+            answered = statuses(server.base) - before
+        finally:
+            server.stop()
+        med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_us", "p99_us")}
+        shed = sum(n for s, n in answered.items() if s in ("503", "429"))
+        errors = sum(n for s, n in answered.items() if not s.startswith("2")) - shed
+        socket_errors = sum(r["socket_errors"] for r in runs)
+        base_rps = base_rps or med["rps"]
+        print(
+            f"{workers} worker(s): {med['rps']:7.1f} req/s ({med['rps'] / base_rps:.2f} x 1 "
+            f"worker)  p50 {med['p50_us'] / 1000:7.1f} ms  p99 {med['p99_us'] / 1000:7.1f} ms  "
+            f"shed {shed}  errors {errors}  socket errors {socket_errors}  "
+            f"(statuses {dict(answered)}; per round: "
+            f"{', '.join(str(round(r['rps'], 1)) for r in runs)})",
+            flush=True,
+        )
+
+
 def _cap(cap: int | None) -> dict[str, object]:
     """JOBMATCH_MAX_IN_FLIGHT for a run; None leaves the service's default."""
     return {} if cap is None else {"max_in_flight": cap}
@@ -221,7 +281,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postings", type=int, default=1000)
     parser.add_argument("--seekers", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        type=lambda v: [int(w) for w in v.split(",")],
+        default=[2],
+        help="workers per server; several (1,2,4): the scaling run (see the module)",
+    )
     parser.add_argument("--seconds", type=int, default=15, help="per closed-loop measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32, help="wrk, reads and ceiling")
@@ -249,7 +314,7 @@ def main() -> None:
     port, bare_port = H.free_port(), H.free_port()
     # "" = closed loop only; "default" = the service's own default (twice the pool)
     caps = [None if c == "default" else int(c) for c in args.caps.split(",") if c.strip()]
-    env = H.server_env(data_dir, port, workers=args.workers, **_cap(caps[0] if caps else None))
+    env = H.server_env(data_dir, port, workers=args.workers[0], **_cap(caps[0] if caps else None))
     server = H.Server(env)
     bare = None
     try:
@@ -262,12 +327,16 @@ def main() -> None:
         print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
         posting_paths = [f"/v1/postings/{i}" for i in ids(server.base, key, "posting")]
         match_paths = [f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")]
+        if len(args.workers) > 1:
+            server.stop()
+            scaling(args, data_dir, port, key, match_paths)
+            return
 
         bare_env = {**os.environ, "BENCH_DATABASE_URL": db_url}
         bare = subprocess.Popen(
             [
                 *(str(H.BIN / "uvicorn"), "bench.bench_http:make_bare_app", "--factory"),
-                *("--port", str(bare_port), "--workers", str(args.workers)),
+                *("--port", str(bare_port), "--workers", str(args.workers[0])),
                 *("--log-level", "warning", "--no-access-log"),
             ],
             env=bare_env,
@@ -302,7 +371,7 @@ def main() -> None:
         for n, cap in enumerate(caps):
             if n:
                 server.stop()
-                env = H.server_env(data_dir, port, workers=args.workers, **_cap(cap))
+                env = H.server_env(data_dir, port, workers=args.workers[0], **_cap(cap))
                 server = H.Server(env)
                 wrk(server.base, match_paths, key, 3, args.match_connections)  # warm-up
             result = asyncio.run(open_loop(server.base, match_paths, key, rate, args.open_seconds))

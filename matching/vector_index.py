@@ -28,7 +28,7 @@ while a filtered graph search costs more the fewer entries the filter lets throu
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +115,9 @@ class _Table:
         self.everywhere = np.zeros(capacity, bool)
         self.valid_until = np.zeros(capacity, np.float64)
         self.alive = np.zeros(capacity, bool)
-        self.keys: list[Hashable] = []
-        self.payloads: list[Any] = []
+        # Lists while the table grows; any sequence in a frozen table (see `Frozen`).
+        self.keys: Sequence[Hashable] = []
+        self.payloads: Sequence[Any] = []
 
     def _grow(self, needed: int) -> None:
         capacity = len(self.cell)
@@ -149,6 +150,8 @@ class _Table:
         self.everywhere[rows] = everywhere
         self.valid_until[rows] = [e.valid_until for e in entries]
         self.alive[rows] = True
+        # A frozen table (a snapshot's arrays) takes no appends: its index adds to a delta.
+        assert isinstance(self.keys, list) and isinstance(self.payloads, list)
         self.keys.extend(e.key for e in entries)
         self.payloads.extend(e.payload for e in entries)
         self.n += m
@@ -202,7 +205,7 @@ class GeoVectorIndex:
     def __init__(self, dim: int, *, resort_share: float = 1 / 16) -> None:
         self.dimension = dim
         self._table = _Table(dim)
-        self._row: dict[Hashable, int] = {}  # live key -> row
+        self._row: MutableMapping[Hashable, int] = {}  # live key -> row
         self._groups: dict[Hashable, int] = {}
         self._resort_share = resort_share
 
@@ -393,3 +396,226 @@ class GeoVectorIndex:
                 if found >= at_least:
                     break
         return found
+
+
+# A snapshot's columns: every table column but `alive` (a snapshot holds live rows only).
+SNAPSHOT_COLUMNS = tuple(name for name in _COLUMNS if name != "alive")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSnapshot:
+    """The live entries of an index as plain arrays, in cell order: what one process writes
+    for others to map read-only (`GeoVectorIndex.frozen`)."""
+
+    columns: dict[str, np.ndarray]  # SNAPSHOT_COLUMNS ("reduced" only with a projection)
+    keys: Sequence[Hashable]  # by row
+    payloads: Sequence[Any]  # by row
+    groups: list[Hashable]  # the group of each code in the "group" column
+    basis: np.ndarray | None = None  # the projection, when fitted
+    offset: np.ndarray | None = None
+    fitted_rows: int = 0
+
+    def __len__(self) -> int:
+        return len(self.columns["cell"])
+
+
+class SortedKeyRows(MutableMapping[Hashable, int]):
+    """Key -> row of a frozen table, from arrays: the keys as fixed-width bytes (`encode`),
+    sorted, and the row of each. Lookups are binary searches; no object per key is held, so a
+    table mapped by many processes costs each only a byte per row (what it has removed)."""
+
+    def __init__(
+        self, sorted_keys: np.ndarray, rows: np.ndarray, encode: Callable[[Hashable], bytes]
+    ) -> None:
+        self._sorted = sorted_keys
+        self._rows = rows
+        self._encode = encode
+        self._gone = np.zeros(len(rows), bool)
+        self._left = len(rows)
+
+    def _position(self, key: Hashable) -> int:
+        probe = np.array([self._encode(key)], self._sorted.dtype)
+        i = int(np.searchsorted(self._sorted, probe[0]))
+        if i < len(self._sorted) and self._sorted[i : i + 1] == probe and not self._gone[i]:
+            return i
+        return -1
+
+    def __getitem__(self, key: Hashable) -> int:
+        i = self._position(key)
+        if i < 0:
+            raise KeyError(key)
+        return int(self._rows[i])
+
+    def __setitem__(self, key: Hashable, row: int) -> None:
+        raise TypeError("a frozen table's rows do not change")
+
+    def __delitem__(self, key: Hashable) -> None:
+        i = self._position(key)
+        if i < 0:
+            raise KeyError(key)
+        self._gone[i] = True
+        self._left -= 1
+
+    def __iter__(self) -> Iterator[Hashable]:
+        raise TypeError("the keys of a frozen table are read by row (its `keys`)")
+
+    def __len__(self) -> int:
+        return self._left
+
+
+class FrozenGeoVectorIndex(GeoVectorIndex):
+    """A GeoVectorIndex over a snapshot's arrays (which may be read-only memory maps shared by
+    several processes): searched as any other, entries can be removed (a private mask), none
+    added. `LayeredIndex` puts a private index on top for what changed since."""
+
+    def __init__(
+        self, dim: int, snapshot: TableSnapshot, rows: MutableMapping[Hashable, int]
+    ) -> None:
+        super().__init__(dim)
+        projection = None
+        if snapshot.basis is not None and snapshot.offset is not None:
+            projection = _Projection(snapshot.basis, snapshot.offset, snapshot.fitted_rows)
+        table = _Table(dim, 0, projection)
+        for name, column in snapshot.columns.items():
+            setattr(table, name, column)
+        table.n = table.sorted_rows = len(snapshot)
+        table.alive = np.ones(len(snapshot), bool)  # private: what this process has removed
+        table.keys, table.payloads = snapshot.keys, snapshot.payloads
+        self._table = table
+        self._row = rows
+        self._groups = {group: code for code, group in enumerate(snapshot.groups)}
+
+    def upsert(
+        self, entries: Iterable[Entry], *, now: float = -math.inf, resort: bool = True
+    ) -> None:
+        raise TypeError("a frozen index takes no entries: add them to a LayeredIndex's delta")
+
+    def resort(self, now: float = -math.inf) -> None:
+        pass  # in cell order already; expired entries are skipped by every search
+
+
+class LayeredIndex:
+    """A base index (frozen, shared: `FrozenGeoVectorIndex`) and a private delta on top that
+    holds what was written since the base was taken; a key written again or removed is removed
+    from the base. Searches ask both and merge: each answers its `limit` nearest, so the
+    merge is the `limit` nearest of their union. With an empty base it is one private index
+    (the delta re-sorts itself as a GeoVectorIndex does)."""
+
+    def __init__(self, base: GeoVectorIndex, delta: GeoVectorIndex | None = None) -> None:
+        self.base = base
+        self.delta = delta if delta is not None else GeoVectorIndex(base.dimension)
+        self.dimension = base.dimension
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.delta)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.delta or key in self.base
+
+    def payload(self, key: Hashable) -> Any:
+        return self.delta.payload(key) if key in self.delta else self.base.payload(key)
+
+    def changed(self) -> int:
+        """Entries held privately on top of the base: written since, or removed from it."""
+        return len(self.delta) + self.base._table.n - len(self.base)
+
+    def upsert(
+        self, entries: Iterable[Entry], *, now: float = -math.inf, resort: bool = True
+    ) -> None:
+        batch = list(entries)
+        self.base.discard(e.key for e in batch)
+        self.delta.upsert(batch, now=now, resort=resort)
+
+    def discard(self, keys: Iterable[Hashable]) -> None:
+        gone = list(keys)
+        self.base.discard(gone)
+        self.delta.discard(gone)
+
+    def resort(self, now: float = -math.inf) -> None:
+        self.delta.resort(now)
+
+    def nearest(
+        self,
+        query: np.ndarray,
+        *,
+        group: Hashable,
+        lat: float | None,
+        lon: float | None,
+        radius_km: float | None,
+        now: float,
+        limit: int,
+    ) -> list[tuple[Hashable, float]]:
+        """As `GeoVectorIndex.nearest`, over the base and the delta."""
+        where: dict[str, Any] = {
+            "group": group,
+            "lat": lat,
+            "lon": lon,
+            "radius_km": radius_km,
+            "now": now,
+        }
+        found = self.base.nearest(query, **where, limit=limit)
+        found += self.delta.nearest(query, **where, limit=limit)
+        found.sort(key=lambda kc: -kc[1])  # stable: each part's order of exact ties is kept
+        return found[:limit]
+
+    def count_within(
+        self,
+        *,
+        group: Hashable,
+        lat: float,
+        lon: float,
+        radius_km: float,
+        now: float,
+        at_least: int,
+    ) -> int:
+        where: dict[str, Any] = {
+            "group": group,
+            "lat": lat,
+            "lon": lon,
+            "radius_km": radius_km,
+            "now": now,
+        }
+        found = self.base.count_within(**where, at_least=at_least)
+        if found < at_least:
+            found += self.delta.count_within(**where, at_least=at_least - found)
+        return found
+
+    def snapshot(self, now: float) -> TableSnapshot:
+        """The base's live entries and the delta's, merged and re-sorted (dropping those no
+        longer valid at `now`): the next base."""
+        a, b = self.base._table, self.delta._table
+        groups = dict(self.base._groups)
+        for group in self.delta._groups:
+            groups.setdefault(group, len(groups))
+        joined = _Table(self.dimension, max(1024, a.n + b.n), a.projection)
+        for name in _COLUMNS:
+            if name == "reduced":
+                continue
+            column = getattr(joined, name)
+            column[: a.n] = getattr(a, name)[: a.n]
+            column[a.n : a.n + b.n] = getattr(b, name)[: b.n]
+        if b.n:
+            codes = np.array([groups[g] for g in self.delta._groups], np.int32)
+            joined.group[a.n : a.n + b.n] = codes[b.group[: b.n]]
+        if a.projection is not None:
+            joined.reduced[: a.n] = a.reduced[: a.n]
+            a.projection.reduce(b.vectors[: b.n], out=joined.reduced[a.n : a.n + b.n])
+        joined.n = a.n + b.n
+        joined.keys = [*a.keys[: a.n], *b.keys[: b.n]]
+        joined.payloads = [*a.payloads[: a.n], *b.payloads[: b.n]]
+        table = joined.compacted(now)
+        n, projection = table.n, table.projection
+        columns = {
+            name: getattr(table, name)[:n]
+            for name in SNAPSHOT_COLUMNS
+            if name != "reduced" or projection is not None
+        }
+        return TableSnapshot(
+            columns=columns,
+            keys=table.keys,
+            payloads=table.payloads,
+            groups=list(groups),
+            basis=projection.basis if projection else None,
+            offset=projection.offset if projection else None,
+            fitted_rows=projection.fitted_rows if projection else 0,
+        )

@@ -24,6 +24,7 @@ from service.console.pages import STATIC_DIR as CONSOLE_STATIC_DIR
 from service.embeddings import service as embeddings
 from service.embeddings import understanding
 from service.embeddings.posting_vectors import PostingVectors, one_blas_thread
+from service.embeddings.shared_vectors import SnapshotStore
 from service.embeddings.understanding import TextUnderstanding
 from service.kit import idempotency, logs, metrics
 from service.kit.background import logged
@@ -134,8 +135,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         )
         if settings.posting_vectors_in_memory > 0:
             one_blas_thread()
+            name, dimension = state.embedder.name, state.embedder.dimension
             state.posting_vectors = PostingVectors(
-                state.embedder.name, state.embedder.dimension, settings.posting_vectors_in_memory
+                name,
+                dimension,
+                settings.posting_vectors_in_memory,
+                SnapshotStore.for_settings(settings, model=name, dimension=dimension)
+                if settings.share_posting_vectors and settings.workers > 1
+                else None,
             )
         if state.posting_vectors is not None or settings.warm_posting_profiles:
             state.warming = asyncio.create_task(_warm_then_freeze(state))
@@ -146,10 +153,16 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             yield
         finally:
             vectors = state.posting_vectors
-            for task in (state.warming, vectors.reloading if vectors else None):
+            for task in (
+                state.warming,
+                vectors.reloading if vectors else None,
+                vectors.publishing if vectors else None,
+            ):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            if vectors is not None and vectors.store is not None:
+                vectors.store.close()  # another worker may write the snapshots now
             await reembed
             stop.set()
             if worker is not None:

@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         "2.7 KiB each) and retrieve postings for a seeker there; with more postings, or 0, "
         "the database's HNSW index is searched instead.",
     )
+    share_posting_vectors: bool = Field(
+        default=True,
+        description="With several workers, hold those vectors once per machine: a snapshot "
+        "in memory-mapped files under data_dir/posting-vectors that every worker maps, plus "
+        "each worker's changes since (writes and deletions are still seen at once).",
+    )
     hnsw_max_scan_tuples: int = Field(
         default=5000,
         ge=1,

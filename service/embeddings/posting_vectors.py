@@ -8,9 +8,12 @@ alone, with the postings' versions and external ids as of that read and cosines 
 (equal to the database's to float precision). Postings only: they are public; seeker vectors
 stay in the database.
 
-One copy per process: about 2.7 KiB per posting (a 384-d float32 vector, 64 principal
-components, its place, id, version and external id), so
-the setting `posting_vectors_in_memory` bounds it; above it, matching uses the HNSW index.
+About 2.7 KiB per posting (a 384-d float32 vector, 64 principal components, its place, id,
+version and external id), so the setting `posting_vectors_in_memory` bounds it; above it,
+matching uses the HNSW index. One copy per process, or, with several workers
+(`share_posting_vectors`), one per machine: a snapshot in memory-mapped files that every worker
+maps, with the changes read since it was taken held privately on top
+(service/embeddings/shared_vectors.py).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from uuid import UUID
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from matching.vector_index import Entry, GeoVectorIndex
+from matching.vector_index import Entry, GeoVectorIndex, LayeredIndex
 from service.embeddings import repository as vectors_db
+from service.embeddings.shared_vectors import SnapshotStore
 from service.kit.background import logged
 from service.match_lists import candidates_repository as candidates_db
 
@@ -36,6 +40,17 @@ LOAD_PAGE = 5000
 # that reads everything again rather than risk missing one.
 DELETIONS_KEPT_S = 86_400.0
 TIES_AT_THE_CUT = 16
+# A worker without a snapshot to map waits this long for the writer's first, then loads a
+# private copy (the writer may have failed, or hold more postings than allowed).
+SNAPSHOT_WAIT_S = 300.0
+# The writer publishes a new snapshot when its private changes pass a share of the snapshot
+# (every worker holds and searches those whole), when some are older than this, and
+# in any case well within the time deletions are kept (a worker starting maps the snapshot
+# and must still be able to read every deletion since).
+PUBLISH_SHARE = 1 / 16
+PUBLISH_MIN_CHANGES = 1024
+PUBLISH_CHANGES_AFTER_S = 600.0
+PUBLISH_AFTER_S = DELETIONS_KEPT_S / 4
 
 
 def one_blas_thread() -> None:
@@ -64,10 +79,19 @@ def _entry(v: vectors_db.PostingVector) -> Entry:
 class PostingVectors:
     """The active postings' vectors of one embedding model (every agency), in memory."""
 
-    def __init__(self, model: str, dimension: int, max_size: int) -> None:
+    def __init__(
+        self, model: str, dimension: int, max_size: int, store: SnapshotStore | None = None
+    ) -> None:
         self.model = model
+        self.dimension = dimension
         self.max_size = max_size
-        self.index = GeoVectorIndex(dimension)
+        # Without a store: an empty base and every vector in the private part.
+        self.index = LayeredIndex(GeoVectorIndex(dimension))
+        self.store = store  # shared snapshots, with several workers
+        self.generation: str | None = None  # the snapshot mapped
+        self._snapshot_read_at = math.inf  # time.time() of its watermark's read
+        self._rejected: set[str] = set()  # snapshots read before the database's ids went back
+        self.publishing: asyncio.Task[None] | None = None
         self.ready = False  # loaded in full; until then matching uses the database
         self._seen: vectors_db.VectorSnapshot | None = None
         self._seen_at = -math.inf  # time.monotonic() when _seen was read
@@ -77,10 +101,85 @@ class PostingVectors:
         self.reloading: asyncio.Task[bool | None] | None = None
 
     async def load(self, pool: Any) -> bool:
-        """Read every active posting's vector, a page at a time; False (and nothing held)
-        when there are more than max_size."""
-        started = time.perf_counter()
+        """Every active posting's vector: mapped from the newest snapshot, or read from the
+        database (and published, by the writer); False (and nothing held) when there are more
+        than max_size."""
         self._pool = pool
+        if self.store is None:
+            return await self._read_all(pool)
+        waiting_since = time.monotonic()
+        while True:
+            if self._map_current():
+                log.info(
+                    "posting vectors mapped: %d (%s) from %s",
+                    len(self.index),
+                    self.model,
+                    self.generation,
+                )
+                self.ready = True
+                return True
+            if self.store.try_to_write():
+                if not await self._read_all(pool):
+                    return False
+                self.ready = False  # until the snapshot written replaces the private copy
+                await self._publish()
+                if not self._map_current():
+                    log.warning("posting vectors: the snapshot written cannot be mapped")
+                self.ready = True
+                return True
+            if time.monotonic() - waiting_since > SNAPSHOT_WAIT_S:
+                log.warning("posting vectors: no snapshot to map; reading a private copy")
+                return await self._read_all(pool)
+            await asyncio.sleep(0.5)
+
+    def _map_current(self) -> bool:
+        """Map the newest snapshot (in place of what is held) if it is usable: not one
+        rejected, and its watermark recent enough that every deletion since can be read."""
+        assert self.store is not None
+        name = self.store.current()
+        if name is None or name in self._rejected:
+            return False
+        mapped = self.store.open(name)
+        if mapped is None or time.time() - mapped.read_at > DELETIONS_KEPT_S / 2:
+            return False
+        self.index, self.generation = mapped.index, name
+        self._seen, self._snapshot_read_at = mapped.seen, mapped.read_at
+        self._seen_at = time.monotonic() - (time.time() - mapped.read_at)
+        self._last_read_started = -math.inf  # the changes since are read at the next search
+        return True
+
+    def _publish_due(self) -> bool:
+        changed = self.index.changed()
+        base = len(self.index.base)
+        age = time.time() - self._snapshot_read_at
+        return (
+            changed > max(PUBLISH_MIN_CHANGES, base * PUBLISH_SHARE)
+            or (changed > 0 and age > PUBLISH_CHANGES_AFTER_S)
+            or age > PUBLISH_AFTER_S
+        )
+
+    async def _publish(self) -> None:
+        """Write what is held as the next snapshot. Taken under the lock, so that it is the
+        vectors as of `_seen` exactly; written to files off the event loop, without it.
+        Every process (this one too) maps it at its next search."""
+        assert self.store is not None
+        async with self._lock:
+            if self._seen is None:
+                return
+            seen, read_at = self._seen, time.time() - (time.monotonic() - self._seen_at)
+            snapshot = await asyncio.to_thread(self.index.snapshot, time.time())
+        started = time.perf_counter()
+        name = await asyncio.to_thread(self.store.publish, snapshot, seen, read_at)
+        log.info(
+            "posting vectors: %s published, %d rows in %.1f s",
+            name,
+            len(snapshot),
+            time.perf_counter() - started,
+        )
+
+    async def _read_all(self, pool: Any) -> bool:
+        """Read every active posting's vector into private memory, a page at a time."""
+        started = time.perf_counter()
         after = UUID(int=0)
         while True:
             async with pool.acquire() as conn:
@@ -120,7 +219,9 @@ class PostingVectors:
         """Nothing held, nothing searched: matching uses the database."""
         self.ready = False
         self._seen = None
-        self.index = GeoVectorIndex(self.index.dimension)
+        self.generation = None
+        self._snapshot_read_at = math.inf
+        self.index = LayeredIndex(GeoVectorIndex(self.dimension))
 
     def _reload(self, why: str) -> None:
         """Everything is read again, in the background, when changes can no longer be read
@@ -140,6 +241,8 @@ class PostingVectors:
         async with self._lock:
             if not self.ready or self._seen is None:
                 return False
+            if self.store is not None and self.store.current() != self.generation:
+                self._map_current()  # a newer snapshot: its watermark, then the changes since
             if self._last_read_started >= arrived:
                 return True
             if arrived - self._seen_at > DELETIONS_KEPT_S / 2:
@@ -152,6 +255,8 @@ class PostingVectors:
             if seen.next_xid < self._seen.next_xid:
                 # A restore, or a failover to a replica that lagged: changes can no longer
                 # be told apart by transaction id.
+                if self.generation is not None:
+                    self._rejected.add(self.generation)
                 self._reload("the database's transaction ids went back")
                 return False
             # Deletions first: a vector deleted and written again in this read is there now.
@@ -161,6 +266,15 @@ class PostingVectors:
             if len(self.index) > self.max_size:
                 self._give_up()
                 return False
+            if (
+                self.store is not None
+                and (self.publishing is None or self.publishing.done())
+                and self._publish_due()
+                and self.store.try_to_write()
+            ):
+                self.publishing = asyncio.create_task(
+                    logged("posting vectors not published", self._publish())
+                )
             return True
 
     def count_within(

@@ -203,3 +203,59 @@ def test_a_large_table_is_searched_in_a_reduced_space_first_and_gives_the_same_a
         found = index.nearest(q, group="a", lat=52.0, lon=5.0, radius_km=40.0, now=NOW, limit=100)
         assert _keys(found) == _brute(entries, q, "a", 52.0, 5.0, 40.0, 100)
     assert first_pass and set(first_pass) == {vector_index.REDUCED_DIMENSIONS}
+
+
+def _frozen(snapshot: vector_index.TableSnapshot) -> vector_index.FrozenGeoVectorIndex:
+    """The snapshot's arrays made read-only (as a memory map of another process's file is)."""
+    for column in snapshot.columns.values():
+        column.flags.writeable = False
+    keys = np.array([int(k).to_bytes(8, "big") for k in snapshot.keys], "S8")  # type: ignore[call-overload]
+    order = np.argsort(keys, kind="stable")
+    rows = vector_index.SortedKeyRows(keys[order], order, lambda k: int(k).to_bytes(8, "big"))  # type: ignore[call-overload]
+    return vector_index.FrozenGeoVectorIndex(16, snapshot, rows)
+
+
+def test_a_frozen_base_with_a_private_delta_answers_as_one_index() -> None:
+    """A snapshot mapped read-only plus the changes since (written, moved, deleted, and a key
+    ending in a zero byte) gives the exact answers of comparing every entry, and its own
+    snapshot is the next base with the same answers."""
+    rng = np.random.default_rng(7)
+    first = _entries(rng, 3000)
+    entries = {e.key: e for e in first}
+    layered = vector_index.LayeredIndex(GeoVectorIndex(16))
+    layered.upsert(first, resort=False)
+    layered.resort(NOW)
+    base = _frozen(layered.snapshot(NOW))
+    assert len(base) == len([e for e in first if e.valid_until > NOW])
+    index = vector_index.LayeredIndex(base)
+    for e in first:  # the snapshot dropped the expired entries
+        if e.valid_until <= NOW:
+            del entries[e.key]
+    moved = _entries(rng, 300, start=256)  # keys 256..: includes keys whose last byte is 0
+    added = _entries(rng, 200, start=50_000)
+    index.upsert(moved + added, now=NOW)
+    entries.update({e.key: e for e in moved + added})
+    gone = [1, 512, 768, 50_001, 2999, 99_999]  # in the base, moved, added, unknown
+    index.discard(gone)
+    for key in gone:
+        entries.pop(key, None)
+    live = {k: e for k, e in entries.items() if e.valid_until > NOW}
+    assert len(index) == len(entries)
+    assert 512 not in index and 256 in index and 50_000 in index
+    assert index.changed() >= 500
+    again = vector_index.LayeredIndex(_frozen(index.snapshot(NOW)))
+    assert len(again) == len(live) and again.changed() == 0
+    for q in rng.normal(size=(12, 16)).astype(np.float32):
+        q /= np.linalg.norm(q)
+        for lat, lon, radius in [(52.0, 5.0, 25.0), (20.0, 179.9, 800.0), (52.0, 5.0, None)]:
+            expected = _brute(entries, q, "a", lat, lon, radius, 40)
+            for each in (index, again):
+                found = each.nearest(
+                    q, group="a", lat=lat, lon=lon, radius_km=radius, now=NOW, limit=40
+                )
+                assert _keys(found) == expected
+        near = dict(group="b", lat=52.0, lon=5.0, radius_km=30.0, now=NOW)
+        assert index.count_within(**near, at_least=10**6) == again.count_within(
+            **near, at_least=10**6
+        )  # type: ignore[arg-type]
+    assert index.payload(50_000) is None and index.payload(3) is None

@@ -3,39 +3,12 @@ search, and every process sees every write at its next search."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-import httpx
-from asgi_lifespan import LifespanManager
-
 from tests.factories import Agency, posting_body, seeker_body
-
-
-async def _posting_ids(client: httpx.AsyncClient, sid: str, headers: dict[str, str]) -> list[str]:
-    r = await client.get(f"/v1/seekers/{sid}/matches?limit=50", headers=headers)
-    assert r.status_code == 200, r.text
-    return [i["posting_id"] for i in r.json()["items"]]
-
-
-@contextlib.asynccontextmanager
-async def _second_process(
-    settings: Any, embedder: Any, **update: Any
-) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    """Another app on the same database (as another worker would be), its memory loaded, and
-    a client for it."""
-    from service.app import create_app
-
-    changed = settings.model_copy(update={"run_worker": False, **update})
-    other = create_app(changed, embedder=embedder)
-    async with LifespanManager(other):
-        await other.state.jobmatch.warming
-        transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield other.state.jobmatch, client
+from tests.service.embeddings.apps import posting_ids, second_process
 
 
 async def test_lists_from_memory_equal_the_database_search(
@@ -86,10 +59,10 @@ async def test_a_second_process_sees_writes_made_after_it_loaded(
     c, h = agency.client, agency.auth("portal")
     sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
     first = (await c.post("/v1/postings", json=posting_body("N-1"), headers=h)).json()["id"]
-    async with _second_process(settings, embedder) as (state, b):
+    async with second_process(settings, embedder) as (state, b):
         vectors = state.posting_vectors
         assert vectors is not None and vectors.ready and UUID(first) in vectors.index
-        assert await _posting_ids(b, sid, h) == [first]
+        assert await posting_ids(b, sid, h) == [first]
         # A change of the posting alone, by any writer (the API also rewrites the vector),
         # reaches B's memory with its new version.
         await pool.execute(
@@ -99,19 +72,19 @@ async def test_a_second_process_sees_writes_made_after_it_loaded(
         r = await b.get(f"/v1/seekers/{sid}/matches", headers=h)
         assert [i["external_id"] for i in r.json()["items"]] == ["N-1b"]
         second = (await c.post("/v1/postings", json=posting_body("N-2"), headers=h)).json()
-        assert set(await _posting_ids(b, sid, h)) == {first, second["id"]}
+        assert set(await posting_ids(b, sid, h)) == {first, second["id"]}
         assert UUID(second["id"]) in vectors.index  # read as a change, not from the database
         # Moved out of the seeker's 25 km (Rotterdam -> Groningen): gone from B's list.
         moved = posting_body("N-2", job_location={"lat": 53.22, "lon": 6.57})
         r = await c.put(f"/v1/postings/{second['id']}", json=moved, headers=h)
         assert r.status_code == 200, r.text
-        assert await _posting_ids(b, sid, h) == [first]
+        assert await posting_ids(b, sid, h) == [first]
         # Deleted: read as a change too.
         assert (await c.delete(f"/v1/postings/{first}", headers=h)).status_code == 204
         async with state.pool.acquire() as conn:
             assert await vectors.sync(conn)
         assert UUID(first) not in vectors.index
-        assert await _posting_ids(b, sid, h) == []
+        assert await posting_ids(b, sid, h) == []
 
 
 async def test_more_postings_than_allowed_in_memory_leaves_matching_to_the_database(
@@ -121,10 +94,10 @@ async def test_more_postings_than_allowed_in_memory_leaves_matching_to_the_datab
     sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
     for i in range(2):
         await c.post("/v1/postings", json=posting_body(f"L-{i}"), headers=h)
-    async with _second_process(settings, embedder, posting_vectors_in_memory=1) as (state, b):
+    async with second_process(settings, embedder, posting_vectors_in_memory=1) as (state, b):
         assert state.posting_vectors is not None and not state.posting_vectors.ready
         assert len(state.posting_vectors.index) == 0  # nothing held
-        assert len(await _posting_ids(b, sid, h)) == 2
+        assert len(await posting_ids(b, sid, h)) == 2
 
 
 async def test_a_change_committed_after_a_later_one_is_still_read(
@@ -172,7 +145,7 @@ async def test_transaction_ids_going_back_make_the_process_read_everything_again
 
     c, h = agency.client, agency.auth("portal")
     pid = (await c.post("/v1/postings", json=posting_body("R-1"), headers=h)).json()["id"]
-    async with _second_process(settings, embedder) as (state, _):
+    async with second_process(settings, embedder) as (state, _):
         vectors = state.posting_vectors
         assert vectors.ready and UUID(pid) in vectors.index
         seen = vectors._seen
@@ -231,7 +204,7 @@ async def test_a_process_that_has_not_read_for_long_reads_everything_again(
 
     c, h = agency.client, agency.auth("portal")
     pid = (await c.post("/v1/postings", json=posting_body("S-1"), headers=h)).json()["id"]
-    async with _second_process(settings, embedder) as (state, _):
+    async with second_process(settings, embedder) as (state, _):
         vectors = state.posting_vectors
         async with state.pool.acquire() as conn:
             assert await vectors.sync(conn)  # read just now: no reload
