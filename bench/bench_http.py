@@ -177,6 +177,9 @@ async def open_loop(
     }
 
 
+BULK_PIECE = 2000
+
+
 def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -184,14 +187,17 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def bulk(base: str, key: str, kind: str, items: list[dict[str, Any]]) -> None:
+    """Upload in pieces of `BULK_PIECE` records: one body of more passes the 8 MiB limit."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     with httpx.Client(base_url=base, headers=headers, timeout=3600) as client:
-        body = b"\n".join(orjson.dumps(i) for i in items)
-        job = client.post(f"/v1/{kind}s:bulk", content=body).json()
-        while job["status"] in ("queued", "running"):
-            time.sleep(0.5)
-            job = client.get(f"/v1/jobs/{job['id']}").json()
-        assert job["status"] == "succeeded" and job["created"] == len(items), job
+        for start in range(0, len(items), BULK_PIECE):
+            piece = items[start : start + BULK_PIECE]
+            body = b"\n".join(orjson.dumps(i) for i in piece)
+            job = client.post(f"/v1/{kind}s:bulk", content=body).json()
+            while job["status"] in ("queued", "running"):
+                time.sleep(0.5)
+                job = client.get(f"/v1/jobs/{job['id']}").json()
+            assert job["status"] == "succeeded" and job["created"] == len(piece), job
 
 
 def ids(base: str, key: str, kind: str) -> list[str]:
