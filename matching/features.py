@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from matching.normalise import OccupationSimilarity, soft_occupation_fit
 from matching.profiles import (
@@ -359,6 +359,12 @@ def language_fit(spoken: tuple[str, ...], required: tuple[str, ...]) -> float | 
         return None
     have = {s.lower() for s in spoken}
     return sum(1 for r in required if r.lower() in have) / len(required)
+
+
+def with_lexical(pair: PairFeatures, lexical: float | None) -> PairFeatures:
+    """The same pair with its lexical relevance set (`pair_features`'s `lexical`); a new
+    values dict, since scored pairs share theirs."""
+    return replace(pair, values={**pair.values, "lexical": lexical})
 
 
 def pair_features(

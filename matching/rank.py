@@ -26,6 +26,7 @@ from matching.features import (
     distance_fit,
     pair_features,
     seeker_skill_index,
+    with_lexical,
 )
 from matching.normalise import OccupationSimilarity
 from matching.profiles import PostingProfile, SeekerProfile
@@ -121,21 +122,65 @@ def score_postings_for_seeker(
     """All candidate postings scored for one seeker, best first. `lexicals`, when given, is
     the lexical relevance of each posting (aligned with `postings`); `occupations` the
     taxonomy-aware similarity for inferred occupations."""
+    pairs = seeker_pair_features(
+        seeker, postings, cosines, radius_km=radius_km, occupations=occupations
+    )
+    return score_seeker_pairs(
+        seeker,
+        postings,
+        pairs,
+        scorer,
+        radius_km=radius_km,
+        language=language,
+        lexicals=lexicals,
+    )
+
+
+def seeker_pair_features(
+    seeker: SeekerProfile,
+    postings: Sequence[PostingProfile],
+    cosines: Sequence[float | None],
+    *,
+    radius_km: float | None = None,
+    occupations: OccupationSimilarity | None = None,
+) -> list[PairFeatures]:
+    """The features of one seeker with each posting, the lexical relevance left out: the
+    caller may compute these while the lexical relevance is still being read, then give it
+    to `score_seeker_pairs`."""
     index = seeker_skill_index(seeker)
     radius = radius_km if radius_km is not None else seeker.max_distance_km
-    lex = [None] * len(postings) if lexicals is None else lexicals
+    return [
+        pair_features(
+            seeker,
+            p,
+            cosine=c,
+            seeker_skills=index,
+            radius_km=radius,
+            occupations=occupations,
+        )
+        for p, c in zip(postings, cosines, strict=True)
+    ]
+
+
+def score_seeker_pairs(
+    seeker: SeekerProfile,
+    postings: Sequence[PostingProfile],
+    pairs: Sequence[PairFeatures],
+    scorer: Scorer,
+    *,
+    radius_km: float | None = None,
+    language: str = "en",
+    lexicals: Sequence[float | None] | None = None,
+) -> list[ScoredPair]:
+    """The pairs of `seeker_pair_features` (aligned with `postings`) scored, best first, with
+    each posting's lexical relevance from `lexicals` when given."""
+    radius = radius_km if radius_km is not None else seeker.max_distance_km
+    if lexicals is not None:
+        pairs = [with_lexical(pair, x) for pair, x in zip(pairs, lexicals, strict=True)]
     items = [
         _scored(
             i,
-            pair_features(
-                seeker,
-                p,
-                cosine=c,
-                seeker_skills=index,
-                radius_km=radius,
-                lexical=x,
-                occupations=occupations,
-            ),
+            pair,
             scorer,
             radius_km=radius,
             remote=p.remote_allowed,
@@ -143,7 +188,7 @@ def score_postings_for_seeker(
             seeker=seeker,
             posting=p,
         )
-        for i, (p, c, x) in enumerate(zip(postings, cosines, lex, strict=True))
+        for i, (p, pair) in enumerate(zip(postings, pairs, strict=True))
     ]
     return _order(items)
 

@@ -243,8 +243,8 @@ async def lexical_posting_candidates(
     rows = await conn.fetch(
         "WITH lex AS (SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector("
         "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
-        "rarity AS (SELECT lex, coalesce(($14::float4[])[array_position($13::text[], lex)], 0) "
-        "AS share FROM lex), "
+        "rarity AS (SELECT lex.lex, coalesce(c.share, 0) AS share FROM lex "
+        "LEFT JOIN unnest($13::text[], $14::float4[]) AS c(lex, share) ON c.lex = lex.lex), "
         "ranked AS (SELECT lex, row_number() OVER (ORDER BY share, length(lex) DESC, lex) AS n "
         "FROM rarity), "
         "q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ') "

@@ -189,7 +189,7 @@ def lexical_query_text(seeker: SeekerProfile) -> str:
 
 async def add_lexical_candidates(
     state: AppState,
-    conn: Any,
+    source: Acquirer,
     candidates: list[candidates_db.Candidate],
     seeker: SeekerProfile,
     *,
@@ -201,27 +201,27 @@ async def add_lexical_candidates(
     radius_km: float | None,
     limit: int,
 ) -> tuple[list[candidates_db.Candidate], dict[UUID, float] | None]:
-    """Hybrid retrieval: the vector search's candidates, then the postings that full-text
-    search finds for the seeker's words and the vector search missed, under the same filters;
-    and the lexical relevance of every one of them (None when full-text search is off). The
-    scorer ranks them all on the same features, lexical relevance among them, so a posting that
-    says the seeker's trade in other words than the embedding expects can still be rescued."""
+    """Hybrid retrieval: the postings that full-text search finds for the seeker's words under
+    the same filters as the vector search (some of them among its `candidates`), and the
+    lexical relevance of those and of every one of the `candidates` (None when full-text search
+    is off). The scorer ranks them all on the same features, lexical relevance among them, so a
+    posting that says the seeker's trade in other words than the embedding expects can still
+    be rescued. Runs on a connection of `source`'s own."""
     pool = state.settings.lexical_candidate_pool
     text = lexical_query_text(seeker)
     if pool <= 0 or not text:
-        return candidates, None
-    found, relevance = await candidates_db.lexical_posting_candidates(
-        conn,
-        common=await state.common_lexemes.read(conn),
-        agency_id=agency_id,
-        model=model,
-        query=query,
-        text=text,
-        lat=lat,
-        lon=lon,
-        radius_km=radius_km,
-        limit=pool,
-        rank_ids=[c.id for c in candidates],
-    )
-    seen = {c.id for c in candidates}
-    return candidates + [c for c in found if c.id not in seen], relevance
+        return [], None
+    async with source.acquire() as conn:
+        return await candidates_db.lexical_posting_candidates(
+            conn,
+            common=await state.common_lexemes.read(conn),
+            agency_id=agency_id,
+            model=model,
+            query=query,
+            text=text,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            limit=pool,
+            rank_ids=[c.id for c in candidates],
+        )

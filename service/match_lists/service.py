@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from matching.rank import (
     ScoredPair,
     non_personalised_candidates,
     non_personalised_order,
-    score_postings_for_seeker,
+    score_seeker_pairs,
     score_seekers_for_posting,
+    seeker_pair_features,
 )
 from matching.score import Scorer
 from service.auth.permissions import Principal
@@ -120,35 +122,69 @@ async def rank_postings(
             "radius_km": used_radius,
             "limit": max(s.match_candidate_pool, limit),
         }
-        lexical: dict[UUID, float] | None = None
         if query is not None:
             candidates, _ = await retrieve_postings(
                 state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
             )
-            candidates, lexical = await add_lexical_candidates(
-                state, conn, candidates, seeker, model=embedding_model, query=query, **where
-            )
         else:
             # Opted out of profiling: no embedding, no learned score; nearest and newest first.
             candidates = await candidates_db.nearby_postings(conn, **where)
-    candidates, postings = await _posting_profiles(state, principal.agency_id, candidates, reads)
-    if query is not None:
-        # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
-        # parallel (the GIL) and only adds two hand-offs to every request.
-        ranked = score_postings_for_seeker(
-            seeker,
-            postings,
-            [c.cosine for c in candidates],
-            scorer,
-            radius_km=used_radius,
-            language=language,
-            lexicals=None if lexical is None else [lexical.get(c.id, 0.0) for c in candidates],
-            occupations=occupation_similarity(state),
+    if query is None:
+        candidates, postings = await _posting_profiles(
+            state, principal.agency_id, candidates, reads
         )
-    else:
         ranked = non_personalised_order(
             seeker, postings, radius_km=used_radius, now=datetime.now(UTC), language=language
         )
+        return RankedPostings(ranked, candidates, postings, radius, used_radius)
+    # Hybrid retrieval's full-text query runs on a connection of its own while this coroutine
+    # computes the features of the vector search's candidates: the database and the scoring
+    # work at the same time. (The connection above is back in the pool first, so a request
+    # never holds one connection while waiting for another.)
+    lexical_search = asyncio.create_task(
+        add_lexical_candidates(
+            state, reads, candidates, seeker, model=embedding_model, query=query, **where
+        )
+    )
+    await asyncio.sleep(0)  # let it send the query before the CPU work below
+    try:
+        candidates, postings = await _posting_profiles(
+            state, principal.agency_id, candidates, reads
+        )
+        # A few milliseconds of CPU for a pool of 100, run inline: a thread cannot run it in
+        # parallel (the GIL) and only adds two hand-offs to every request.
+        occupations = occupation_similarity(state)
+        pairs = seeker_pair_features(
+            seeker,
+            postings,
+            [c.cosine for c in candidates],
+            radius_km=used_radius,
+            occupations=occupations,
+        )
+    finally:
+        # Awaited even when the work above failed, so that no query outlives the request.
+        found, lexical = await lexical_search
+    seen = {c.id for c in candidates}
+    found, found_postings = await _posting_profiles(
+        state, principal.agency_id, [c for c in found if c.id not in seen], reads
+    )
+    pairs += seeker_pair_features(
+        seeker,
+        found_postings,
+        [c.cosine for c in found],
+        radius_km=used_radius,
+        occupations=occupations,
+    )
+    candidates, postings = candidates + found, postings + found_postings
+    ranked = score_seeker_pairs(
+        seeker,
+        postings,
+        pairs,
+        scorer,
+        radius_km=used_radius,
+        language=language,
+        lexicals=None if lexical is None else [lexical.get(c.id, 0.0) for c in candidates],
+    )
     return RankedPostings(ranked, candidates, postings, radius, used_radius)
 
 

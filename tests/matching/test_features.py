@@ -150,6 +150,34 @@ def test_ranking_prefers_the_better_fit_and_contributions_sum_to_score() -> None
     assert top["missing_required_skills"] == ["load cargo"]
 
 
+def test_features_first_lexical_later_ranks_as_all_at_once() -> None:
+    """The seeker route computes the features while the full-text query runs and adds the
+    lexical relevance afterwards; that must score exactly as giving it up front, and leave
+    the pairs computed before untouched."""
+    from matching.rank import score_seeker_pairs, seeker_pair_features
+
+    embedder = HashingEmbedder()
+    seeker = _seeker()
+    postings = [
+        _posting("forklift operator"),
+        _posting("warehouse worker", occupation=Occupation("warehouse worker", "9333")),
+        _posting("cook", occupation=Occupation("cook", "5120"), skills_required=(Skill("cook"),)),
+    ]
+    vs = embedder.encode([seeker_text(seeker)])[0]
+    cosines = [float(v @ vs) for v in embedder.encode([posting_text(p) for p in postings])]
+    lexicals = [0.1, 0.9, 0.0]  # the word match favours the second posting
+    at_once = score_postings_for_seeker(
+        seeker, postings, cosines, WeightedSumScorer(), lexicals=lexicals
+    )
+    pairs = seeker_pair_features(seeker, postings, cosines)
+    later = score_seeker_pairs(seeker, postings, pairs, WeightedSumScorer(), lexicals=lexicals)
+    assert [(r.candidate, r.score) for r in later] == [(r.candidate, r.score) for r in at_once]
+    assert [r.features["lexical"] for r in sorted(later, key=lambda r: r.candidate)] == lexicals
+    assert all(pair.values["lexical"] is None for pair in pairs)
+    without = score_seeker_pairs(seeker, postings, pairs, WeightedSumScorer())
+    assert sorted(r.score for r in without) != sorted(r.score for r in later)
+
+
 def test_opted_out_text_leaves_out_free_text() -> None:
     seeker = _seeker(summary="I was ill for two years", headline="Back to work")
     assert "ill for" not in seeker_text(seeker, include_free_text=False)
