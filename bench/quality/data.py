@@ -378,3 +378,56 @@ def french_slice(esco_dir: Path, split: Split, *, seed: int = 17) -> FrenchSlice
         seekers.append(Seeker(s.occupation, s.isco08, headline, "Mon expérience : " + task))
         titles.append((s.occupation, rng.choice(occ.labels)))
     return FrenchSlice(seekers, postings, titles)
+
+
+# What real ads wrap around the job itself: who the employer is, what it offers, how to apply.
+# None of it says what the work is, so it dilutes the text a model embeds (and a model that
+# reads only the first 256 word pieces may never reach the tasks).
+_EMPLOYER_INTROS = (
+    "{name} is a family-run business founded in {year} with {size} employees in {city}.",
+    "For more than {age} years {name} has served customers across the region.",
+    "At {name} we believe that people make the difference, and we invest in every colleague.",
+    "{name} is growing fast: last year we opened two new sites and welcomed {size} new people.",
+    "We are an equal-opportunity employer with a friendly, informal culture and short lines.",
+    "Our mission is to deliver quality and reliability, every day, for every client we serve.",
+    "Sustainability matters to us: we cut our energy use by a third over the last five years.",
+)
+_OFFERS = (
+    "a competitive salary in line with the collective agreement",
+    "30 days of paid holiday",
+    "a pension scheme with employer contributions",
+    "a travel allowance or a company bicycle",
+    "flexible working hours where the work allows",
+    "training and room to grow within the company",
+    "a permanent contract after a successful trial period",
+    "an end-of-year bonus",
+    "a pleasant team and a good atmosphere",
+    "free parking and a staff canteen",
+)
+_APPLY = (
+    "Interested? Send your CV and a short motivation letter before the end of the month.",
+    "Apply online through our careers page; we reply to every application within two weeks.",
+    "Questions about this vacancy? Call our recruitment team on weekdays between 9 and 5.",
+    "A certificate of good conduct is part of the procedure. Acquisition is not appreciated.",
+    "We welcome applications from everyone, whatever their age, origin, gender or disability.",
+)
+_NAMES = ("Van Dijk & Zonen", "Northgate Group", "Alder Services", "Brightwell BV", "Meridian")
+_CITIES = ("Utrecht", "Leeds", "Lyon", "Gdansk", "Porto", "Graz")
+
+
+def long_ad(posting: Posting, rng: random.Random) -> Posting:
+    """The same job as a real ad is written: one to three paragraphs about the employer before
+    the job, a list of what is offered and how to apply after it (about 150-300 words in all).
+    The title stays; the relevance grade does not change."""
+    fill = {
+        "name": rng.choice(_NAMES),
+        "year": rng.randint(1950, 2015),
+        "size": rng.choice((12, 40, 85, 250, 1200)),
+        "city": rng.choice(_CITIES),
+        "age": rng.choice((10, 25, 40, 60)),
+    }
+    intro = " ".join(s.format(**fill) for s in rng.sample(_EMPLOYER_INTROS, rng.randint(3, 5)))
+    offers = "What we offer: " + "; ".join(rng.sample(_OFFERS, rng.randint(4, 7))) + "."
+    apply = " ".join(rng.sample(_APPLY, rng.randint(2, 4)))
+    body = f"{intro}\n\nThe job\n{posting.description}\n\n{offers}\n\n{apply}"
+    return Posting(posting.occupation, posting.isco08, posting.title, body)

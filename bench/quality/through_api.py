@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import platform
+import random
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from bench.quality import data
 from matching.embed import EMBEDDING_MODELS, SentenceTransformerEmbedder, make_embedder
 from matching.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from service.config import Settings
 
 HERE = {"lat": 52.37, "lon": 4.89, "city": "Amsterdam"}
 
@@ -185,10 +187,13 @@ async def main_async(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://bench", timeout=3600
         ) as client:
-            slices = [
-                ("plain", split.seekers, split.postings),
-                ("paraphrased", split.paraphrased_seekers, split.paraphrased_postings),
-            ]
+            rng = random.Random(args.seed)
+            every = {
+                "plain": (split.seekers, split.postings),
+                "paraphrased": (split.paraphrased_seekers, split.paraphrased_postings),
+                "long-ads": (split.seekers, [data.long_ad(p, rng) for p in split.postings]),
+            }
+            slices = [(name, *every[name]) for name in args.slices]
             print(
                 f"# Match quality through the API, seed {args.seed}, {platform.node()}, "
                 f"{os.cpu_count()} cpus; understanding "
@@ -250,7 +255,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lexical-pool", type=int, default=50)
     parser.add_argument("--no-understanding", action="store_true")
     parser.add_argument(
-        "--model", choices=sorted(EMBEDDING_MODELS), default="minilm", help="the service's model"
+        "--slices",
+        type=lambda text: text.split(","),
+        default=["plain", "paraphrased"],
+        help="comma-separated: plain, paraphrased, long-ads (the plain slice's postings "
+        "written as real ads: employer paragraphs before the job, offers and how to apply "
+        "after it)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=sorted(EMBEDDING_MODELS),
+        default=Settings.model_fields["embedding_model"].default,
+        help="the service's model (the service's default unless given)",
     )
     parser.add_argument(
         "--cache", type=Path, default=Path(__file__).parent / ".cache", help="label vectors"
