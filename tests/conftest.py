@@ -65,10 +65,11 @@ def fresh_database(pg_server: str) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def embedder() -> object:
-    """The real all-MiniLM-L6-v2 model, loaded once."""
-    from matching.embed import SentenceTransformerEmbedder
+    """The real embedding model the service runs by default, loaded once."""
+    from matching.embed import make_embedder
+    from service.config import Settings
 
-    return SentenceTransformerEmbedder()
+    return make_embedder(Settings.model_fields["embedding_model"].default)
 
 
 @pytest.fixture(scope="session")

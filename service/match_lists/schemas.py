@@ -196,9 +196,10 @@ class MatchList(BaseModel):
     warnings: list[ListWarning] = Field(
         default_factory=list,
         description="Why this order may not be a ranking: `text_unreadable` (the profile text "
-        "is in a script the embedding model cannot read), `no_semantic_signal` (no candidate "
-        "is textually similar at all), `scores_tied` (every item has the same score: the "
-        "order is arbitrary). Empty when the order is a ranking.",
+        "has no words, or is in a script the embedding model cannot read), "
+        "`no_semantic_signal` (no candidate is textually similar at all), `scores_tied` "
+        "(every item has the same score: the order is arbitrary). Empty when the order is a "
+        "ranking.",
     )
     items: list[MatchItem]
 

@@ -23,6 +23,10 @@ def test_warnings() -> None:
     ]
     # a multilingual model reads it
     assert list_warnings(["叉车司机"], [0.3], [0.4], model_name="paraphrase-multilingual") == []
+    # but no model reads a text without words
+    assert codes(list_warnings(["🚜📦", "💪 42"], [0.3], [0.4], model_name="x-multilingual")) == [
+        "text_unreadable"
+    ]
     assert codes(list_warnings(["Fahrer"], [0.0, 0.005], [0.3, 0.2], model_name=MINILM)) == [
         "no_semantic_signal"
     ]

@@ -21,8 +21,9 @@ from tests.factories import Agency, posting_body, seeker_body
 def test_the_setting_chooses_the_model_and_an_unindexed_width_is_refused() -> None:
     e5 = load_embedder(Settings(embedding_model="e5-small"))
     assert e5.name == "multilingual-e5-small-q4-query" and e5.dimension == 384
-    minilm = load_embedder(Settings())
-    assert minilm.name == "all-MiniLM-L6-v2"
+    minilm = load_embedder(Settings(embedding_model="minilm"))
+    assert minilm.name == "all-MiniLM-L6-v2" and minilm.dimension == 384
+    assert load_embedder(Settings()).dimension == 512  # the default: USE multilingual
     # A width the database has no index for: a clear error at start-up, nothing stored.
     with (
         patch("service.app.INDEXED_WIDTHS", (384,)),

@@ -22,7 +22,7 @@ from tests.factories import Agency, posting_body, seeker_body
 
 
 async def test_switching_models_reembeds_in_the_background(
-    agency: Agency, settings: Any, pool: Any
+    agency: Agency, settings: Any, pool: Any, embedder: Any
 ) -> None:
     c, h = agency.client, agency.auth("portal")
     sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
@@ -53,7 +53,7 @@ async def test_switching_models_reembeds_in_the_background(
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c2:
                 # still matching, on the old model's vectors
                 before = (await c2.get(f"/v1/seekers/{sid}/matches", headers=h)).json()
-                assert before["embedding_model"] == "all-MiniLM-L6-v2"
+                assert before["embedding_model"] == embedder.name
                 assert len(before["items"]) == 2
 
                 async with pool.acquire() as conn:

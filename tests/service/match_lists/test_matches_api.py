@@ -445,7 +445,7 @@ async def test_exact_and_hnsw_retrieval_agree_on_filters_and_order(
 
 
 async def test_both_vector_searches_are_served_by_their_hnsw_index(
-    app: Any, demo: Agency, pool: Any
+    app: Any, demo: Agency, pool: Any, embedder: Any
 ) -> None:
     """A search's ORDER BY must be the expression its HNSW index was built on, or PostgreSQL
     sorts every vector in reach instead (a change of index, such as half precision, must change
@@ -473,7 +473,8 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
         await db.seeker_candidates(
             recorder, query=query, remote=False, default_radius_km=30.0, limit=100, **where
         )
-        indexes = ("posting_embedding_hnsw_384_idx", "seeker_embedding_hnsw_384_idx")
+        width = embedder.dimension
+        indexes = (f"posting_embedding_hnsw_{width}_idx", f"seeker_embedding_hnsw_{width}_idx")
         assert len(recorder.queries) == len(indexes)
         async with conn.transaction():
             # The test agency's few vectors are cheaper to sort than to search: make sorting

@@ -56,7 +56,7 @@ async def _seeker_with_history(agency: Agency) -> dict[str, Any]:
 
 
 async def test_export_holds_everything_stored_about_a_seeker(
-    agency: Agency, other_agency: Agency
+    agency: Agency, other_agency: Agency, embedder: Any
 ) -> None:
     s = await _seeker_with_history(agency)
     c = agency.client
@@ -70,7 +70,7 @@ async def test_export_holds_everything_stored_about_a_seeker(
     ]
     assert {k: v for k, v in seeker["protected"].items() if v is not None} == PROTECTED
     assert export["embeddings"] == [
-        {"model": "all-MiniLM-L6-v2", "created_at": export["embeddings"][0]["created_at"]}
+        {"model": embedder.name, "created_at": export["embeddings"][0]["created_at"]}
     ]
     items = export["match_items"]
     assert {i["match_list_id"] for i in items} == {s["own_list"], s["candidate_list"]}

@@ -66,7 +66,7 @@ async def test_protected_without_consent_is_not_stored(agency: Agency, pool: Any
     assert gender is None
 
 
-async def test_embedding_written_with_model_name(agency: Agency, pool: Any) -> None:
+async def test_embedding_written_with_model_name(agency: Agency, pool: Any, embedder: Any) -> None:
     r = await agency.client.post("/v1/postings", json=posting_body(), headers=agency.auth("portal"))
     pid = r.json()["id"]
     async with pool.acquire() as conn:
@@ -75,8 +75,8 @@ async def test_embedding_written_with_model_name(agency: Agency, pool: Any) -> N
             "WHERE posting_id = $1::uuid",
             pid,
         )
-    assert row["model"] == "all-MiniLM-L6-v2"
-    assert row["dims"] == 384
+    assert row["model"] == embedder.name == "universal-sentence-encoder-multilingual-3"
+    assert row["dims"] == embedder.dimension == 512
 
 
 async def test_validation_errors_name_fields_and_store_nothing(agency: Agency) -> None:
