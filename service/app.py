@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             await state.replicas.close()
             await pool.close()
             state.model_executor.shutdown(wait=False)
+            state.understanding_executor.shutdown(wait=False)
             metrics.process_exited()
 
     app = FastAPI(

@@ -42,6 +42,12 @@ class AppState:
     model_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
     )
+    # Text understanding (records.preparation.understand) has a thread of its own: a bulk
+    # import reads chunk n's text there while the model thread encodes chunk n+1. One thread,
+    # so the normaliser's remembered titles are only ever touched by it.
+    understanding_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="understand")
+    )
     # Per-key token buckets (service/ratelimit.py); the default one limits nothing.
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 1))
     posting_profiles: ProfileCache[PostingProfile] = field(init=False)

@@ -144,21 +144,25 @@ async def store_upload(
             **extra,
         }
 
-    # A pipeline: while chunk n is written to the database (on the event loop, with PostgreSQL
-    # updating the HNSW index), the model thread already embeds chunk n+1, so the model
-    # never waits for the database.
-    loop = asyncio.get_running_loop()
+    # A pipeline of three stages on their own threads: while chunk n is written to the
+    # database (on the event loop, with PostgreSQL updating the HNSW index), the understanding
+    # thread reads chunk n+1's text and the model thread already encodes chunk n+2, so
+    # neither the model nor the database waits for the text understanding.
+    preparing: dict[int, asyncio.Task[np.ndarray]] = {}
 
-    def embed(chunk: list[tuple[int, Body]]) -> asyncio.Future[np.ndarray]:
-        bodies = [b for _, b in chunk]
-        return loop.run_in_executor(state.model_executor, _vectors, state, kind, bodies)
+    def prepare(n: int) -> None:
+        if n < len(chunks) and n not in preparing:
+            bodies = [b for _, b in chunks[n]]
+            preparing[n] = asyncio.ensure_future(
+                preparation.embed_and_understand(state, kind, bodies)
+            )
 
-    pending = embed(chunks[0]) if chunks else None
+    prepare(0)
+    prepare(1)
     try:
         for n, chunk in enumerate(chunks):
-            assert pending is not None
-            vectors = await pending
-            pending = embed(chunks[n + 1]) if n + 1 < len(chunks) else None
+            vectors = await preparing.pop(n)
+            prepare(n + 2)
             next_index = chunks[n + 1][0][0] if n + 1 < len(chunks) else total
             found: list[RecordError] = []
 
@@ -215,7 +219,7 @@ async def store_upload(
             created += sum(rid is not None for rid in ids)
             duplicates.extend(found)
     finally:
-        if pending is not None:  # cancelled or failed midway: the next chunk's vectors go unused
+        for pending in preparing.values():  # cancelled or failed midway: these go unused
             pending.cancel()
     if job is not None:
         async with state.pool.acquire() as conn:
@@ -223,14 +227,6 @@ async def store_upload(
                 conn, agency_id=job.agency_id, job_id=job.id, done=total, result=result()
             )
     return result()
-
-
-def _vectors(state: AppState, kind: Kind, bodies: list[Body]) -> np.ndarray:
-    """Canonical texts and their vectors, and what the texts say (`preparation.understand`); runs on
-    the model thread, off the event loop."""
-    vectors = state.embedder.encode([preparation.canonical_text(kind, b) for b in bodies])
-    preparation.understand(state, kind, bodies, vectors)
-    return vectors
 
 
 def _principal_of(job: jobs_db.Job) -> Principal:

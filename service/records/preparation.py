@@ -34,7 +34,7 @@ def canonical_text(kind: Kind, body: Body) -> str:
 def understand(state: AppState, kind: Kind, bodies: Sequence[Body], vectors: np.ndarray) -> None:
     """Set each body's `inferred` block to what its free text says (ESCO occupations and skills,
     `service.embeddings.understanding`), replacing whatever the client sent in that read-only
-    field. CPU-bound: called on the model thread, with the vectors just made."""
+    field. CPU-bound: called on the understanding thread, with the vectors just made."""
     blocks: list[dict[str, Any] | None] = [None] * len(bodies)
     if state.understanding is not None and bodies:
         profiles = [b.model_dump(mode="json", exclude={"inferred"}) for b in bodies]
@@ -44,14 +44,17 @@ def understand(state: AppState, kind: Kind, bodies: Sequence[Body], vectors: np.
 
 
 async def embed_and_understand(state: AppState, kind: Kind, bodies: Sequence[Body]) -> np.ndarray:
-    """The bodies' vectors, with their `inferred` blocks set, off the event loop."""
-
-    def work() -> np.ndarray:
-        vectors = state.embedder.encode([canonical_text(kind, b) for b in bodies])
-        understand(state, kind, bodies, vectors)
-        return vectors
-
-    return await asyncio.get_running_loop().run_in_executor(state.model_executor, work)
+    """The bodies' vectors, with their `inferred` blocks set, off the event loop: encoded on
+    the model thread, then read on the understanding thread."""
+    loop = asyncio.get_running_loop()
+    vectors: np.ndarray = await loop.run_in_executor(
+        state.model_executor,
+        lambda: state.embedder.encode([canonical_text(kind, b) for b in bodies]),
+    )
+    await loop.run_in_executor(
+        state.understanding_executor, understand, state, kind, bodies, vectors
+    )
+    return vectors
 
 
 def to_record(body: Body) -> NewRecord:

@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
+import numpy as np
 import pytest
 
 from service.background_jobs import repository as jobs_db
 from service.records import bulk
 from service.tasks import HANDLERS
-from tests.factories import Agency, seeker_body
+from tests.factories import Agency, posting_body, seeker_body
 
 
 @contextlib.contextmanager
@@ -219,3 +220,53 @@ async def test_duplicate_external_ids_stay_out_of_the_database_log(
     assert r.status_code == 409
     await asyncio.sleep(0.5)  # the server's log is written asynchronously
     assert ident not in log.read_text(errors="replace")
+
+
+async def test_each_chunk_of_an_import_keeps_its_own_vectors_and_understanding(
+    app: Any, pool: Any, agency: Agency, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import is encoded, understood and stored in a pipeline of chunks (encoding chunk n+2
+    while chunk n+1 is read and chunk n stored): no record may get another's vector or
+    inferred occupation on the way."""
+    from service.records.preparation import canonical_text, parse_body
+
+    jobs = [
+        ("Forklift driver", "Load and unload lorries and move pallets with a forklift."),
+        ("Registered nurse", "Care for patients on a ward and give their medication."),
+        ("Line cook", "Prepare hot dishes in a restaurant kitchen."),
+        ("Bricklayer", "Lay bricks and blocks to build walls on building sites."),
+        ("Bookkeeper", "Keep the ledgers and process supplier invoices."),
+        ("Welder", "Weld steel parts in a workshop from technical drawings."),
+        ("Bus driver", "Drive a city bus on scheduled routes and help passengers."),
+    ]
+    rows = [
+        posting_body(
+            f"PIPE-{i}",
+            title=title,
+            description=text,
+            occupation=None,
+            skills_required=[],
+            skills_preferred=[],
+        )
+        for i, (title, text) in enumerate(jobs)
+    ]
+    monkeypatch.setattr(bulk, "_CHUNK", 2)  # four chunks
+    r = await agency.client.post("/v1/postings:bulk", json=rows, headers=agency.auth("portal"))
+    assert r.status_code == 200 and r.json()["created"] == len(jobs), r.text
+    stored = await pool.fetch(
+        "SELECT p.external_id, p.profile, e.embedding FROM posting p "
+        "JOIN posting_embedding e ON e.posting_id = p.id WHERE p.agency_id = $1",
+        UUID(agency.id),
+    )
+    assert len(stored) == len(jobs)
+    for row in stored:
+        i = int(row["external_id"].split("-")[1])
+        own = embedder.encode([canonical_text("posting", parse_body("posting", rows[i]))])[0]
+        vector = np.asarray(row["embedding"].to_numpy(), dtype=np.float32)
+        assert float(vector @ own) > 0.999, (row["external_id"], float(vector @ own))
+        inferred = row["profile"]["inferred"]["occupations"]
+        body = parse_body("posting", rows[i]).model_dump(mode="json", exclude={"inferred"})
+        [alone] = app.state.jobmatch.understanding.infer("posting", [body], own[None])
+        assert inferred and [o["esco_uri"] for o in inferred] == [
+            o["esco_uri"] for o in alone["occupations"]
+        ], (jobs[i][0], inferred[0])
