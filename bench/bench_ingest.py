@@ -9,7 +9,8 @@ It generates postings with the seed generator, starts `jobmatch serve` (one work
 PostgreSQL in a temporary directory), and in each round
 
 1. encodes the postings' canonical texts (`service.records.preparation.canonical_text`, what
-   the service embeds) with `SentenceTransformer.encode` in this process: the baseline;
+   the service embeds) with the service's model (`--model`, the service's default unless
+   given; `matching.embed.make_embedder`) in this process: the baseline;
 2. sends the same postings to `POST /v1/postings:bulk` as NDJSON, in uploads of
    `--upload-size`, and waits until every import job has finished (parse, validate, embed,
    store, HNSW index); the posting tables are emptied first, so every round starts alike;
@@ -46,9 +47,9 @@ def posting_texts(postings: list[dict[str, Any]]) -> list[str]:
     return [text("posting", parse("posting", p)) for p in postings]
 
 
-def encode_rate(model: Any, texts: list[str]) -> float:
+def encode_rate(embedder: Any, texts: list[str]) -> float:
     started = time.perf_counter()
-    model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    embedder.encode(texts)
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -87,19 +88,21 @@ def main() -> None:
     parser.add_argument("--postings", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--upload-size", type=int, default=5_000, help="records per upload")
+    parser.add_argument("--model", default=None, help="JOBMATCH_EMBEDDING_MODEL (default: its)")
     args = parser.parse_args()
 
-    from sentence_transformers import SentenceTransformer
-
-    from matching.embed import default_model_path
+    from matching.embed import make_embedder
     from seed.generate import generate_postings
+    from service.config import Settings
     from service.kit.embedded_db import start_embedded
+
+    model_name = args.model or Settings.model_fields["embedding_model"].default
 
     postings = generate_postings(args.postings, seed=2026)
     texts = posting_texts(postings)
     mean_chars = statistics.mean(len(t) for t in texts)
-    model = SentenceTransformer(default_model_path(), device="cpu")
-    model.encode(texts[:128], batch_size=64)  # warm-up
+    model = make_embedder(model_name)
+    model.encode(texts[:128])  # warm-up
 
     data_dir = H.make_data_dir()
     env = H.server_env(
@@ -108,9 +111,11 @@ def main() -> None:
         bulk_max_records=args.upload_size,
         bulk_wait_seconds=0,  # answer 202 at once; the script polls the job like a client
         max_body_bytes=64 * 2**20,
+        embedding_model=model_name,
     )
     print(f"machine: {H.machine()}")
     print(f"data: {args.postings} postings, canonical text {mean_chars:.0f} chars on average")
+    print(f"model: {model_name} ({model.name})")
     rows = []
     try:
         with H.Server(env) as server:
