@@ -119,6 +119,7 @@ class Supervisor:
             access_log=False,  # ours (service.kit.middleware.AccessLog) leaves out queries
         )
         self.running: dict[int, float] = {}  # pid -> when it was started (monotonic)
+        self.parent = os.getpid()
         self._stop_signal: int | None = None
 
     def run(self) -> None:
@@ -160,6 +161,7 @@ class Supervisor:
             # raised the signal it stopped on again): leave quietly.
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, _exit_quietly)
+            _stop_with_parent(self.parent)
             uvicorn.Server(self.config).run(sockets=[sock])
             code = 0
         except SystemExit as exc:  # uvicorn's failed start-up; ours above
@@ -212,6 +214,20 @@ class Supervisor:
                 del self.running[pid]
                 self.on_exit(pid)
             time.sleep(POLL_S / 2)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the parent dies (killed -9, it cannot stop
+    its workers itself), so that no orphaned worker keeps the port; Linux only."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request was in place
+        raise SystemExit(0)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
