@@ -43,6 +43,14 @@ def _per_worker(metrics_dir: Path, metric: str) -> dict[int, float]:
     return counts
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit is reaped by whoever adopted it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _rollup(pid: int) -> dict[str, int]:
     lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
     return {line.split()[0].rstrip(":"): int(line.split()[1]) for line in lines}
@@ -124,9 +132,31 @@ def test_two_forked_workers_share_the_model_both_answer_and_write_one_is_replace
         running = workers_of(proc.pid)
         assert stop(proc) == 0
         for w in running:
-            assert not Path(f"/proc/{w}").exists(), f"worker {w} outlived serve"
+            assert not _running(w), f"worker {w} outlived serve"
         wait_for(lambda: postgres_of(server_dir) == [], 30, "the embedded PostgreSQL to stop")
         assert "embedded PostgreSQL stopped" in (server_dir / "serve.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_workers_stop_when_their_parent_is_killed(server_dir: Path) -> None:
+    """kill -9 of `jobmatch serve` leaves no worker holding the port (the embedded PostgreSQL
+    outlives it, as with one worker, and is adopted by the next start)."""
+    port = free_port()
+    env = server_env(server_dir, port, JOBMATCH_WORKERS="2")
+    proc = run_jobmatch("serve", env=env, log=server_dir / "serve.log")
+    try:
+        wait_ready(proc, port, server_dir)
+        workers = workers_of(proc.pid)
+        assert len(workers) == 2, workers
+        proc.kill()
+        proc.wait()
+        wait_for(lambda: not any(map(_running, workers)), 30, "the orphaned workers to stop")
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()
