@@ -170,6 +170,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-private", action="store_true", help="leave out the private-copies baseline"
     )
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        help="a data directory to keep (and reuse in the next run: the import is done once)",
+    )
     args = parser.parse_args()
 
     from seed.generate import generate_postings, generate_seekers
@@ -177,20 +182,27 @@ def main() -> None:
     random.seed(1)
     print(f"machine: {H.machine()}; load average {os.getloadavg()[0]:.1f}")
     print(f"data: {args.postings} postings; 1 vs {args.workers} workers", flush=True)
-    data_dir = H.make_data_dir()
+    data_dir = args.keep_data or H.make_data_dir()
+    data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     port = H.free_port()
     env = H.server_env(data_dir, port, posting_vectors_in_memory=max(150_000, 2 * args.postings))
+    imported = data_dir / f"bench-workers-memory-{args.postings}-{args.seekers}.json"
     try:
-        with H.Server(env, timeout=900) as server:
-            admin = H.create_agency(env, "Bench agency")
-            key = H.create_key(server.base, admin, "portal")
-            t0 = time.perf_counter()
-            bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
-            bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
-            print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
-            match_paths = [
-                f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")
-            ]
+        if imported.is_file():  # the same data, kept by an earlier run
+            key, match_paths = json.loads(imported.read_text())
+            print(f"data from {data_dir}", flush=True)
+        else:
+            with H.Server(env, timeout=900) as server:
+                admin = H.create_agency(env, "Bench agency")
+                key = H.create_key(server.base, admin, "portal")
+                t0 = time.perf_counter()
+                bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
+                bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
+                print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
+                match_paths = [
+                    f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")
+                ]
+            imported.write_text(json.dumps([key, match_paths]))
         one = measure(env, 1, key, match_paths, args.settle_seconds)
         runs = {}
         for name, settings in (
@@ -212,7 +224,8 @@ def main() -> None:
             total = float(run["api_pss_mib"])  # type: ignore[arg-type]
             print(f"{args.workers} workers, {name}: {total:,.0f} MiB, {total / base:.2f} x")
     finally:
-        H.remove_data_dir(data_dir)
+        if not args.keep_data:
+            H.remove_data_dir(data_dir)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from service.embeddings.understanding import TextUnderstanding
 from service.kit import idempotency, logs, metrics
 from service.kit.background import logged
 from service.kit.http import tidy_spec
+from service.kit.memory import release_free_heap
 from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, JsonBodies
 from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
@@ -271,6 +272,7 @@ async def _warm_then_freeze(state: AppState) -> None:
     # collected first, so that no garbage of requests in flight is frozen with it.
     gc.collect(1)
     gc.freeze()
+    release_free_heap()  # what the reads allocated and freed meanwhile
 
 
 def in_flight_limit(settings: Settings) -> int:

@@ -125,6 +125,8 @@ class Supervisor:
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT; then stop the workers and return."""
         sock = self.config.bind_socket()
+        # uvicorn's event loop, HTTP and WebSocket protocol modules, imported once for all
+        self.config.load()
         # What was loaded lives as long as the workers: collect once, then leave it out of
         # every later collection, here and in the workers (see the module).
         gc.collect()
