@@ -14,15 +14,18 @@ What it does:
 
 1. starts `jobmatch serve` (embedded PostgreSQL in a temporary directory) and bulk-imports
    generated postings and a few seekers through the API;
-2. serves them with 1 worker, with N workers sharing the vectors, and with N workers each
-   holding its own copy (JOBMATCH_SHARE_POSTING_VECTORS=false, the baseline), each in turn:
+2. serves them with 1 worker; with N pre-forked workers sharing the vectors (the defaults:
+   JOBMATCH_PREFORK, JOBMATCH_SHARE_POSTING_VECTORS); with N workers started by uvicorn, each
+   a fresh interpreter (JOBMATCH_PREFORK=false), sharing the vectors; and the same each
+   holding its own copy (JOBMATCH_SHARE_POSTING_VECTORS=false, the first baseline); in turn:
    waits until every worker holds the vectors (every worker answers lists from memory:
    prometheus' per-process files), sends match requests so every worker has served some,
    then waits for the memory to settle;
 3. reads the proportional set size (Pss in /proc/<pid>/smaps_rollup: a page shared by k
    processes counts 1/k in each, so the sum over processes counts it once) of every API process
-   (the supervisor and its workers; the embedded PostgreSQL is reported apart, it is the same
-   in every run) and prints the sums and the ratio N workers / 1 worker.
+   (the supervisor, which is the parent the pre-forked workers share pages with, and its
+   workers; the embedded PostgreSQL is reported apart, it is the same in every run) and prints
+   the sums and the ratios N workers / 1 worker.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ if str(ROOT) not in sys.path:
 
 from bench import _harness as H  # noqa: E402
 from bench.bench_http import bulk, ids  # noqa: E402
+from bench.bench_worker_baseline import by_mapping  # noqa: E402
 
 
 def pss_kib(pid: int) -> int:
@@ -137,12 +141,20 @@ def measure(
         api = [p for p in tree(server.proc.pid) if not is_postgres(p)]
         pg = [p for p in tree(server.proc.pid) if is_postgres(p)]
         per_process = {p: kib for p in api if (kib := pss_kib(p))}
+        # Where the memory of the biggest process is: private (its own) or shared, by mapping.
+        biggest = max(per_process, key=per_process.__getitem__)
+        mappings = {
+            name: [round(rss / 1024), round(private / 1024)]
+            for name, rss, private in by_mapping(biggest)[:4]
+        }
         result = {
             "workers": workers,
             "share": env.get("JOBMATCH_SHARE_POSTING_VECTORS", "true"),
+            "prefork": env.get("JOBMATCH_PREFORK", "true"),
             "api_pss_mib": sum(per_process.values()) / 1024,
             "per_process_mib": sorted(round(v / 1024) for v in per_process.values()),
             "postgres_pss_mib": sum(pss_kib(p) for p in pg) / 1024 if pg else None,
+            "biggest_rss_private_mib_by_mapping": mappings,
         }
     shutil.rmtree(metrics_dir, ignore_errors=True)
     print(json.dumps(result), flush=True)
@@ -155,6 +167,14 @@ def main() -> None:
     parser.add_argument("--seekers", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--settle-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--skip-private", action="store_true", help="leave out the private-copies baseline"
+    )
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        help="a data directory to keep (and reuse in the next run: the import is done once)",
+    )
     args = parser.parse_args()
 
     from seed.generate import generate_postings, generate_seekers
@@ -162,35 +182,50 @@ def main() -> None:
     random.seed(1)
     print(f"machine: {H.machine()}; load average {os.getloadavg()[0]:.1f}")
     print(f"data: {args.postings} postings; 1 vs {args.workers} workers", flush=True)
-    data_dir = H.make_data_dir()
+    data_dir = args.keep_data or H.make_data_dir()
+    data_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     port = H.free_port()
     env = H.server_env(data_dir, port, posting_vectors_in_memory=max(150_000, 2 * args.postings))
+    imported = data_dir / f"bench-workers-memory-{args.postings}-{args.seekers}.json"
     try:
-        with H.Server(env, timeout=900) as server:
-            admin = H.create_agency(env, "Bench agency")
-            key = H.create_key(server.base, admin, "portal")
-            t0 = time.perf_counter()
-            bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
-            bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
-            print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
-            match_paths = [
-                f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")
-            ]
+        if imported.is_file():  # the same data, kept by an earlier run
+            key, match_paths = json.loads(imported.read_text())
+            print(f"data from {data_dir}", flush=True)
+        else:
+            with H.Server(env, timeout=900) as server:
+                admin = H.create_agency(env, "Bench agency")
+                key = H.create_key(server.base, admin, "portal")
+                t0 = time.perf_counter()
+                bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
+                bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
+                print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
+                match_paths = [
+                    f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")
+                ]
+            imported.write_text(json.dumps([key, match_paths]))
         one = measure(env, 1, key, match_paths, args.settle_seconds)
-        shared = measure(env, args.workers, key, match_paths, args.settle_seconds)
-        private = measure(
-            {**env, "JOBMATCH_SHARE_POSTING_VECTORS": "false"},
-            args.workers,
-            key,
-            match_paths,
-            args.settle_seconds,
-        )
+        runs = {}
+        for name, settings in (
+            ("pre-forked, shared vectors", {}),
+            ("spawned, shared vectors", {"JOBMATCH_PREFORK": "false"}),
+            (
+                "spawned, private copies",
+                {"JOBMATCH_PREFORK": "false", "JOBMATCH_SHARE_POSTING_VECTORS": "false"},
+            ),
+        ):
+            if name.endswith("private copies") and args.skip_private:
+                continue
+            runs[name] = measure(
+                {**env, **settings}, args.workers, key, match_paths, args.settle_seconds
+            )
         base = float(one["api_pss_mib"])  # type: ignore[arg-type]
-        for name, run in (("shared", shared), ("private copies", private)):
-            ratio = float(run["api_pss_mib"]) / base  # type: ignore[arg-type]
-            print(f"{args.workers} workers, {name}: {ratio:.2f} x one worker's PSS")
+        print(f"1 worker: {base:,.0f} MiB")
+        for name, run in runs.items():
+            total = float(run["api_pss_mib"])  # type: ignore[arg-type]
+            print(f"{args.workers} workers, {name}: {total:,.0f} MiB, {total / base:.2f} x")
     finally:
-        H.remove_data_dir(data_dir)
+        if not args.keep_data:
+            H.remove_data_dir(data_dir)
 
 
 if __name__ == "__main__":

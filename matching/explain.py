@@ -100,6 +100,8 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(_TEMPLATES)
 # and characters per skill name.
 LISTED_SKILLS = 10
 NOTE_SKILLS = 5
+# At most this much of the words a skill or an occupation was read from is quoted in a note.
+QUOTED_CHARACTERS = 80
 SKILL_CHARS = 80
 
 
@@ -275,16 +277,14 @@ def inferred_occupation_notes(
     )
     if seeker is not None and not seeker_coded and seeker.inferred_occupations:
         top = seeker.inferred_occupations[0]
-        notes.append(
-            Note("occupation_inferred_seeker", {"title": top.title, "span": top.span[:80]})
-        )
+        span = top.span[:QUOTED_CHARACTERS]
+        notes.append(Note("occupation_inferred_seeker", {"title": top.title, "span": span}))
     occupation = posting.occupation if posting is not None else None
     posting_coded = occupation is not None and bool(occupation.esco_uri or occupation.isco08)
     if posting is not None and not posting_coded and posting.inferred_occupations:
         top = posting.inferred_occupations[0]
-        notes.append(
-            Note("occupation_inferred_posting", {"title": top.title, "span": top.span[:80]})
-        )
+        span = top.span[:QUOTED_CHARACTERS]
+        notes.append(Note("occupation_inferred_posting", {"title": top.title, "span": span}))
     return tuple(notes)
 
 
@@ -299,7 +299,7 @@ def inferred_skill_notes(
         read = [s for s in posting.inferred_skills if not s.implied]
         if read:
             names = ", ".join(_short(s.name) for s in read[:NOTE_SKILLS])
-            span = (read[0].quote or read[0].name)[:80]
+            span = (read[0].quote or read[0].name)[:QUOTED_CHARACTERS]
             notes.append(Note("skills_inferred_posting", {"skills": names, "span": span}))
     stated = {s.name.casefold() for s in seeker.skills}
     read_by_name = {
@@ -314,7 +314,7 @@ def inferred_skill_notes(
     ]
     if used:
         names = ", ".join(_short(s.name) for s in used[:NOTE_SKILLS])
-        span = (used[0].quote or used[0].name)[:80]
+        span = (used[0].quote or used[0].name)[:QUOTED_CHARACTERS]
         notes.append(Note("skills_inferred_seeker", {"skills": names, "span": span}))
     return tuple(notes)
 

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import swagger_ui_bundle
@@ -29,6 +30,7 @@ from service.embeddings.understanding import TextUnderstanding
 from service.kit import idempotency, logs, metrics
 from service.kit.background import logged
 from service.kit.http import tidy_spec
+from service.kit.memory import release_free_heap
 from service.kit.middleware import AccessLog, BodySizeLimit, InFlightLimit, JsonBodies
 from service.kit.pool import create_pool, resolve_database_url
 from service.kit.problems import Problem, install_error_handlers
@@ -70,10 +72,13 @@ def load_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
-def read_reference_data(settings: Settings, embedder: Embedder) -> TextUnderstanding | None:
+def read_reference_data(
+    settings: Settings, embedder: Embedder, *, may_encode: bool = True
+) -> TextUnderstanding | None:
     """What start-up reads once per process, off the event loop: the gazetteer (postings by
     address), and the ESCO text understanding for the model (JOBMATCH_UNDERSTAND_TEXT; the
-    first start with a model encodes every ESCO label, kept on disk for the next starts)."""
+    first start with a model encodes every ESCO label, kept on disk for the next starts,
+    unless `may_encode` is False: then understanding.LabelVectorsNotCached is raised)."""
     geocode.load()
     if not settings.understand_text:
         return None
@@ -81,6 +86,7 @@ def read_reference_data(settings: Settings, embedder: Embedder) -> TextUnderstan
         embedder,
         taxonomy_path=settings.taxonomy_path,
         cache_dir=settings.cache_dir or settings.data_dir / "cache",
+        may_encode=may_encode,
     )
 
 
@@ -90,23 +96,43 @@ async def load_understanding(state: AppState) -> None:
     )
 
 
-def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+@dataclass(frozen=True)
+class ReferenceData:
+    """What `read_reference_data` returned, read before the app was made (the parent of
+    pre-forked workers reads it once for all of them: service/prefork.py)."""
+
+    understanding: TextUnderstanding | None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    reference: ReferenceData | None = None,
+) -> FastAPI:
+    """The app; its lifespan loads the model and the reference data unless given them."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_database_url(settings)
         pool = await create_pool(url, settings)
+        serving = embedder or load_embedder(settings)
         state = AppState(
             settings=settings,
             pool=pool,
-            embedder=metrics.MeteredEmbedder(embedder or load_embedder(settings)),
+            embedder=serving
+            if isinstance(serving, metrics.MeteredEmbedder)
+            else metrics.MeteredEmbedder(serving),
             scorer=WeightedSumScorer(),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         )
         app.state.jobmatch = state
         await open_replicas(state)
-        await load_understanding(state)
+        if reference is None:
+            await load_understanding(state)
+        else:
+            state.understanding = reference.understanding
         # The model and the libraries loaded at start-up are about half a million objects that
         # live as long as the process; each full collection of the cyclic garbage collector
         # walked all of them (0.35 s on the 2-core machine, a pause of every request in
@@ -247,6 +273,7 @@ async def _warm_then_freeze(state: AppState) -> None:
     # collected first, so that no garbage of requests in flight is frozen with it.
     gc.collect(1)
     gc.freeze()
+    release_free_heap()  # what the reads allocated and freed meanwhile
 
 
 def in_flight_limit(settings: Settings) -> int:

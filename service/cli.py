@@ -103,9 +103,11 @@ def _serve(app: object, settings: Settings) -> None:
 
 
 def _with_address(args: argparse.Namespace) -> Settings:
-    """The settings, with --host / --port (when given) in place of JOBMATCH_HOST / _PORT."""
+    """The settings, with --host / --port / --workers (when given) in place of JOBMATCH_HOST /
+    _PORT / _WORKERS."""
     settings = get_settings()
-    update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    given = (("host", args.host), ("port", args.port), ("workers", getattr(args, "workers", None)))
+    update = {k: v for k, v in given if v is not None}
     return settings.model_copy(update=update) if update else settings
 
 
@@ -137,39 +139,48 @@ def _require_free_port(settings: Settings) -> None:
         raise SystemExit(1)
 
 
+# prometheus_client's own variable: where the processes of one server write their metrics.
+PROMETHEUS_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
 def _shared_metrics_dir() -> str | None:
     """Where the workers write their metrics, so that a scrape of any of them adds up all
     (set before they start; they inherit it). An operator's own PROMETHEUS_MULTIPROC_DIR is
     emptied of an earlier run's files; otherwise a fresh directory is made, and returned to be
-    removed at exit."""
-    from service.kit.metrics import MULTIPROC_ENV
-
-    given = os.environ.get(MULTIPROC_ENV)
+    removed at exit. Called before the service's modules are imported: prometheus_client
+    decides at its import whether this process writes to the directory (pre-forked workers
+    inherit this process's metrics)."""
+    given = os.environ.get(PROMETHEUS_MULTIPROC_DIR)
     if given:
         for stale in Path(given).glob("*.db"):
             stale.unlink()
         return None
     made = tempfile.mkdtemp(prefix="jobmatch-metrics-")
-    os.environ[MULTIPROC_ENV] = made
+    os.environ[PROMETHEUS_MULTIPROC_DIR] = made
     return made
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _with_address(args)
+    _require_free_port(settings)
+    metrics_dir = _shared_metrics_dir() if settings.workers > 1 else None
+
     from service.app import configure_logging, create_app
     from service.kit import migrate
     from service.kit.embedded_db import stop_embedded
 
-    settings = _with_address(args)
-    _require_free_port(settings)
     configure_logging(settings)
-    _supervise_embedded(settings)  # this process owns the embedded server: its workers attach
-    if not args.no_migrate:
-        migrate.upgrade(_database_url(settings))
-    if settings.workers > 1:
-        import uvicorn
+    try:
+        _supervise_embedded(settings)  # this process owns the embedded server: workers attach
+        if not args.no_migrate:
+            migrate.upgrade(_database_url(settings))
+        if settings.workers == 1:
+            _serve(create_app(settings), settings)
+        elif settings.prefork:
+            _serve_preforked(settings)
+        else:
+            import uvicorn
 
-        metrics_dir = _shared_metrics_dir()
-        try:
             # uvicorn's supervisor of the worker processes stops them on SIGTERM / SIGINT and
             # returns; the embedded PostgreSQL is stopped after them.
             uvicorn.run(
@@ -182,12 +193,30 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 proxy_headers=False,  # as with one worker (no X-Forwarded-* rewriting)
                 access_log=False,
             )
-        finally:
-            stop_embedded()
-            if metrics_dir is not None:
-                shutil.rmtree(metrics_dir, ignore_errors=True)
-        return
-    _serve(create_app(settings), settings)
+    finally:
+        stop_embedded()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_preforked(settings: Settings) -> None:
+    """Load the model and the reference data here once, then fork the workers (service/
+    prefork.py); returns when they have stopped (SIGTERM / SIGINT)."""
+    from service import prefork
+    from service.app import create_app
+    from service.kit import metrics
+
+    if not metrics.multiprocess_values():
+        raise RuntimeError(
+            "prometheus_client was imported before the metrics directory was chosen: the "
+            "workers' metrics would not add up (import it after _shared_metrics_dir)"
+        )
+    # Until the supervisor's own handlers are in place (loading takes a while): an exit that
+    # still stops the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    embedder, reference = prefork.preload(settings)
+    app = create_app(settings, embedder=embedder, reference=reference)
+    prefork.Supervisor(app, settings, on_exit=metrics.process_exited).run()
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -276,6 +305,13 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _address_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--host", default=None, help="address to listen on (default: JOBMATCH_HOST, 127.0.0.1)"
@@ -303,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-migrate", action="store_true", help="do not run migrations first")
     _address_options(p)
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="API worker processes (default: JOBMATCH_WORKERS, 1); see JOBMATCH_PREFORK",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

@@ -43,7 +43,13 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    workers: int = Field(default=1, ge=1)
+    prefork: bool = Field(
+        default=True,
+        description="With several workers: load the libraries, the model and the reference "
+        "data once, then fork the workers, which share that memory; false = uvicorn's workers, "
+        "each a fresh interpreter loading everything itself.",
+    )
     embedding_model: Literal["minilm", "e5-small", "use-multilingual"] = Field(
         default="use-multilingual",
         description="The text embedding model: Universal Sentence Encoder multilingual v3 "

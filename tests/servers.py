@@ -118,3 +118,32 @@ def postgres_of(data_dir: Path) -> list[int]:
         for p in Path("/proc").iterdir()
         if p.name.isdigit() and embedded_db.is_our_postmaster(int(p.name), pgdata)
     ]
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(p.name))
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The API worker processes of `jobmatch serve` running as `pid`: forked from it (they run
+    its command line) or, with JOBMATCH_PREFORK=false, started by uvicorn (multiprocessing's
+    spawn_main); multiprocessing's resource tracker is neither."""
+    found = []
+    for child in children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline or b"service.cli" in cmdline:
+            found.append(child)
+    return found

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from matching.embed import Embedder
-from matching.normalise import OccupationNormaliser, OccupationSimilarity
+from matching.normalise import OccupationNormaliser, OccupationSimilarity, label_cache_path
 from matching.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 
 log = logging.getLogger(__name__)
@@ -125,14 +125,25 @@ _loaded: dict[tuple[str, str, str], TextUnderstanding] = {}
 _lock = threading.Lock()
 
 
-def load(embedder: Embedder, *, taxonomy_path: Path | None, cache_dir: Path) -> TextUnderstanding:
+class LabelVectorsNotCached(LookupError):
+    """The ESCO label vectors of this model and taxonomy are not in the cache directory yet."""
+
+
+def load(
+    embedder: Embedder, *, taxonomy_path: Path | None, cache_dir: Path, may_encode: bool = True
+) -> TextUnderstanding:
     """The understanding for this embedding model and taxonomy, built once per process (the
-    label vectors from the cache file when it exists)."""
+    label vectors from the cache file when it exists). With `may_encode=False` a missing cache
+    file raises LabelVectorsNotCached instead of encoding the labels in this process (the
+    parent of pre-forked workers must run no model before it forks: service/prefork.py)."""
     path = taxonomy_path or DEFAULT_TAXONOMY_PATH
     key = (embedder.name, str(path), str(cache_dir))
     with _lock:
         if key not in _loaded:
             taxonomy = Taxonomy.load(path)
+            cached = label_cache_path(cache_dir, embedder.name, taxonomy)
+            if not may_encode and not cached.is_file():
+                raise LabelVectorsNotCached(str(cached))
             # Job titles are the strongest evidence in real ads ("Registered nurse (m/f/d),
             # surgical ward"): their own vector is worth one short encode per record.
             normaliser = OccupationNormaliser(

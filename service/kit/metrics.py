@@ -124,10 +124,19 @@ class _Fixed:
         return self.families
 
 
-def process_exited() -> None:
-    """A worker stops: its live gauges leave the sums (multiprocess mode only)."""
+def process_exited(pid: int | None = None) -> None:
+    """A worker stops (this process, or the child `pid` that a supervisor saw exit): its live
+    gauges leave the sums (multiprocess mode only)."""
     if multiprocess_dir():
-        prometheus_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        prometheus_multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+def multiprocess_values() -> bool:
+    """Whether the metrics of this process are written to the shared directory (prometheus_client
+    chooses when it is first imported, by PROMETHEUS_MULTIPROC_DIR at that time)."""
+    from prometheus_client import values
+
+    return bool(values.ValueClass.__name__ == "MmapedValue")
 
 
 def observe_pool(pool: Any) -> None:

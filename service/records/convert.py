@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from matching.explain import QUOTED_CHARACTERS
 from matching.fairness.policy import FairnessPolicy
 from matching.profiles import (
     InferredOccupation,
@@ -49,6 +50,11 @@ def _sal(d: dict[str, Any] | None) -> Salary | None:
 _skill = functools.lru_cache(maxsize=1 << 16)(Skill)
 
 
+# Likewise a skill read from text: the same skill, read from the same words with the same
+# confidence, recurs in posting after posting (a tenth as many distinct ones as mentions).
+_inferred_skill = functools.lru_cache(maxsize=1 << 16)(InferredSkill)
+
+
 def _skills(items: list[dict[str, Any]] | None) -> tuple[Skill, ...]:
     return tuple(_skill(s["name"], s.get("esco_uri")) for s in items or ())
 
@@ -72,17 +78,18 @@ def _inferred(
             _shared(o.get("isco08")),
             float(o["confidence"]),
             sys.intern(o.get("source") or "text"),
-            o.get("span") or "",
+            # only the words an explanation quotes: converted postings are kept by the 100k
+            (o.get("span") or "")[:QUOTED_CHARACTERS],
         )
         for o in block.get("occupations") or ()
     )
     skills = tuple(
-        InferredSkill(
+        _inferred_skill(
             _shared(s["esco_uri"]) or "",
             sys.intern(s["name"]),
             float(s["confidence"]),
             sys.intern(s.get("source") or "text"),
-            quote=s.get("span") or "",
+            quote=(s.get("span") or "")[:QUOTED_CHARACTERS],
         )
         for s in block.get("skills") or ()
     )

@@ -8,14 +8,15 @@ import json
 import sys
 from typing import Any
 
-from service.offline import offline_state
-
 
 def cmd_retrain(args: argparse.Namespace) -> None:
     """Train a model on an agency's feedback now, in this process, and print its evaluation."""
+    # Imported here, not at the top: `jobmatch serve` chooses the metrics directory before the
+    # service's modules (and prometheus_client with them) are imported (service/prefork.py).
     from service.auth import repository as agencies
     from service.background_jobs import repository as jobs_db
     from service.background_jobs.worker import run_one
+    from service.offline import offline_state
     from service.scoring_models import service as training
     from service.tasks import HANDLERS
 

@@ -25,7 +25,7 @@ from matching.vector_index import FrozenGeoVectorIndex
 from service.embeddings import posting_vectors
 from service.kit import embedded_db
 from tests.factories import TEST_CACHE_DIR, Agency, posting_body, seeker_body
-from tests.servers import free_port, portal_key, serve, stop, wait_for
+from tests.servers import free_port, portal_key, serve, stop, wait_for, workers_of
 from tests.service.embeddings.apps import posting_ids, second_process
 
 
@@ -91,19 +91,6 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
         assert vb.generation == "gen-00000004"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                stat = (p / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(p.name))
-    return found
-
-
 def _snapshot_maps(pid: int) -> set[str]:
     """The snapshot files a process maps."""
     lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
@@ -159,11 +146,7 @@ def test_two_workers_map_one_snapshot_and_every_answer_sees_a_write_and_a_delete
         first = httpx.post(
             f"{url}/v1/postings", json=posting_body("W-1"), headers=h, timeout=60
         ).json()["id"]
-        workers = [
-            w
-            for w in _children(proc.pid)
-            if b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()
-        ]
+        workers = workers_of(proc.pid)
         assert len(workers) == 2, workers
 
         def both_mapped() -> bool:
