@@ -82,7 +82,8 @@ async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
     agency: Agency, settings: Any, embedder: Any
 ) -> None:
     """With a vector pool of one, only full-text search can bring the second posting in (and
-    not the unrelated third)."""
+    not the unrelated third). Each of the two shares a rare word with the seeker, so whichever
+    one the model puts nearest, the other is found by its words."""
     from service.app import create_app
 
     h = agency.auth("portal")
@@ -99,14 +100,19 @@ async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
         )
         for i, (title, description) in enumerate(
             [
-                ("Forklift driver", "Drive forklifts in our warehouse, load and unload trucks."),
+                ("Forklift driver", "Drive counterbalance forklifts, load and unload trucks."),
                 ("Logistics staff", "Operate a reach truck; pallet handling; inventory counts."),
                 ("Cook", "Prepare meals in a busy kitchen."),
             ]
         )
     ]
     seeker = seeker_body("R-S", location=here, max_distance_km=20)
-    seeker.update(headline="reach truck operator", skills=[{"name": "pallet handling"}])
+    seeker.update(
+        headline="reach truck operator",
+        skills=[{"name": "pallet handling"}, {"name": "counterbalance forklift"}],
+        summary=None,
+        desired_occupations=[],
+    )
     r = await agency.client.post("/v1/seekers", json=seeker, headers=h)
     sid = r.json()["id"]
 
