@@ -27,7 +27,8 @@ codes, every candidate compared in full): k-means (Lloyd, "Least squares quantiz
 1982) on a sample, in the reduced space, gives about sqrt(n) centroids and each entry belongs to
 its nearest. When the circle's slices hold many rows, a search takes the lists in order of
 their centroid's cosine with the query and applies the filters (group, validity, distance) to
-their rows, until ten times the number asked for have passed; only those are compared in full.
+their rows, until twenty times the number asked for have passed (and at least 32 lists were
+read); only those are compared in full.
 Its cost then follows the rows it reads, not the rows in reach. If the filters let too few
 through (a small circle, a small group), it gives up once it has read half the rows the slices
 hold and the slices are searched instead, so it never costs much more than without lists.
@@ -57,8 +58,11 @@ _NOWHERE = -2  # no location and not everywhere: in reach of no radius
 REDUCED_DIMENSIONS = 64
 FIT_MIN_ROWS = 10_000  # below this the full comparison is cheap, and a fit less stable
 SHORTLIST_SHARE = 50  # compared in full: 10 x the limit, or 1 in 50 of the entries in reach
-LIST_CANDIDATES = 10  # with lists: compared in full, this many times the number asked for
-MIN_LISTS_PROBED = 8
+# With lists: rows in reach found and compared in full, this many times the number asked for,
+# from at least this many lists. Not fewer rows ranked first in the reduced space: near-copies
+# differ in what it leaves out, and recall@100 fell to 0.89 (bench/README.md, section 14).
+LIST_CANDIDATES = 20
+MIN_LISTS_PROBED = 32
 KMEANS_ITERATIONS = 12
 KMEANS_SAMPLE_PER_LIST = 40
 _COLUMNS = (
@@ -135,16 +139,25 @@ def _nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return out
 
 
+def _means_by_label(
+    points: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the points of each label (0 where none) and how many there are."""
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, points.shape[1]), np.float64)
+    present = np.flatnonzero(counts)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
+    sums[present] = np.add.reduceat(points[order].astype(np.float64), starts, axis=0)
+    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32), counts
+
+
 def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Lloyd's iterations from k distinct points; an emptied centroid restarts at a point."""
     centroids = points[rng.choice(len(points), k, replace=False)].astype(np.float32)
     for _ in range(KMEANS_ITERATIONS):
-        labels = _nearest_centroid(points, centroids)
-        counts = np.bincount(labels, minlength=k)
-        sums = np.zeros((k, points.shape[1]), np.float64)
-        np.add.at(sums, labels, points)
+        centroids, counts = _means_by_label(points, _nearest_centroid(points, centroids), k)
         empty = counts == 0
-        centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
         centroids[empty] = points[rng.choice(len(points), int(empty.sum()), replace=False)]
     return centroids
 
@@ -156,12 +169,20 @@ class InvertedLists:
     `coarse` are the centroids in the space rows are assigned in (the reduced space when the
     table has a projection, else the vectors'); `centroids` the mean full vector of each list's
     sample members, which searches rank lists by. `rows[starts[i]:starts[i + 1]]` are list i's
-    rows of the sorted table, ascending."""
+    rows of the sorted table, ascending. What the filters read is copied in the same order
+    (`place`, `group`, `valid_until`), so that reading a list is reading a contiguous slice,
+    not gathering scattered rows of the table, which costs a cache miss a row and column."""
 
     coarse: np.ndarray  # (lists, coarse width) float32
     centroids: np.ndarray  # (lists, dim) float32
     starts: np.ndarray  # (lists + 1,) int64
     rows: np.ndarray  # (sorted rows,) int32
+    # By position in `rows`: x, y, z of the place and a fourth term that makes the reach test
+    # one product (`place @ (where, 1) >= min_cos`): 0 for a place, 3 for in reach from
+    # anywhere (x, y, z = 0: always passes), -3 for no place (never passes).
+    place: np.ndarray  # (sorted rows, 4) float64
+    group: np.ndarray  # (sorted rows,) int32
+    valid_until: np.ndarray  # (sorted rows,) float64
     fitted_rows: int
 
     @classmethod
@@ -172,22 +193,44 @@ class InvertedLists:
         table of `rows` entries: about sqrt(rows) lists."""
         k = max(1, min(len(coarse_points), round(math.sqrt(rows))))
         coarse = _kmeans(coarse_points, k, np.random.default_rng(seed))
-        labels = _nearest_centroid(coarse_points, coarse)
-        counts = np.bincount(labels, minlength=k)
-        sums = np.zeros((k, vectors.shape[1]), np.float64)
-        np.add.at(sums, labels, vectors)
-        centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-        return cls(coarse, centroids, np.zeros(k + 1, np.int64), np.zeros(0, np.int32), rows)
+        centroids, _ = _means_by_label(vectors, _nearest_centroid(coarse_points, coarse), k)
+        empty = np.zeros(0, np.int32)
+        return cls(
+            coarse,
+            centroids,
+            np.zeros(k + 1, np.int64),
+            empty,
+            np.zeros((0, 4)),
+            empty,
+            np.zeros(0),
+            rows,
+        )
 
     def assign(self, coarse_points: np.ndarray) -> np.ndarray:
         return _nearest_centroid(coarse_points, self.coarse)
 
-    def grouped(self, list_of: np.ndarray) -> InvertedLists:
-        """The same centroids over a table whose rows belong to `list_of`."""
+    def grouped(self, table: _Table) -> InvertedLists:
+        """The same centroids over the sorted rows of `table` (by its `list_of`)."""
+        n = table.sorted_rows
+        list_of = table.list_of[:n]
         rows = np.argsort(list_of, kind="stable").astype(np.int32)
         starts = np.zeros(len(self.coarse) + 1, np.int64)
         np.cumsum(np.bincount(list_of, minlength=len(self.coarse)), out=starts[1:])
-        return InvertedLists(self.coarse, self.centroids, starts, rows, self.fitted_rows)
+        place = np.zeros((n, 4))
+        cell = table.cell[rows]
+        located = cell >= 0
+        place[located, :3] = table.xyz[rows[located]]
+        place[:, 3] = np.where(cell == _EVERYWHERE, 3.0, np.where(located, 0.0, -3.0))
+        return InvertedLists(
+            self.coarse,
+            self.centroids,
+            starts,
+            rows,
+            place,
+            table.group[rows],
+            table.valid_until[rows],
+            self.fitted_rows,
+        )
 
 
 class _Table:
@@ -301,7 +344,7 @@ class _Table:
             )
             lists = InvertedLists.fit(table.coarse(sample), table.vectors[sample], n)
             table.list_of[:n] = lists.assign(table.coarse(slice(0, n)))
-        table.lists = lists.grouped(table.list_of[:n])
+        table.lists = lists.grouped(table)
         return table
 
 
@@ -516,38 +559,36 @@ class GeoVectorIndex:
         if box <= 0 or t.sorted_rows == 0:
             return None
         # Rows to read if the filters pass the same share of every list as of the table.
-        expected = want * t.sorted_rows / box
-        if 4 * expected > box:
+        if 4 * want * t.sorted_rows > box * box:
             return None
+        reach = None if where is None else np.append(where, 1.0)
         order = np.argsort(-(lists.centroids @ q))
-        sizes = np.diff(lists.starts)[order]
-        reach = np.cumsum(sizes)  # rows read once lists order[:i + 1] are
         found: list[np.ndarray] = []
         passed = read = taken = 0
-        budget = max(expected, float(reach[min(MIN_LISTS_PROBED, len(order)) - 1]))
-        while taken < len(order):
-            upto = max(taken + 1, int(np.searchsorted(reach, budget, "left")) + 1)
-            upto = min(upto, len(order))
-            rows = np.concatenate(
-                [lists.rows[lists.starts[i] : lists.starts[i + 1]] for i in order[taken:upto]]
-            )
-            taken = upto
-            read += len(rows)
-            hit = rows[self._in_reach(rows, group=group, now=now, where=where, min_cos=min_cos)]
-            found.append(hit)
-            passed += len(hit)
-            if passed >= want:
+        for i in order:
+            a, b = int(lists.starts[i]), int(lists.starts[i + 1])
+            taken += 1
+            if b == a:
+                continue
+            ok = (lists.group[a:b] == group) & (lists.valid_until[a:b] > now)
+            if reach is not None:
+                ok &= lists.place[a:b] @ reach >= min_cos
+            rows = lists.rows[a + np.flatnonzero(ok)]
+            rows = rows[t.alive[rows]]
+            found.append(rows)
+            passed += len(rows)
+            read += b - a
+            if passed >= want and taken >= MIN_LISTS_PROBED:
                 break
             if 2 * read > box:
                 return None
-            budget = 2 * float(reach[taken - 1])  # as many rows again
         if t.n > t.sorted_rows:  # rows written since: those of the lists read
             probed = np.zeros(len(order), bool)
             probed[order[:taken]] = True
             tail = t.sorted_rows + np.flatnonzero(probed[t.list_of[t.sorted_rows : t.n]])
             ok = self._in_reach(tail, group=group, now=now, where=where, min_cos=min_cos)
             found.append(tail[ok])
-        return np.concatenate(found)
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
     def count_within(
         self,
