@@ -580,7 +580,7 @@ class GeoVectorIndex:
             read += b - a
             if passed >= want and taken >= MIN_LISTS_PROBED:
                 break
-            if 2 * read > box:
+            if passed < want and 2 * read > box:
                 return None
         if t.n > t.sorted_rows:  # rows written since: those of the lists read
             probed = np.zeros(len(order), bool)
