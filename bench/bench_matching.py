@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import math
 import os
 import platform
 import random
@@ -172,8 +173,11 @@ async def import_base(client: httpx.AsyncClient, headers: dict[str, str], base: 
             log(f"  imported {len(chunk)} {kind} in {time.perf_counter() - t0:.1f} s")
 
 
-async def scale_up(conn: asyncpg.Connection, kind: str, n: int, noise: float, seed: int) -> None:
-    """Copies the base rows of `kind` up to n rows, with moved locations and noisy vectors."""
+async def scale_up(
+    conn: asyncpg.Connection, kind: str, n: int, noise: float, seed: int, *, indexes: bool = True
+) -> None:
+    """Copies the base rows of `kind` up to n rows, with moved locations and noisy vectors;
+    the HNSW indexes are rebuilt after, unless not `indexes` (they are left dropped)."""
     rng = np.random.default_rng(seed)
     await conn.execute("SET statement_timeout = 0")  # index builds take minutes
     base = await conn.fetch(
@@ -185,11 +189,11 @@ async def scale_up(conn: asyncpg.Connection, kind: str, n: int, noise: float, se
         return
     extra = n - have
     # Loading without the vector indexes, then building them, as after a bulk load.
-    indexes = await conn.fetch(
+    hnsw = await conn.fetch(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1 AND indexdef ~ 'hnsw'",
         f"{kind}_embedding",
     )
-    for ix in indexes:
+    for ix in hnsw:
         await conn.execute(f"DROP INDEX {ix['indexname']}")
     done = 0
     while done < extra:
@@ -238,11 +242,14 @@ async def scale_up(conn: asyncpg.Connection, kind: str, n: int, noise: float, se
             ],
         )
         done += batch
+    if not indexes:
+        log(f"  {kind}: {n} rows; no HNSW index (--seeker-route-only)")
+        return
     log(f"  {kind}: {n} rows; building the HNSW index")
     t0 = time.perf_counter()
     # The graph must fit in memory or the build slows down many times (about 4 KB a vector).
     await conn.execute(f"SET maintenance_work_mem = '{max(2048, n * 4 // 1024)}MB'")
-    for ix in indexes:
+    for ix in hnsw:
         await conn.execute(ix["indexdef"], timeout=3600)
     await conn.execute(f"ANALYZE {kind}; ANALYZE {kind}_embedding", timeout=3600)
     await conn.execute("RESET ALL")  # the pool does not reset sessions (service/kit/pool.py)
@@ -344,7 +351,9 @@ async def bench_size(
                 have = await conn.fetchval(f"SELECT count(*) FROM {kind}")
                 if have < n:
                     log(f"N={n}: scaling {kind}s from {have} to {n}")
-                    await scale_up(conn, kind, n, args.noise, seed=100 + i)
+                    await scale_up(
+                        conn, kind, n, args.noise, seed=100 + i, indexes=not args.seeker_only
+                    )
             await conn.execute("SET statement_timeout = 0")
             await conn.execute("VACUUM ANALYZE", timeout=3600)
             await conn.execute("RESET statement_timeout")
@@ -398,13 +407,15 @@ async def bench_size(
         )
         cache = app.state.jobmatch.posting_profiles  # converted postings kept in memory
         out["cache_hits"] = cache.hits / max(1, cache.hits + cache.misses)
-        log(f"N={n}: timing {args.queries} posting match requests (FA*IR on)")
-        p_times, p_err = await timed_gets(
-            client,
-            [f"/v1/postings/{p}/matches?limit=20" for p in postings],
-            portal,
-            args.warmup,
-        )
+        p_times, p_err = [math.nan], 0
+        if not args.seeker_only:
+            log(f"N={n}: timing {args.queries} posting match requests (FA*IR on)")
+            p_times, p_err = await timed_gets(
+                client,
+                [f"/v1/postings/{p}/matches?limit=20" for p in postings],
+                portal,
+                args.warmup,
+            )
         log(f"N={n}: recall@{K_RECALL} and numpy baseline")
         async with pool.acquire() as conn:
             vectors = state.posting_vectors
@@ -434,7 +445,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         f"Command: `python bench/bench_matching.py --sizes {' '.join(map(str, args.sizes))} "
         f"--queries {args.queries} --vectors-in-memory {args.vectors_in_memory}"
-        f"{'' if args.warm else ' --cold'}`  ",
+        f"{'' if args.warm else ' --cold'}{' --seeker-route-only' if args.seeker_only else ''}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.  ",
         f"Data: {args.base} generated postings and seekers embedded with all-MiniLM-L6-v2, "
@@ -510,6 +521,14 @@ def main() -> None:
         default=Settings.model_fields["posting_vectors_in_memory"].default,
         help="JOBMATCH_POSTING_VECTORS_IN_MEMORY for the run (0: retrieval searches the "
         "database's indexes)",
+    )
+    p.add_argument(
+        "--seeker-route-only",
+        dest="seeker_only",
+        action="store_true",
+        help="no HNSW indexes built after the scale-up (the longest part of loading 1M) and no "
+        "posting route: for the seeker route with the posting vectors in memory; the 'HNSW "
+        "only' column is then an exact scan",
     )
     p.add_argument(
         "--cold",

@@ -20,9 +20,24 @@ reach if more) are then compared in full, so the answer is exact unless a true n
 outside that shortlist (bench/README.md, round 6, for the recall measured); a test holds it
 against comparing every entry.
 
-Why not an approximate index (a graph): the cost here is bounded by the entries in reach,
-while a filtered graph search costs more the fewer entries the filter lets through
-(bench/README.md, round 5).
+Above a size the caller sets (`lists_from`), the table is also partitioned into inverted
+lists (Jegou, Douze and Schmid, "Product quantization for nearest neighbor search", IEEE TPAMI
+33(1), 2011, section IV: the inverted file with a coarse quantiser; here without the product
+codes, every candidate compared in full): k-means (Lloyd, "Least squares quantization in PCM",
+1982) on a sample, in the reduced space, gives about sqrt(n) centroids and each entry belongs to
+its nearest. When the circle's slices hold many rows, a search takes the lists in order of
+their centroid's cosine with the query and applies the filters (group, validity, distance) to
+their rows, until twenty times the number asked for have passed (and at least 32 lists were
+read); only those are compared in full.
+Its cost then follows the rows it reads, not the rows in reach. If the filters let too few
+through (a small circle, a small group), it gives up once it has read half the rows the slices
+hold and the slices are searched instead, so it never costs much more than without lists.
+Entries written since the lists were made sit in the tail with their list noted, and are
+compared when their list is; removed ones are masked; the lists are regrouped at each re-sort
+(a snapshot's, for a shared table) and fitted again when the table has doubled.
+
+Why not a graph: the cost here is bounded by the entries in reach, while a filtered graph
+search costs more the fewer entries the filter lets through (bench/README.md, round 5).
 """
 
 from __future__ import annotations
@@ -43,7 +58,24 @@ _NOWHERE = -2  # no location and not everywhere: in reach of no radius
 REDUCED_DIMENSIONS = 64
 FIT_MIN_ROWS = 10_000  # below this the full comparison is cheap, and a fit less stable
 SHORTLIST_SHARE = 50  # compared in full: 10 x the limit, or 1 in 50 of the entries in reach
-_COLUMNS = ("vectors", "reduced", "xyz", "cell", "group", "everywhere", "valid_until", "alive")
+# With lists: rows in reach found and compared in full, this many times the number asked for,
+# from at least this many lists. Not fewer rows ranked first in the reduced space: near-copies
+# differ in what it leaves out, and recall@100 fell to 0.89 (bench/README.md, section 14).
+LIST_CANDIDATES = 20
+MIN_LISTS_PROBED = 32
+KMEANS_ITERATIONS = 12
+KMEANS_SAMPLE_PER_LIST = 40
+_COLUMNS = (
+    "vectors",
+    "reduced",
+    "xyz",
+    "cell",
+    "group",
+    "everywhere",
+    "valid_until",
+    "alive",
+    "list_of",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +128,126 @@ class _Projection:
         return reduced
 
 
+def _nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The index of each point's nearest centroid (Euclidean), a block of rows at a time."""
+    half_norms = 0.5 * np.einsum("ij,ij->i", centroids, centroids)
+    out = np.empty(len(points), np.int32)
+    for start in range(0, len(points), 8192):
+        block = points[start : start + 8192] @ centroids.T
+        block -= half_norms
+        out[start : start + 8192] = np.argmax(block, axis=1)
+    return out
+
+
+def _means_by_label(
+    points: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the points of each label (0 where none) and how many there are."""
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=k)
+    sums = np.zeros((k, points.shape[1]), np.float64)
+    present = np.flatnonzero(counts)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
+    sums[present] = np.add.reduceat(points[order].astype(np.float64), starts, axis=0)
+    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32), counts
+
+
+def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Lloyd's iterations from k distinct points; an emptied centroid restarts at a point."""
+    centroids = points[rng.choice(len(points), k, replace=False)].astype(np.float32)
+    for _ in range(KMEANS_ITERATIONS):
+        centroids, counts = _means_by_label(points, _nearest_centroid(points, centroids), k)
+        empty = counts == 0
+        centroids[empty] = points[rng.choice(len(points), int(empty.sum()), replace=False)]
+    return centroids
+
+
+@dataclass(frozen=True, slots=True)
+class InvertedLists:
+    """The table's rows grouped by their nearest coarse centroid (see the module).
+
+    `coarse` are the centroids in the space rows are assigned in (the reduced space when the
+    table has a projection, else the vectors'); `centroids` the mean full vector of each list's
+    sample members, which searches rank lists by. `rows[starts[i]:starts[i + 1]]` are list i's
+    rows of the sorted table, ascending. What the filters read is copied in the same order
+    (`place`, `group`, `valid_until`), so that reading a list is reading a contiguous slice,
+    not gathering scattered rows of the table, which costs a cache miss a row and column."""
+
+    coarse: np.ndarray  # (lists, coarse width) float32
+    centroids: np.ndarray  # (lists, dim) float32
+    starts: np.ndarray  # (lists + 1,) int64
+    rows: np.ndarray  # (sorted rows,) int32
+    # By position in `rows`: x, y, z of the place and a fourth term that makes the reach test
+    # one product (`place @ (where, 1) >= min_cos`): 0 for a place, 3 for in reach from
+    # anywhere (x, y, z = 0: always passes), -3 for no place (never passes).
+    place: np.ndarray  # (sorted rows, 4) float64
+    group: np.ndarray  # (sorted rows,) int32
+    valid_until: np.ndarray  # (sorted rows,) float64
+    fitted_rows: int
+
+    @classmethod
+    def fit(
+        cls, coarse_points: np.ndarray, vectors: np.ndarray, rows: int, seed: int = 0
+    ) -> InvertedLists:
+        """Centroids from a sample (`coarse_points` and the same rows' full `vectors`) for a
+        table of `rows` entries: about sqrt(rows) lists."""
+        k = max(1, min(len(coarse_points), round(math.sqrt(rows))))
+        coarse = _kmeans(coarse_points, k, np.random.default_rng(seed))
+        centroids, _ = _means_by_label(vectors, _nearest_centroid(coarse_points, coarse), k)
+        empty = np.zeros(0, np.int32)
+        return cls(
+            coarse,
+            centroids,
+            np.zeros(k + 1, np.int64),
+            empty,
+            np.zeros((0, 4)),
+            empty,
+            np.zeros(0),
+            rows,
+        )
+
+    def assign(self, coarse_points: np.ndarray) -> np.ndarray:
+        return _nearest_centroid(coarse_points, self.coarse)
+
+    def grouped(self, table: _Table) -> InvertedLists:
+        """The same centroids over the sorted rows of `table` (by its `list_of`)."""
+        n = table.sorted_rows
+        list_of = table.list_of[:n]
+        rows = np.argsort(list_of, kind="stable").astype(np.int32)
+        starts = np.zeros(len(self.coarse) + 1, np.int64)
+        np.cumsum(np.bincount(list_of, minlength=len(self.coarse)), out=starts[1:])
+        place = np.zeros((n, 4))
+        cell = table.cell[rows]
+        located = cell >= 0
+        place[located, :3] = table.xyz[rows[located]]
+        place[:, 3] = np.where(cell == _EVERYWHERE, 3.0, np.where(located, 0.0, -3.0))
+        return InvertedLists(
+            self.coarse,
+            self.centroids,
+            starts,
+            rows,
+            place,
+            table.group[rows],
+            table.valid_until[rows],
+            self.fitted_rows,
+        )
+
+
 class _Table:
     """Column arrays of entries; rows [0, sorted_rows) are in cell order."""
 
     def __init__(
-        self, dim: int, capacity: int = 1024, projection: _Projection | None = None
+        self,
+        dim: int,
+        capacity: int = 1024,
+        projection: _Projection | None = None,
+        lists: InvertedLists | None = None,
     ) -> None:
         self.dim = dim
         self.n = 0
         self.sorted_rows = 0
         self.projection = projection
+        self.lists = lists  # over rows [0, sorted_rows); later rows have their list noted
         self.vectors = np.zeros((capacity, dim), np.float32)
         width = projection.basis.shape[1] if projection else 0
         self.reduced = np.zeros((capacity if projection else 0, width), np.float32)
@@ -115,6 +257,7 @@ class _Table:
         self.everywhere = np.zeros(capacity, bool)
         self.valid_until = np.zeros(capacity, np.float64)
         self.alive = np.zeros(capacity, bool)
+        self.list_of = np.zeros(capacity, np.int32)
         # Lists while the table grows; any sequence in a frozen table (see `Frozen`).
         self.keys: Sequence[Hashable] = []
         self.payloads: Sequence[Any] = []
@@ -150,15 +293,22 @@ class _Table:
         self.everywhere[rows] = everywhere
         self.valid_until[rows] = [e.valid_until for e in entries]
         self.alive[rows] = True
+        if self.lists is not None:
+            self.list_of[rows] = self.lists.assign(self.coarse(rows))
         # A frozen table (a snapshot's arrays) takes no appends: its index adds to a delta.
         assert isinstance(self.keys, list) and isinstance(self.payloads, list)
         self.keys.extend(e.key for e in entries)
         self.payloads.extend(e.payload for e in entries)
         self.n += m
 
-    def compacted(self, now: float) -> _Table:
+    def coarse(self, rows: slice | np.ndarray) -> np.ndarray:
+        """The rows' vectors in the space lists are made in."""
+        return self.reduced[rows] if self.projection is not None else self.vectors[rows]
+
+    def compacted(self, now: float, lists_from: int = 0) -> _Table:
         """The live rows still valid at `now`, all in cell order. The projection is fitted
-        once the table is large enough, and again each time it has doubled since."""
+        once the table is large enough, and again each time it has doubled since; so are the
+        lists, from `lists_from` rows (0: none)."""
         live = np.flatnonzero(self.alive[: self.n] & (self.valid_until[: self.n] > now))
         order = live[np.argsort(self.cell[live], kind="stable")]
         projection = self.projection
@@ -171,6 +321,7 @@ class _Table:
             projection = _Projection.fit(self.vectors[sample], len(order))
         table = _Table(self.dim, max(1024, len(order)), projection)
         n = table.n = table.sorted_rows = len(order)
+        lists = self.lists if projection is self.projection else None
         # Each column gathered straight into the new table (mode="clip": no buffered copy).
         for name in _COLUMNS:
             if name != "reduced":
@@ -183,6 +334,17 @@ class _Table:
             projection.reduce(table.vectors[:n], out=table.reduced[:n])
         table.keys = [self.keys[i] for i in order]
         table.payloads = [self.payloads[i] for i in order]
+        if lists_from <= 0 or n < lists_from:
+            return table
+        if lists is None or n >= 2 * lists.fitted_rows:
+            sample = np.sort(
+                np.random.default_rng(n).choice(
+                    n, min(n, KMEANS_SAMPLE_PER_LIST * round(math.sqrt(n))), replace=False
+                )
+            )
+            lists = InvertedLists.fit(table.coarse(sample), table.vectors[sample], n)
+            table.list_of[:n] = lists.assign(table.coarse(slice(0, n)))
+        table.lists = lists.grouped(table)
         return table
 
 
@@ -202,12 +364,13 @@ def _products(
 class GeoVectorIndex:
     """Vectors with a place, searched by cosine within a radius (see the module)."""
 
-    def __init__(self, dim: int, *, resort_share: float = 1 / 16) -> None:
+    def __init__(self, dim: int, *, resort_share: float = 1 / 16, lists_from: int = 0) -> None:
         self.dimension = dim
         self._table = _Table(dim)
         self._row: MutableMapping[Hashable, int] = {}  # live key -> row
         self._groups: dict[Hashable, int] = {}
         self._resort_share = resort_share
+        self.lists_from = lists_from  # inverted lists from this many rows (0: never)
 
     def __len__(self) -> int:
         return len(self._row)
@@ -241,7 +404,7 @@ class GeoVectorIndex:
             self.resort(now)
 
     def resort(self, now: float = -math.inf) -> None:
-        self._table = self._table.compacted(now)
+        self._table = self._table.compacted(now, self.lists_from)
         self._row = {k: i for i, k in enumerate(self._table.keys)}
 
     def discard(self, keys: Iterable[Hashable]) -> None:
@@ -281,7 +444,7 @@ class GeoVectorIndex:
 
     def _in_reach(
         self,
-        rows: slice,
+        rows: slice | np.ndarray,
         *,
         group: int,
         now: float,
@@ -333,6 +496,11 @@ class GeoVectorIndex:
         t = self._table
         q = np.asarray(query, np.float32)
         ranges, where, min_cos = self._ranges(lat, lon, radius_km)
+        if t.lists is not None:
+            box = sum(max(0, min(b, t.sorted_rows) - a) for a, b in ranges)
+            listed = self._from_lists(q, code, now, where, min_cos, limit, box)
+            if listed is not None:
+                return self._nearest_first(listed, t.vectors[listed] @ q, q, limit)
         hits = []
         for a, b in ranges:
             if b > a:
@@ -353,6 +521,13 @@ class GeoVectorIndex:
             s = t.vectors[rows] @ q
         else:
             rows, s = _products(t.vectors, q, hits)
+        return self._nearest_first(rows, s, q, limit)
+
+    def _nearest_first(
+        self, rows: np.ndarray, s: np.ndarray, q: np.ndarray, limit: int
+    ) -> list[tuple[Hashable, float]]:
+        """The `limit` rows of highest score `s`, as (key, cosine), nearest first."""
+        t = self._table
         if len(s) > limit:
             rows = rows[np.argpartition(-s, limit - 1)[:limit]]
         # The cosines returned are summed again in float64, row by row: the same vector gives
@@ -361,6 +536,59 @@ class GeoVectorIndex:
         s = (t.vectors[rows].astype(np.float64) * q.astype(np.float64)).sum(axis=1)
         order = np.lexsort((rows, -s))  # nearest first; exact ties by row
         return [(t.keys[rows[i]], float(s[i])) for i in order]
+
+    def _from_lists(
+        self,
+        q: np.ndarray,
+        group: int,
+        now: float,
+        where: np.ndarray | None,
+        min_cos: float,
+        limit: int,
+        box: int,
+    ) -> np.ndarray | None:
+        """Rows in reach from the lists nearest `q`: the lists are read in order of their
+        centroid's cosine with `q` until LIST_CANDIDATES x `limit` rows in reach are found (and
+        at least MIN_LISTS_PROBED lists read), with the tail's rows of the lists read. None
+        when reading the slices (`box` sorted rows) is expected to cost less, or once half as
+        many rows as they hold have been read without finding enough."""
+        t = self._table
+        lists = t.lists
+        assert lists is not None
+        want = LIST_CANDIDATES * limit
+        if box <= 0 or t.sorted_rows == 0:
+            return None
+        # Rows to read if the filters pass the same share of every list as of the table.
+        if 4 * want * t.sorted_rows > box * box:
+            return None
+        reach = None if where is None else np.append(where, 1.0)
+        order = np.argsort(-(lists.centroids @ q))
+        found: list[np.ndarray] = []
+        passed = read = taken = 0
+        for i in order:
+            a, b = int(lists.starts[i]), int(lists.starts[i + 1])
+            taken += 1
+            if b == a:
+                continue
+            ok = (lists.group[a:b] == group) & (lists.valid_until[a:b] > now)
+            if reach is not None:
+                ok &= lists.place[a:b] @ reach >= min_cos
+            rows = lists.rows[a + np.flatnonzero(ok)]
+            rows = rows[t.alive[rows]]
+            found.append(rows)
+            passed += len(rows)
+            read += b - a
+            if passed >= want and taken >= MIN_LISTS_PROBED:
+                break
+            if passed < want and 2 * read > box:
+                return None
+        if t.n > t.sorted_rows:  # rows written since: those of the lists read
+            probed = np.zeros(len(order), bool)
+            probed[order[:taken]] = True
+            tail = t.sorted_rows + np.flatnonzero(probed[t.list_of[t.sorted_rows : t.n]])
+            ok = self._in_reach(tail, group=group, now=now, where=where, min_cos=min_cos)
+            found.append(tail[ok])
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
     def count_within(
         self,
@@ -414,6 +642,7 @@ class TableSnapshot:
     basis: np.ndarray | None = None  # the projection, when fitted
     offset: np.ndarray | None = None
     fitted_rows: int = 0
+    lists: InvertedLists | None = None  # when the table is partitioned
 
     def __len__(self) -> int:
         return len(self.columns["cell"])
@@ -469,15 +698,22 @@ class FrozenGeoVectorIndex(GeoVectorIndex):
     added. `LayeredIndex` puts a private index on top for what changed since."""
 
     def __init__(
-        self, dim: int, snapshot: TableSnapshot, rows: MutableMapping[Hashable, int]
+        self,
+        dim: int,
+        snapshot: TableSnapshot,
+        rows: MutableMapping[Hashable, int],
+        *,
+        lists_from: int = 0,
     ) -> None:
-        super().__init__(dim)
+        super().__init__(dim, lists_from=lists_from)
         projection = None
         if snapshot.basis is not None and snapshot.offset is not None:
             projection = _Projection(snapshot.basis, snapshot.offset, snapshot.fitted_rows)
-        table = _Table(dim, 0, projection)
+        table = _Table(dim, 0, projection, snapshot.lists)
         for name, column in snapshot.columns.items():
             setattr(table, name, column)
+        if "list_of" not in snapshot.columns:  # a snapshot written before lists
+            table.list_of = np.zeros(len(snapshot), np.int32)
         table.n = table.sorted_rows = len(snapshot)
         table.alive = np.ones(len(snapshot), bool)  # private: what this process has removed
         table.keys, table.payloads = snapshot.keys, snapshot.payloads
@@ -503,7 +739,11 @@ class LayeredIndex:
 
     def __init__(self, base: GeoVectorIndex, delta: GeoVectorIndex | None = None) -> None:
         self.base = base
-        self.delta = delta if delta is not None else GeoVectorIndex(base.dimension)
+        self.delta = (
+            delta
+            if delta is not None
+            else GeoVectorIndex(base.dimension, lists_from=base.lists_from)
+        )
         self.dimension = base.dimension
 
     def __len__(self) -> int:
@@ -587,7 +827,7 @@ class LayeredIndex:
         groups = dict(self.base._groups)
         for group in self.delta._groups:
             groups.setdefault(group, len(groups))
-        joined = _Table(self.dimension, max(1024, a.n + b.n), a.projection)
+        joined = _Table(self.dimension, max(1024, a.n + b.n), a.projection, a.lists)
         for name in _COLUMNS:
             if name == "reduced":
                 continue
@@ -600,10 +840,12 @@ class LayeredIndex:
         if a.projection is not None:
             joined.reduced[: a.n] = a.reduced[: a.n]
             a.projection.reduce(b.vectors[: b.n], out=joined.reduced[a.n : a.n + b.n])
+        if a.lists is not None and b.n:  # the delta's rows in the base's lists
+            joined.list_of[a.n : a.n + b.n] = a.lists.assign(joined.coarse(slice(a.n, a.n + b.n)))
         joined.n = a.n + b.n
         joined.keys = [*a.keys[: a.n], *b.keys[: b.n]]
         joined.payloads = [*a.payloads[: a.n], *b.payloads[: b.n]]
-        table = joined.compacted(now)
+        table = joined.compacted(now, self.base.lists_from)
         n, projection = table.n, table.projection
         columns = {
             name: getattr(table, name)[:n]
@@ -618,4 +860,5 @@ class LayeredIndex:
             basis=projection.basis if projection else None,
             offset=projection.offset if projection else None,
             fitted_rows=projection.fitted_rows if projection else 0,
+            lists=table.lists,
         )

@@ -169,6 +169,7 @@ def create_app(
                 SnapshotStore.for_settings(settings, model=name, dimension=dimension)
                 if settings.share_posting_vectors and settings.workers > 1
                 else None,
+                lists_from=settings.posting_vector_lists_from,
             )
         if state.posting_vectors is not None or settings.warm_posting_profiles:
             state.warming = asyncio.create_task(_warm_then_freeze(state))

@@ -169,11 +169,18 @@ class Settings(BaseSettings):
         "(up to its size), so that the first match requests find them in memory.",
     )
     posting_vectors_in_memory: int = Field(
-        default=150_000,
+        default=1_100_000,
         ge=0,
         description="Hold up to this many postings' vectors in memory per process (about "
         "2.7 KiB each) and retrieve postings for a seeker there; with more postings, or 0, "
         "the database's HNSW index is searched instead.",
+    )
+    posting_vector_lists_from: int = Field(
+        default=200_000,
+        ge=0,
+        description="From this many postings in memory, also group their vectors into "
+        "inverted lists (about sqrt(n), by k-means) and read only the lists nearest a seeker "
+        "when many postings are in reach (0 = never).",
     )
     share_posting_vectors: bool = Field(
         default=True,

@@ -8,12 +8,14 @@ alone, with the postings' versions and external ids as of that read and cosines 
 (equal to the database's to float precision). Postings only: they are public; seeker vectors
 stay in the database.
 
-About 2.7 KiB per posting (a 384-d float32 vector, 64 principal components, its place, id,
-version and external id), so the setting `posting_vectors_in_memory` bounds it; above it,
-matching uses the HNSW index. One copy per process, or, with several workers
-(`share_posting_vectors`), one per machine: a snapshot in memory-mapped files that every worker
-maps, with the changes read since it was taken held privately on top
-(service/embeddings/shared_vectors.py).
+About 2.7 KiB per posting (a 384-d float32 vector, 64 principal components, its place, its
+inverted list, id, version and external id), so the setting `posting_vectors_in_memory` bounds
+it; above it, matching uses the HNSW index. From `posting_vector_lists_from` postings the
+vectors are also grouped into inverted lists, so that a search reads the lists nearest the
+seeker rather than every posting in reach (matching/vector_index.py). One copy per process,
+or, with several workers (`share_posting_vectors`), one per machine: a snapshot in
+memory-mapped files that every worker maps, with the changes read since it was taken held
+privately on top (service/embeddings/shared_vectors.py).
 """
 
 from __future__ import annotations
@@ -80,13 +82,20 @@ class PostingVectors:
     """The active postings' vectors of one embedding model (every agency), in memory."""
 
     def __init__(
-        self, model: str, dimension: int, max_size: int, store: SnapshotStore | None = None
+        self,
+        model: str,
+        dimension: int,
+        max_size: int,
+        store: SnapshotStore | None = None,
+        *,
+        lists_from: int = 0,
     ) -> None:
         self.model = model
         self.dimension = dimension
         self.max_size = max_size
+        self.lists_from = lists_from  # inverted lists from this many vectors (vector_index)
         # Without a store: an empty base and every vector in the private part.
-        self.index = LayeredIndex(GeoVectorIndex(dimension))
+        self.index = self._empty()
         self.store = store  # shared snapshots, with several workers
         self.generation: str | None = None  # the snapshot mapped
         self._snapshot_read_at = math.inf  # time.time() of its watermark's read
@@ -139,7 +148,7 @@ class PostingVectors:
         name = self.store.current()
         if name is None or name in self._rejected:
             return False
-        mapped = self.store.open(name)
+        mapped = self.store.open(name, lists_from=self.lists_from)
         if mapped is None or time.time() - mapped.read_at > DELETIONS_KEPT_S / 2:
             return False
         self.index, self.generation = mapped.index, name
@@ -221,7 +230,10 @@ class PostingVectors:
         self._seen = None
         self.generation = None
         self._snapshot_read_at = math.inf
-        self.index = LayeredIndex(GeoVectorIndex(self.dimension))
+        self.index = self._empty()
+
+    def _empty(self) -> LayeredIndex:
+        return LayeredIndex(GeoVectorIndex(self.dimension, lists_from=self.lists_from))
 
     def _reload(self, why: str) -> None:
         """Everything is read again, in the background, when changes can no longer be read

@@ -47,6 +47,7 @@ import numpy as np
 from matching.vector_index import (
     SNAPSHOT_COLUMNS,
     FrozenGeoVectorIndex,
+    InvertedLists,
     LayeredIndex,
     SortedKeyRows,
     TableSnapshot,
@@ -55,6 +56,8 @@ from service.config import Settings
 from service.embeddings.repository import VectorSnapshot
 
 GENERATIONS_KEPT = 2
+# InvertedLists' arrays
+_LIST_PARTS = ("coarse", "centroids", "starts", "rows", "place", "group", "valid_until")
 
 
 def _uuid_bytes(key: Any) -> bytes:
@@ -180,12 +183,16 @@ class SnapshotStore:
         if snapshot.basis is not None and snapshot.offset is not None:
             np.save(scratch / "basis.npy", snapshot.basis)
             np.save(scratch / "offset.npy", snapshot.offset)
+        if snapshot.lists is not None:
+            for part in _LIST_PARTS:
+                np.save(scratch / f"lists_{part}.npy", getattr(snapshot.lists, part))
         manifest = {
             "model": self.model,
             "dimension": self.dimension,
             "rows": len(snapshot),
             "groups": [str(g) for g in snapshot.groups],
             "fitted_rows": snapshot.fitted_rows,
+            "lists_fitted_rows": snapshot.lists.fitted_rows if snapshot.lists else 0,
             "next_xid": seen.next_xid,
             "running": list(seen.running),
             "read_at": read_at,
@@ -206,7 +213,7 @@ class SnapshotStore:
             return []
         return sorted(p.name for p in self.root.glob("gen-*") if p.is_dir())
 
-    def open(self, name: str) -> MappedSnapshot | None:
+    def open(self, name: str, *, lists_from: int = 0) -> MappedSnapshot | None:
         """Map a generation read-only; None if it is gone (unlinked meanwhile) or not of this
         model."""
         where = self.root / name
@@ -225,6 +232,10 @@ class SnapshotStore:
                 if (where / f"{column}.npy").exists()
             }
             has_projection = (where / "basis.npy").exists()
+            lists = None
+            if (where / "lists_rows.npy").exists():
+                parts = {part: mapped(f"lists_{part}") for part in _LIST_PARTS}
+                lists = InvertedLists(**parts, fitted_rows=int(manifest["lists_fitted_rows"]))
             snapshot = TableSnapshot(
                 columns=columns,
                 keys=_Keys(mapped("keys")),
@@ -235,10 +246,11 @@ class SnapshotStore:
                 basis=np.load(where / "basis.npy") if has_projection else None,
                 offset=np.load(where / "offset.npy") if has_projection else None,
                 fitted_rows=int(manifest["fitted_rows"]),
+                lists=lists,
             )
             rows = SortedKeyRows(mapped("sorted_keys"), mapped("key_rows"), _uuid_bytes)
         except (FileNotFoundError, KeyError, ValueError):
             return None
-        base = FrozenGeoVectorIndex(self.dimension, snapshot, rows)
+        base = FrozenGeoVectorIndex(self.dimension, snapshot, rows, lists_from=lists_from)
         seen = VectorSnapshot(int(manifest["next_xid"]), tuple(manifest["running"]))
         return MappedSnapshot(name, LayeredIndex(base), seen, float(manifest["read_at"]))

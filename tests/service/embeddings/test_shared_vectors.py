@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
+from matching import vector_index
 from matching.vector_index import FrozenGeoVectorIndex
 from service.embeddings import posting_vectors
 from service.kit import embedded_db
@@ -89,6 +90,51 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
         assert kept == ["gen-00000003", "gen-00000004"]
         assert set(await posting_ids(client_b, sid, h)) >= expected
         assert vb.generation == "gen-00000004"
+
+
+async def test_a_snapshot_with_inverted_lists_is_mapped_and_searched_by_its_lists(
+    settings: Any, embedder: Any, agency: Agency, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """From `posting_vector_lists_from` postings the snapshot carries its inverted lists (the
+    rows grouped by list, mapped read-only like the vectors); searches read the lists (here
+    every list, LIST_CANDIDATES being 0) and still see a write and a delete made since."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    before = [
+        (await c.post("/v1/postings", json=posting_body(f"L-{i}"), headers=h)).json()["id"]
+        for i in range(4)
+    ]
+    shared = {
+        "workers": 2,
+        "data_dir": tmp_path,
+        "cache_dir": TEST_CACHE_DIR,
+        "posting_vector_lists_from": 2,
+    }
+    listed: list[bool] = []
+    from_lists = FrozenGeoVectorIndex._from_lists
+
+    def counted(self: Any, *args: Any) -> Any:
+        rows = from_lists(self, *args)
+        listed.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(vector_index, "LIST_CANDIDATES", 0)
+    monkeypatch.setattr(FrozenGeoVectorIndex, "_from_lists", counted)
+    async with (
+        second_process(settings, embedder, **shared) as (_writer, _),
+        second_process(settings, embedder, **shared) as (b, client_b),
+    ):
+        vb = b.posting_vectors
+        assert vb.ready and not vb.store.writing
+        lists = vb.index.base._table.lists
+        assert lists is not None and isinstance(lists.rows, np.memmap)
+        assert lists.starts[-1] == len(vb.index.base) >= 4
+        assert set(before) <= set(await posting_ids(client_b, sid, h))
+        new = (await c.post("/v1/postings", json=posting_body("L-new"), headers=h)).json()["id"]
+        assert (await c.delete(f"/v1/postings/{before[0]}", headers=h)).status_code == 204
+        found = set(await posting_ids(client_b, sid, h))
+        assert new in found and before[0] not in found and set(before[1:]) <= found
+        assert listed and all(listed)
 
 
 def _snapshot_maps(pid: int) -> set[str]:
