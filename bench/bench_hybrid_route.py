@@ -1,0 +1,94 @@
+"""The seeker match route with and without hybrid retrieval, interleaved in one process.
+
+bench_matching.py times one configuration per run, so the cost of the full-text half of hybrid
+retrieval shows only as the difference of two runs minutes apart on a shared machine. This
+times both in the same process, on the same seekers, alternating rounds: `lexical_candidate_pool`
+50 (the default) and 0 (vector search only), everything else as served (posting vectors and
+profiles in memory, warmed first; stored lists not reused, so every request ranks anew).
+Run `bench/bench_matching.py` once first: it builds `bench_<N>` in the work directory.
+
+    HF_HUB_OFFLINE=1 python bench/bench_hybrid_route.py --n 100000 --workdir /tmp/jm-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import bench_matching as bm  # noqa: E402
+
+from service.auth.permissions import Role  # noqa: E402
+from service.kit.embedded_db import start_embedded  # noqa: E402
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--workdir", default="/tmp/jm-bench")
+    parser.add_argument("--queries", type=int, default=200, help="timed requests per round")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
+    args = parser.parse_args()
+
+    from matching.embed import SentenceTransformerEmbedder
+
+    options = argparse.Namespace(
+        workdir=args.workdir, warm=True, vectors_in_memory=bm.Settings().posting_vectors_in_memory
+    )
+    server = start_embedded(Path(args.workdir))
+    url = bm.database_url(server, f"bench_{args.n}")
+    # the vectors of bench_matching's database were made with MiniLM
+    embedder = SentenceTransformerEmbedder()
+    async with bm.running_app(url, options, embedder) as (app, _, pool, _, keys, client):
+        state = app.state.jobmatch
+        if state.warming is not None:
+            await state.warming
+        async with pool.acquire() as conn:
+            ids = [
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM seeker WHERE personalised_ranking ORDER BY id LIMIT 2000"
+                )
+            ]
+        seekers = random.Random(5).sample(ids, args.queries + args.warmup)
+        portal = keys[Role.portal]
+        times: dict[int, list[float]] = {50: [], 0: []}
+        for _ in range(args.rounds):
+            for lexical_pool in times:
+                state.settings = state.settings.model_copy(
+                    update={"lexical_candidate_pool": lexical_pool, "match_list_reuse_seconds": 0}
+                )
+                for i, seeker in enumerate(seekers):
+                    started = time.perf_counter()
+                    r = await client.get(f"/v1/seekers/{seeker}/matches?limit=20", headers=portal)
+                    elapsed = time.perf_counter() - started
+                    if r.status_code != 200:
+                        raise SystemExit(f"{r.status_code}: {r.text[:300]}")
+                    if i >= args.warmup:
+                        times[lexical_pool].append(elapsed * 1000)
+    with_lexical, without = (statistics.median(times[p]) for p in (50, 0))
+    print(f"N={args.n}, {args.rounds} rounds of {args.queries} seekers per configuration")
+    print("| lexical pool | p50 ms | p90 ms | p50 / without |")
+    print("|---|---|---|---|")
+    for pool_size, values in times.items():
+        ordered = sorted(values)
+        p50 = statistics.median(values)
+        print(
+            f"| {pool_size} | {p50:.1f} | {ordered[int(0.9 * (len(ordered) - 1))]:.1f} "
+            f"| {p50 / without:.2f} |"
+        )
+    print(f"hybrid / vector only: {with_lexical / without:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
