@@ -4,11 +4,15 @@ that need processes (several workers, crashes, signals)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,22 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+@contextmanager
+def server_data_dir(prefix: str) -> Iterator[Path]:
+    """A fresh data directory for `jobmatch serve`; afterwards its embedded PostgreSQL (if one
+    was left running) is stopped and the directory removed."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
+    try:
+        yield path
+    finally:
+        pid = embedded_db.postmaster_pid(path)
+        if pid is not None:
+            os.kill(pid, signal.SIGQUIT)
+            wait_for(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port() -> int:

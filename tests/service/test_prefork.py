@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +14,13 @@ import httpx
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
-from service.kit import embedded_db
 from tests.factories import posting_body
 from tests.servers import (
     free_port,
     portal_key,
     postgres_of,
     run_jobmatch,
+    server_data_dir,
     server_env,
     stop,
     wait_for,
@@ -58,14 +56,8 @@ def _rollup(pid: int) -> dict[str, int]:
 
 @pytest.fixture
 def server_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="jobmatch-prefork-test-"))
-    path.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
-    yield path
-    pid = embedded_db.postmaster_pid(path)
-    if pid is not None:
-        os.kill(pid, signal.SIGQUIT)
-        wait_for(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
-    shutil.rmtree(path, ignore_errors=True)
+    with server_data_dir("jobmatch-prefork-test-") as path:
+        yield path
 
 
 @pytest.mark.slow

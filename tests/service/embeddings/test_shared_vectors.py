@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import signal
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,9 +20,16 @@ from prometheus_client.mmap_dict import MmapedDict
 from matching import vector_index
 from matching.vector_index import FrozenGeoVectorIndex
 from service.embeddings import posting_vectors
-from service.kit import embedded_db
 from tests.factories import TEST_CACHE_DIR, Agency, posting_body, seeker_body
-from tests.servers import free_port, portal_key, serve, stop, wait_for, workers_of
+from tests.servers import (
+    free_port,
+    portal_key,
+    serve,
+    server_data_dir,
+    stop,
+    wait_for,
+    workers_of,
+)
 from tests.service.embeddings.apps import posting_ids, second_process
 
 
@@ -158,14 +161,8 @@ def _memory_retrievals(metrics_dir: Path) -> dict[int, float]:
 
 @pytest.fixture
 def server_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="jobmatch-shared-test-"))
-    path.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
-    yield path
-    pid = embedded_db.postmaster_pid(path)
-    if pid is not None:
-        os.kill(pid, signal.SIGQUIT)
-        wait_for(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
-    shutil.rmtree(path, ignore_errors=True)
+    with server_data_dir("jobmatch-shared-test-") as path:
+        yield path
 
 
 def test_two_workers_map_one_snapshot_and_every_answer_sees_a_write_and_a_delete(

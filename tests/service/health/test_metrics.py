@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from matching.score import WeightedSumScorer
-from service.kit import embedded_db, logs
+from service.kit import logs
 from tests.factories import Agency, seeker_body
-from tests.servers import free_port, serve, stop, wait_for
+from tests.servers import free_port, serve, server_data_dir, stop
 
 
 def _samples(page: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -111,14 +108,8 @@ def test_json_log_lines_carry_the_request_id() -> None:
 
 @pytest.fixture
 def server_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="jobmatch-metrics-test-"))
-    path.chmod(0o755)  # as root, PostgreSQL runs as another user that must reach it
-    yield path
-    pid = embedded_db.postmaster_pid(path)
-    if pid is not None:
-        os.kill(pid, signal.SIGQUIT)
-        wait_for(lambda: not embedded_db.is_our_postmaster(pid, path / "pgdata"), 30, "stop")
-    shutil.rmtree(path, ignore_errors=True)
+    with server_data_dir("jobmatch-metrics-test-") as path:
+        yield path
 
 
 @pytest.mark.slow
