@@ -200,6 +200,18 @@ def bulk(base: str, key: str, kind: str, items: list[dict[str, Any]]) -> None:
             assert job["status"] == "succeeded" and job["created"] == len(piece), job
 
 
+def import_generated(base: str, key: str, postings: int, seekers: int) -> list[str]:
+    """Generated postings and seekers uploaded through the bulk routes (seeds 3 and 4, as
+    every run of these benchmarks); the paths of the seekers' match lists."""
+    from seed.generate import generate_postings, generate_seekers
+
+    t0 = time.perf_counter()
+    bulk(base, key, "posting", generate_postings(postings, seed=3))
+    bulk(base, key, "seeker", generate_seekers(seekers, seed=4))
+    print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
+    return [f"/v1/seekers/{i}/matches?limit=20" for i in ids(base, key, "seeker")]
+
+
 def ids(base: str, key: str, kind: str) -> list[str]:
     out: list[str] = []
     cursor = None
@@ -306,7 +318,6 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from seed.generate import generate_postings, generate_seekers
     from service.kit.embedded_db import start_embedded
 
     random.seed(1)
@@ -327,12 +338,8 @@ def main() -> None:
         db_url = start_embedded(data_dir)
         admin = H.create_agency(env, "Bench agency")
         key = H.create_key(server.base, admin, "portal")
-        t0 = time.perf_counter()
-        bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
-        bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
-        print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
+        match_paths = import_generated(server.base, key, args.postings, args.seekers)
         posting_paths = [f"/v1/postings/{i}" for i in ids(server.base, key, "posting")]
-        match_paths = [f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")]
         if len(args.workers) > 1:
             server.stop()
             scaling(args, data_dir, port, key, match_paths)

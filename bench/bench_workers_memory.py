@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import _harness as H  # noqa: E402
-from bench.bench_http import bulk, ids  # noqa: E402
+from bench.bench_http import import_generated  # noqa: E402
 from bench.bench_worker_baseline import by_mapping  # noqa: E402
 
 
@@ -176,9 +176,6 @@ def main() -> None:
         help="a data directory to keep (and reuse in the next run: the import is done once)",
     )
     args = parser.parse_args()
-
-    from seed.generate import generate_postings, generate_seekers
-
     random.seed(1)
     print(f"machine: {H.machine()}; load average {os.getloadavg()[0]:.1f}")
     print(f"data: {args.postings} postings; 1 vs {args.workers} workers", flush=True)
@@ -195,13 +192,7 @@ def main() -> None:
             with H.Server(env, timeout=900) as server:
                 admin = H.create_agency(env, "Bench agency")
                 key = H.create_key(server.base, admin, "portal")
-                t0 = time.perf_counter()
-                bulk(server.base, key, "posting", generate_postings(args.postings, seed=3))
-                bulk(server.base, key, "seeker", generate_seekers(args.seekers, seed=4))
-                print(f"imported the data in {time.perf_counter() - t0:.0f} s", flush=True)
-                match_paths = [
-                    f"/v1/seekers/{i}/matches?limit=20" for i in ids(server.base, key, "seeker")
-                ]
+                match_paths = import_generated(server.base, key, args.postings, args.seekers)
             imported.write_text(json.dumps([key, match_paths]))
         one = measure(env, 1, key, match_paths, args.settle_seconds)
         runs = {}
