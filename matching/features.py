@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from matching.normalise import OccupationSimilarity, soft_occupation_fit
 from matching.profiles import (
@@ -364,7 +364,7 @@ def language_fit(spoken: tuple[str, ...], required: tuple[str, ...]) -> float | 
 def with_lexical(pair: PairFeatures, lexical: float | None) -> PairFeatures:
     """The same pair with its lexical relevance set (`pair_features`'s `lexical`); a new
     values dict, since scored pairs share theirs."""
-    return replace(pair, values={**pair.values, "lexical": lexical})
+    return PairFeatures({**pair.values, "lexical": lexical}, pair.distance_km, pair.skills)
 
 
 def pair_features(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -197,19 +197,47 @@ LEXICAL_RANKING_TERMS = 16
 LEXICAL_RANKED_AT_MOST = 500
 
 
-async def common_lexemes(conn: asyncpg.Connection) -> dict[str, float]:
-    """The lexemes most postings' search column holds, with the share of postings holding
-    each: ANALYZE's most common elements of `posting.search_vector` (kept current by
-    autovacuum). A lexeme not listed is rarer than every listed one. Empty before the first
-    ANALYZE."""
-    row = await conn.fetchrow(
-        "SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares "
-        "FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'posting' "
-        "AND attname = 'search_vector'"
-    )
-    if row is None or row["lexemes"] is None:
-        return {}
-    return dict(zip(row["lexemes"], row["shares"], strict=False))
+async def common_lexemes(conn: asyncpg.Connection) -> list[str]:
+    """The lexemes most postings' search column holds, from the least to the most common:
+    ANALYZE's most common elements of `posting.search_vector` (kept current by autovacuum),
+    ordered by the share of postings holding each. A lexeme not listed is rarer than every
+    listed one. Empty before the first ANALYZE."""
+    return [
+        r["lex"]
+        for r in await conn.fetch(
+            "SELECT c.lex FROM pg_stats s, "
+            "unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS c(lex, share) "
+            "WHERE s.schemaname = current_schema() AND s.tablename = 'posting' "
+            "AND s.attname = 'search_vector' ORDER BY c.share, length(c.lex) DESC, c.lex"
+        )
+    ]
+
+
+# The seeker's words as two full-text queries: `rare_words` (the LEXICAL_FINDING_TERMS rarest,
+# which find postings) and `telling_words` (the LEXICAL_RANKING_TERMS rarest, which rank them).
+# The text is analysed with the agency's configuration and its lexemes ordered by rarity: by
+# their place in the common lexemes (what `common_lexemes` read, one JSON parameter: a
+# thousand-element array parameter costs more to encode than the query takes); a lexeme not
+# among them counts as rarer than all. Parameters: $1 agency, $2 text, $3 common lexemes.
+_SEEKER_WORDS = (
+    "WITH lex AS (SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector("
+    "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $2))) AS lex), "
+    "rarity AS (SELECT lex.lex, coalesce(c.place, 0) AS commonness FROM lex "
+    "LEFT JOIN jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS c(lex, place) "
+    "ON c.lex = lex.lex), "
+    "ranked AS (SELECT lex, "
+    "row_number() OVER (ORDER BY commonness, length(lex) DESC, lex) AS n FROM rarity), "
+    "q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ') "
+    f"FILTER (WHERE n <= {LEXICAL_FINDING_TERMS})) AS rare_words, "
+    "to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS telling_words "
+    f"FROM ranked WHERE n <= {LEXICAL_RANKING_TERMS})"
+)
+
+
+def _rank(search_vector: str) -> str:
+    """SQL: ts_rank of the telling words in a posting's search column, scaled (`x`; the
+    relevance is x / (1 + x), in 0-1)."""
+    return f"{LEXICAL_RANK_SCALE}::float8 * ts_rank({search_vector}, q.telling_words, 1)"
 
 
 async def lexical_posting_candidates(
@@ -223,71 +251,67 @@ async def lexical_posting_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-    common: Mapping[str, float],
-    rank_ids: Sequence[UUID] = (),
+    common: Sequence[str],
 ) -> tuple[list[Candidate], dict[UUID, float]]:
     """Active postings in reach that name one of the rarest words of `text` (full-text search,
-    migration 0012), best first, with their cosine to `query`; and the lexical relevance (0-1)
-    of those and of the postings `rank_ids` (the vector search's candidates).
+    migration 0012), with their cosine to `query` and their lexical relevance (0-1).
 
-    The text is analysed with the agency's configuration and its lexemes ordered by rarity
-    (from `common`, what `common_lexemes` read; a lexeme not in it counts as rare). Postings
-    are *found* by the `LEXICAL_FINDING_TERMS` rarest, at most `LEXICAL_RANKED_AT_MOST` of
-    them, and *ranked* by the `LEXICAL_RANKING_TERMS` rarest, ORed: a seeker's words need not
-    all appear in a posting. Finding and ranking by every lexeme matched most of a large
-    agency's postings on common words ("work", "team") and ranked them all on forty words.
-    Same filters as `posting_candidates`.
+    Postings are *found* by the `LEXICAL_FINDING_TERMS` rarest words, at most
+    `LEXICAL_RANKED_AT_MOST` of them, and *ranked* by the `LEXICAL_RANKING_TERMS` rarest, ORed
+    (`_SEEKER_WORDS`): a seeker's words need not all appear in a posting. Finding and ranking by
+    every lexeme matched most of a large agency's postings on common words ("work", "team") and
+    ranked them all on forty words. Same filters as `posting_candidates`.
     """
-    distance = _HAVERSINE.format(t="r", lat="$5", lon="$6")
-    relevance = "(x / (1 + x))"
+    distance = _HAVERSINE.format(t="r", lat="$7", lon="$8")
     rows = await conn.fetch(
-        "WITH lex AS (SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector("
-        "(SELECT a.text_search_config FROM agency a WHERE a.id = $1), $8))) AS lex), "
-        "rarity AS (SELECT lex.lex, coalesce(c.share, 0) AS share FROM lex "
-        "LEFT JOIN unnest($13::text[], $14::float4[]) AS c(lex, share) ON c.lex = lex.lex), "
-        "ranked AS (SELECT lex, row_number() OVER (ORDER BY share, length(lex) DESC, lex) AS n "
-        "FROM rarity), "
-        "q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lex), ' | ') "
-        "FILTER (WHERE n <= $11)) AS rare_words, "
-        "to_tsquery('simple', string_agg(quote_literal(lex), ' | ')) AS telling_words "
-        "FROM ranked WHERE n <= $15), "
+        _SEEKER_WORDS + ", "
         "hit AS (SELECT r.id, r.external_id, r.version, r.search_vector FROM posting r, q "
         "WHERE r.agency_id = $1 AND r.search_vector @@ q.rare_words "
         "AND (r.valid_through IS NULL OR r.valid_through > now()) "
-        f"AND ($4::float8 IS NULL OR r.remote_allowed OR {distance} <= $4) LIMIT $12), "
+        f"AND ($6::float8 IS NULL OR r.remote_allowed OR {distance} <= $6) LIMIT $10), "
         "m AS (SELECT hit.id, hit.external_id, hit.version, "
-        "$10::float8 * ts_rank(hit.search_vector, q.telling_words, 1) AS x FROM hit, q "
-        "ORDER BY x DESC, hit.id LIMIT $7), "
-        "k AS (SELECT r.id, "
-        "coalesce($10::float8 * ts_rank(r.search_vector, q.telling_words, 1), 0) AS x "
-        "FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($9::uuid[])) "
-        "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $3::vector) AS cosine, "
-        f"{relevance} AS relevance FROM m "
-        "JOIN posting_embedding e ON e.agency_id = $1 AND e.posting_id = m.id AND e.model = $2 "
-        f"UNION ALL SELECT k.id, NULL, NULL, NULL, {relevance} FROM k",
+        f"{_rank('hit.search_vector')} AS x FROM hit, q ORDER BY x DESC, hit.id LIMIT $9) "
+        "SELECT m.id, m.external_id, m.version, 1 - (e.embedding <=> $5::vector) AS cosine, "
+        "m.x / (1 + m.x) AS relevance FROM m "
+        "JOIN posting_embedding e ON e.agency_id = $1 AND e.posting_id = m.id AND e.model = $4",
         agency_id,
+        text,
+        list(common),  # jsonb, encoded by the pool's JSON codec
         model,
         query,
         radius_km,
         lat,
         lon,
         limit,
-        text,
-        list(rank_ids),
-        LEXICAL_RANK_SCALE,
-        LEXICAL_FINDING_TERMS,
         LEXICAL_RANKED_AT_MOST,
-        list(common),
-        list(common.values()),
-        LEXICAL_RANKING_TERMS,
     )
-    found = [
-        Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"]))
-        for r in rows
-        if r["version"] is not None
-    ]
+    found = [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
     found.sort(key=lambda c: c.id)  # stable across runs; the scorer decides the order
     return found, {r["id"]: float(r["relevance"]) for r in rows}
+
+
+async def lexical_relevance(
+    conn: asyncpg.Connection,
+    *,
+    agency_id: UUID,
+    text: str,
+    common: Sequence[str],
+    ids: Sequence[UUID],
+) -> dict[UUID, float]:
+    """The lexical relevance (0-1) of the postings `ids` (the vector search's candidates) for
+    `text`, ranked as `lexical_posting_candidates` ranks what it finds; 0 for a posting that
+    names none of the words."""
+    rows = await conn.fetch(
+        _SEEKER_WORDS + ", k AS (SELECT r.id, "
+        f"coalesce({_rank('r.search_vector')}, 0) AS x "
+        "FROM posting r, q WHERE r.agency_id = $1 AND r.id = ANY($4::uuid[])) "
+        "SELECT k.id, k.x / (1 + k.x) AS relevance FROM k",
+        agency_id,
+        text,
+        list(common),
+        list(ids),
+    )
+    return {r["id"]: float(r["relevance"]) for r in rows}
 
 
 async def profiles_of(

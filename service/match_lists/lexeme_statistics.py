@@ -14,15 +14,15 @@ REREAD_AFTER_S = 300.0
 
 
 class CommonLexemes:
-    """The lexemes most postings hold, with their shares (`candidates_db.common_lexemes`)."""
+    """The lexemes most postings hold, least common first (`candidates_db.common_lexemes`)."""
 
     def __init__(self) -> None:
-        self._shares: dict[str, float] = {}
+        self._lexemes: list[str] = []
         self._read_at = -float("inf")
 
-    async def read(self, conn: Any) -> dict[str, float]:
+    async def read(self, conn: Any) -> list[str]:
         # An empty list (no ANALYZE yet: a new or small table) is re-read on the next search.
-        if not self._shares or time.monotonic() - self._read_at > REREAD_AFTER_S:
-            self._shares = await candidates_db.common_lexemes(conn)
+        if not self._lexemes or time.monotonic() - self._read_at > REREAD_AFTER_S:
+            self._lexemes = await candidates_db.common_lexemes(conn)
             self._read_at = time.monotonic()
-        return self._shares
+        return self._lexemes

@@ -187,10 +187,9 @@ def lexical_query_text(seeker: SeekerProfile) -> str:
     return " ".join(p for p in parts if p)
 
 
-async def add_lexical_candidates(
+async def lexical_candidates(
     state: AppState,
     source: Acquirer,
-    candidates: list[candidates_db.Candidate],
     seeker: SeekerProfile,
     *,
     agency_id: UUID,
@@ -200,17 +199,16 @@ async def add_lexical_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-) -> tuple[list[candidates_db.Candidate], dict[UUID, float] | None]:
-    """Hybrid retrieval: the postings that full-text search finds for the seeker's words under
-    the same filters as the vector search (some of them among its `candidates`), and the
-    lexical relevance of those and of every one of the `candidates` (None when full-text search
-    is off). The scorer ranks them all on the same features, lexical relevance among them, so a
-    posting that says the seeker's trade in other words than the embedding expects can still
-    be rescued. Runs on a connection of `source`'s own."""
-    pool = state.settings.lexical_candidate_pool
+) -> tuple[list[candidates_db.Candidate], dict[UUID, float]] | None:
+    """Hybrid retrieval's full-text half: the postings that full-text search finds for the
+    seeker's words under the same filters as the vector search, with their lexical relevance
+    (None when full-text search is off). The scorer ranks them with the vector search's
+    candidates on the same features, lexical relevance among them, so a posting that says the
+    seeker's trade in other words than the embedding expects can still be rescued. Needs
+    nothing from the vector search, so it runs beside it, on a connection of `source`'s own."""
     text = lexical_query_text(seeker)
-    if pool <= 0 or not text:
-        return [], None
+    if state.settings.lexical_candidate_pool <= 0 or not text:
+        return None
     async with source.acquire() as conn:
         return await candidates_db.lexical_posting_candidates(
             conn,
@@ -222,6 +220,29 @@ async def add_lexical_candidates(
             lat=lat,
             lon=lon,
             radius_km=radius_km,
-            limit=pool,
-            rank_ids=[c.id for c in candidates],
+            limit=state.settings.lexical_candidate_pool,
+        )
+
+
+async def lexical_relevance(
+    state: AppState,
+    source: Acquirer,
+    seeker: SeekerProfile,
+    candidates: list[candidates_db.Candidate],
+    *,
+    agency_id: UUID,
+) -> dict[UUID, float] | None:
+    """The lexical relevance of the vector search's candidates for the seeker's words, as
+    `lexical_candidates` ranks what it finds (None when full-text search is off); on a
+    connection of `source`'s own."""
+    text = lexical_query_text(seeker)
+    if state.settings.lexical_candidate_pool <= 0 or not text:
+        return None
+    async with source.acquire() as conn:
+        return await candidates_db.lexical_relevance(
+            conn,
+            agency_id=agency_id,
+            text=text,
+            common=await state.common_lexemes.read(conn),
+            ids=[c.id for c in candidates],
         )

@@ -40,7 +40,8 @@ from service.match_lists.repository import StoredItem
 from service.match_lists.retrieval import (
     _posting_profiles,
     _widened_radius,
-    add_lexical_candidates,
+    lexical_candidates,
+    lexical_relevance,
     retrieve_postings,
     searchable_vectors,
 )
@@ -107,47 +108,59 @@ async def rank_postings(
         # deletion are seen at once), whichever database the rest is read from.
         async with state.pool.acquire() as primary:
             vectors = await searchable_vectors(state, primary, embedding_model)
-    async with reads.acquire() as conn:
-        if query is not None and not on_replica:
-            vectors = await searchable_vectors(state, conn, embedding_model)
-        used_radius: float | None = None
-        if loc is not None:
-            used_radius = await _widened_radius(
-                state, conn, principal, loc.lat, loc.lon, radius, vectors
-            )
-        where: dict[str, Any] = {
-            "agency_id": principal.agency_id,
-            "lat": loc.lat if loc else None,
-            "lon": loc.lon if loc else None,
-            "radius_km": used_radius,
-            "limit": max(s.match_candidate_pool, limit),
-        }
-        if query is not None:
-            candidates, _ = await retrieve_postings(
-                state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
-            )
-        else:
-            # Opted out of profiling: no embedding, no learned score; nearest and newest first.
-            candidates = await candidates_db.nearby_postings(conn, **where)
-    if query is None:
-        candidates, postings = await _posting_profiles(
-            state, principal.agency_id, candidates, reads
-        )
-        ranked = non_personalised_order(
-            seeker, postings, radius_km=used_radius, now=datetime.now(UTC), language=language
-        )
-        return RankedPostings(ranked, candidates, postings, radius, used_radius)
-    # Hybrid retrieval's full-text query runs on a connection of its own while this coroutine
-    # computes the features of the vector search's candidates: the database and the scoring
-    # work at the same time. (The connection above is back in the pool first, so a request
-    # never holds one connection while waiting for another.)
-    lexical_search = asyncio.create_task(
-        add_lexical_candidates(
-            state, reads, candidates, seeker, model=embedding_model, query=query, **where
-        )
-    )
-    await asyncio.sleep(0)  # let it send the query before the CPU work below
+    # Hybrid retrieval's two full-text queries (the postings its words find; the vector
+    # candidates' lexical relevance) run on connections of their own while this coroutine
+    # searches the vectors and computes features: the database and the scoring work at the same
+    # time. (This request never waits for a connection while it holds one: only the tasks do.)
+    lexical: list[asyncio.Task[Any]] = []
     try:
+        async with reads.acquire() as conn:
+            if query is not None and not on_replica:
+                vectors = await searchable_vectors(state, conn, embedding_model)
+            used_radius: float | None = None
+            if loc is not None:
+                used_radius = await _widened_radius(
+                    state, conn, principal, loc.lat, loc.lon, radius, vectors
+                )
+            where: dict[str, Any] = {
+                "agency_id": principal.agency_id,
+                "lat": loc.lat if loc else None,
+                "lon": loc.lon if loc else None,
+                "radius_km": used_radius,
+                "limit": max(s.match_candidate_pool, limit),
+            }
+            if query is not None:
+                lexical.append(
+                    asyncio.create_task(
+                        lexical_candidates(
+                            state, reads, seeker, model=embedding_model, query=query, **where
+                        )
+                    )
+                )
+                await asyncio.sleep(0)  # let it send its query before the CPU work below
+                candidates, _ = await retrieve_postings(
+                    state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
+                )
+                lexical.append(
+                    asyncio.create_task(
+                        lexical_relevance(
+                            state, reads, seeker, candidates, agency_id=principal.agency_id
+                        )
+                    )
+                )
+            else:
+                # Opted out of profiling: no embedding, no learned score; nearest and newest
+                # first.
+                candidates = await candidates_db.nearby_postings(conn, **where)
+        if query is None:
+            candidates, postings = await _posting_profiles(
+                state, principal.agency_id, candidates, reads
+            )
+            ranked = non_personalised_order(
+                seeker, postings, radius_km=used_radius, now=datetime.now(UTC), language=language
+            )
+            return RankedPostings(ranked, candidates, postings, radius, used_radius)
+        await asyncio.sleep(0)  # let the relevance query go before the CPU work below
         candidates, postings = await _posting_profiles(
             state, principal.agency_id, candidates, reads
         )
@@ -161,9 +174,14 @@ async def rank_postings(
             radius_km=used_radius,
             occupations=occupations,
         )
+        finding, ranking = await asyncio.gather(*lexical)
     finally:
-        # Awaited even when the work above failed, so that no query outlives the request.
-        found, lexical = await lexical_search
+        # No query outlives the request that asked for it (a no-op once both have answered).
+        for task in lexical:
+            task.cancel()
+        await asyncio.gather(*lexical, return_exceptions=True)
+    found, found_relevance = finding if finding is not None else ([], {})
+    lexical_of = None if ranking is None else ranking | found_relevance
     seen = {c.id for c in candidates}
     found, found_postings = await _posting_profiles(
         state, principal.agency_id, [c for c in found if c.id not in seen], reads
@@ -183,7 +201,7 @@ async def rank_postings(
         scorer,
         radius_km=used_radius,
         language=language,
-        lexicals=None if lexical is None else [lexical.get(c.id, 0.0) for c in candidates],
+        lexicals=None if lexical_of is None else [lexical_of.get(c.id, 0.0) for c in candidates],
     )
     return RankedPostings(ranked, candidates, postings, radius, used_radius)
 

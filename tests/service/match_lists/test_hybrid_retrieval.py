@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from service.match_lists import candidates_repository as db
@@ -55,8 +56,14 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
             lon=here["lon"],
             radius_km=50,
             limit=10,
-            rank_ids=[UUID(other)],
-            common={},
+            common=[],
+        )
+        ranked = await db.lexical_relevance(
+            conn,
+            agency_id=UUID(agency.id),
+            text="Experienced welder: TIG welding, stainless steel",
+            common=[],
+            ids=[UUID(near), UUID(other)],
         )
         nothing, _ = await db.lexical_posting_candidates(
             conn,
@@ -68,14 +75,16 @@ async def test_full_text_search_finds_postings_by_the_seekers_words_within_the_f
             lon=None,
             radius_km=None,
             limit=10,
-            common={},
+            common=[],
         )
     assert [str(c.id) for c in found] == [near]  # not the far, expired or unrelated ones
     assert other not in {str(c.id) for c in found}
     assert -1.0 <= found[0].cosine <= 1.0 and found[0].version == 1
     assert nothing == []
     # lexical relevance in 0-1: the welding posting names the seeker's words, the cook none
-    assert 0.3 < relevance[UUID(near)] < 1.0 and relevance[UUID(other)] == 0.0
+    assert 0.3 < relevance[UUID(near)] < 1.0 and ranked[UUID(other)] == 0.0
+    # the vector candidates' relevance is read as the found postings' is
+    assert ranked[UUID(near)] == pytest.approx(relevance[UUID(near)])
 
 
 async def test_a_posting_the_vector_search_missed_is_rescued_into_the_list(
@@ -171,12 +180,15 @@ async def test_postings_are_found_by_the_rarest_words_and_a_common_one_still_ran
         await conn.execute("ANALYZE posting")
         common = await db.common_lexemes(conn)
         # The statistics are of every agency's postings (other tests' too): the search reads
-        # "warehouse" as the commonest of the nine.
-        assert common.get("warehous", 0) > max(
-            common.get(w, 0)
+        # "warehouse" as the commonest of the nine (listed after every one of the others that
+        # is listed at all).
+        assert "warehous" in common
+        assert all(
+            common.index(w) < common.index("warehous")
             for w in ("crane", "rig", "sling", "tower", "banksman", "luf", "jib", "hoist")
+            if w in common
         )
-        found, relevance = await db.lexical_posting_candidates(
+        found, _ = await db.lexical_posting_candidates(
             conn,
             agency_id=UUID(agency.id),
             model=embedder.name,
@@ -186,9 +198,11 @@ async def test_postings_are_found_by_the_rarest_words_and_a_common_one_still_ran
             lon=None,
             radius_km=None,
             limit=50,
-            rank_ids=[UUID(common_ids[0])],
             common=common,
+        )
+        ranked = await db.lexical_relevance(
+            conn, agency_id=UUID(agency.id), text=text, common=common, ids=[UUID(common_ids[0])]
         )
     assert db.LEXICAL_FINDING_TERMS == 8 and db.LEXICAL_RANKING_TERMS >= 9
     assert [str(c.id) for c in found] == [rare]
-    assert relevance[UUID(common_ids[0])] > 0.0  # "warehouse" still ranks the vector's candidates
+    assert ranked[UUID(common_ids[0])] > 0.0  # "warehouse" still ranks the vector's candidates
