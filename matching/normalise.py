@@ -224,6 +224,22 @@ def label_cache_path(cache_dir: str | Path, model_name: str, taxonomy: Taxonomy)
     return Path(cache_dir) / f"esco-labels-{safe}-{taxonomy.digest}.npy"
 
 
+def _label_groups(
+    starts: npt.NDArray[np.int64], n_labels: int
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    """The occupations grouped by their number of labels rounded up to a power of two, each
+    group with a (occupations × width) matrix of label columns; an occupation with fewer labels
+    than the width repeats its last one, which leaves its max unchanged."""
+    counts = np.diff(np.append(starts, n_labels))
+    widths = 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.intp)
+    groups = []
+    for width in np.unique(widths):
+        occupations = np.flatnonzero(widths == width)
+        offsets = np.minimum(np.arange(width), counts[occupations, None] - 1)
+        groups.append((occupations, (starts[occupations, None] + offsets).astype(np.intp)))
+    return groups
+
+
 class OccupationNormaliser:
     """Top ESCO occupations for a title and/or a text, with calibrated confidences.
 
@@ -274,6 +290,7 @@ class OccupationNormaliser:
         self._label_owner = np.repeat(
             np.arange(self.n), np.diff(np.append(self._starts, len(labels)))
         )
+        self._label_groups = _label_groups(self._starts, len(labels))
         descriptions = [f"{o.label}: {o.description}" for o in occupations]
         self.encode_seconds = 0.0
         vectors = self._label_vectors(labels + descriptions, cache_dir)
@@ -381,10 +398,17 @@ class OccupationNormaliser:
     # -- scoring -----------------------------------------------------------------------------
 
     def _per_occupation(self, label_scores: npt.NDArray[Any]) -> FloatArray:
-        """Max over each occupation's labels, for a (queries × labels) matrix."""
-        return np.maximum.reduceat(np.asarray(label_scores), self._starts, axis=1).astype(
-            np.float32
-        )
+        """Max over each occupation's labels, for a (queries × labels) matrix.
+
+        Gathered per group of occupations with about as many labels (`_label_groups`) and
+        reduced, rather than `np.maximum.reduceat`: gathering and reducing release the GIL,
+        reduceat holds it, and a bulk import runs this beside the encoder's thread."""
+        scores = np.asarray(label_scores, dtype=np.float32)
+        out = np.empty((scores.shape[0], self.n), dtype=np.float32)
+        for occupations, columns in self._label_groups:
+            gathered = scores[:, columns.ravel()].reshape(scores.shape[0], *columns.shape)
+            out[:, occupations] = gathered.max(axis=2)
+        return out
 
     def signals(
         self,

@@ -60,6 +60,9 @@ class AppState:
     understanding: TextUnderstanding | None = None
     # How common the postings' words are, for hybrid retrieval (re-read every few minutes)
     common_lexemes: CommonLexemes = field(default_factory=CommonLexemes)
+    # Set when this process queues a job, so that its job worker starts it at once instead of
+    # at its next poll (other processes' workers still find it by polling).
+    job_queued: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.replicas = Replicas(

@@ -129,6 +129,7 @@ async def run_worker(
     worker = name or worker_name()
     checked_at = -float("inf")
     while not stop.is_set():
+        state.job_queued.clear()  # what is queued from here on wakes the wait below
         try:
             async with state.pool.acquire() as conn:
                 for job_id in await jobs_db.reap_stale(conn, stale_seconds=stale_seconds):
@@ -141,4 +142,15 @@ async def run_worker(
         except DATABASE_DOWN as exc:  # database away: wait and try again
             log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            async with asyncio.timeout(poll_seconds):
+                await _first_of(stop, state.job_queued)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    waits = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -29,6 +29,9 @@ from service.state import AppState
 # Records per embedding batch and per transaction; also how far a cancel or a crash may be from
 # a checkpoint, and the step in which an import's progress moves.
 _CHUNK = 256
+# The last records go in smaller chunks: once the encoder has made the last vectors it waits
+# for the next upload while the last chunk is understood and stored, so that chunk is kept short.
+_LAST_CHUNK = 64
 
 
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
@@ -133,7 +136,7 @@ async def store_upload(
     start = int(checkpoint.get("next_index", 0))
     remaining = [(i, b) for i, b in valid if i >= start]
     total = len(valid) + len(errors)
-    chunks = [remaining[at : at + _CHUNK] for at in range(0, len(remaining), _CHUNK)]
+    chunks = _chunks(remaining)
 
     def result(**extra: Any) -> dict[str, Any]:
         failed = sorted([*errors, *duplicates], key=lambda e: e.index)
@@ -229,6 +232,15 @@ async def store_upload(
     return result()
 
 
+def _chunks(records: list[tuple[int, Body]]) -> list[list[tuple[int, Body]]]:
+    """`records` in chunks of `_CHUNK`; what is left after the last full one that is not the
+    end (at most `_CHUNK` records) in chunks of `_LAST_CHUNK`."""
+    tail = (len(records) - 1) // _CHUNK * _CHUNK if records else 0
+    return [records[at : at + _CHUNK] for at in range(0, tail, _CHUNK)] + [
+        records[at : at + _LAST_CHUNK] for at in range(tail, len(records), _LAST_CHUNK)
+    ]
+
+
 def _principal_of(job: jobs_db.Job) -> Principal:
     assert job.created_by is not None and job.created_by_role is not None
     return Principal(key_id=job.created_by, agency_id=job.agency_id, role=Role(job.created_by_role))
@@ -270,6 +282,7 @@ async def import_records(
                 "errors": [e.model_dump() for e in errors],
             },
         )
+    state.job_queued.set()
     if on_queued is not None:
         await on_queued(job.id)
     s = state.settings

@@ -37,10 +37,30 @@ def understand(state: AppState, kind: Kind, bodies: Sequence[Body], vectors: np.
     field. CPU-bound: called on the understanding thread, with the vectors just made."""
     blocks: list[dict[str, Any] | None] = [None] * len(bodies)
     if state.understanding is not None and bodies:
-        profiles = [b.model_dump(mode="json", exclude={"inferred"}) for b in bodies]
+        profiles = [_read_fields(b) for b in bodies]
         blocks = state.understanding.infer(kind, profiles, vectors)
     for body, block in zip(bodies, blocks, strict=True):
         body.inferred = None if block is None else Inferred.model_validate(block)
+
+
+def _read_fields(body: Body) -> dict[str, Any]:
+    """The fields text understanding reads (`understanding._title_and_text`), as in the stored
+    profile: a whole `model_dump` per record would cost more and hold the GIL, which a bulk
+    import's encoder thread needs."""
+    if isinstance(body, SeekerIn):
+        return {
+            "personalised_ranking": body.personalised_ranking,
+            "headline": body.headline,
+            "summary": body.summary,
+            "desired_occupations": [{"title": o.title} for o in body.desired_occupations],
+            "skills": [{"name": s.name} for s in body.skills],
+        }
+    return {
+        "title": body.title,
+        "description": body.description,
+        "skills_required": [{"name": s.name} for s in body.skills_required],
+        "skills_preferred": [{"name": s.name} for s in body.skills_preferred],
+    }
 
 
 async def embed_and_understand(state: AppState, kind: Kind, bodies: Sequence[Body]) -> np.ndarray:

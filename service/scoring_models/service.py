@@ -250,6 +250,7 @@ async def queue_training(state: AppState, principal: Principal) -> Job:
             max_attempts=2,
         )
         await auditing.log(conn, principal, "model.train", subject_type="job", subject_id=job.id)
+    state.job_queued.set()
     return job
 
 

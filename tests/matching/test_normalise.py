@@ -362,3 +362,18 @@ def test_titles_are_encoded_only_when_needed(taxonomy: Taxonomy) -> None:
     before = embedder.calls
     always.infer("grill master", text, text_vector=vector)
     assert embedder.calls == before + 1
+
+
+def test_label_groups_give_each_occupations_best_label() -> None:
+    """`_per_occupation`'s gather by groups equals the max over each occupation's labels."""
+    from matching.normalise import _label_groups
+
+    rng = np.random.default_rng(3)
+    counts = np.array([1, 2, 3, 5, 8, 9, 17, 1, 40, 4])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    scores = rng.standard_normal((6, int(counts.sum()))).astype(np.float32)
+    best = np.empty((6, len(counts)), dtype=np.float32)
+    for occupations, columns in _label_groups(starts, int(counts.sum())):
+        best[:, occupations] = scores[:, columns.ravel()].reshape(6, *columns.shape).max(axis=2)
+    for o, (start, count) in enumerate(zip(starts, counts, strict=True)):
+        np.testing.assert_array_equal(best[:, o], scores[:, start : start + count].max(axis=1))

@@ -136,3 +136,25 @@ def test_every_job_kind_the_service_queues_has_a_handler() -> None:
                 queued.add(kind.group(2))
     assert {"reembed", "train_model", "seeker_import"} <= queued, queued  # the scan still works
     assert queued <= set(HANDLERS), queued - set(HANDLERS)
+
+
+async def test_a_job_queued_in_this_process_starts_without_waiting_for_the_poll(
+    app: Any, pool: Any, agency: Agency
+) -> None:
+    state = app.state.jobmatch
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        jobs.run_worker(state, handlers=TEST_HANDLERS, stop=stop, poll_seconds=600, name="wake")
+    )
+    await asyncio.sleep(1.0)  # the queue is drained: the worker now waits (for up to 600 s)
+    (job_id,) = await _enqueue(pool, agency, "test_count", 1)
+    state.job_queued.set()  # as bulk imports and retraining do when they queue one
+    async with pool.acquire() as conn:
+        for _ in range(600):
+            status = await conn.fetchval("SELECT status FROM job WHERE id = $1", job_id)
+            if status == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(worker, timeout=30)  # a stop ends the wait too
+    assert status == "succeeded" and RUNS[job_id] == 1

@@ -270,3 +270,16 @@ async def test_each_chunk_of_an_import_keeps_its_own_vectors_and_understanding(
         assert inferred and [o["esco_uri"] for o in inferred] == [
             o["esco_uri"] for o in alone["occupations"]
         ], (jobs[i][0], inferred[0])
+
+
+def test_an_import_ends_in_small_chunks_and_keeps_every_record_once() -> None:
+    for n in (0, 1, 64, 255, 256, 257, 700, 1000, 2000):
+        records: list[Any] = [(i, None) for i in range(n)]
+        chunks = bulk._chunks(records)
+        assert [i for chunk in chunks for i, _ in chunk] == list(range(n))
+        sizes = [len(c) for c in chunks]
+        assert all(size <= bulk._CHUNK for size in sizes)
+        # full chunks until at most one chunk's worth is left; that goes in small ones
+        tail = [s for s in sizes if s <= bulk._LAST_CHUNK]
+        assert sum(tail) == (n - 1) % bulk._CHUNK + 1 if n else tail == []
+        assert all(s == bulk._CHUNK for s in sizes[: len(sizes) - len(tail)])
