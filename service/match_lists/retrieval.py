@@ -191,6 +191,7 @@ async def lexical_candidates(
     state: AppState,
     source: Acquirer,
     seeker: SeekerProfile,
+    common: list[str],
     *,
     agency_id: UUID,
     model: str,
@@ -205,14 +206,16 @@ async def lexical_candidates(
     (None when full-text search is off). The scorer ranks them with the vector search's
     candidates on the same features, lexical relevance among them, so a posting that says the
     seeker's trade in other words than the embedding expects can still be rescued. Needs
-    nothing from the vector search, so it runs beside it, on a connection of `source`'s own."""
+    nothing from the vector search, so it runs beside it, on a connection of `source`'s own.
+    `common`: the postings' common words (`state.common_lexemes`), read once per request so
+    that this and `lexical_relevance` rank by the same words."""
     text = lexical_query_text(seeker)
     if state.settings.lexical_candidate_pool <= 0 or not text:
         return None
     async with source.acquire() as conn:
         return await candidates_db.lexical_posting_candidates(
             conn,
-            common=await state.common_lexemes.read(conn),
+            common=common,
             agency_id=agency_id,
             model=model,
             query=query,
@@ -228,6 +231,7 @@ async def lexical_relevance(
     state: AppState,
     source: Acquirer,
     seeker: SeekerProfile,
+    common: list[str],
     candidates: list[candidates_db.Candidate],
     *,
     agency_id: UUID,
@@ -243,6 +247,6 @@ async def lexical_relevance(
             conn,
             agency_id=agency_id,
             text=text,
-            common=await state.common_lexemes.read(conn),
+            common=common,
             ids=[c.id for c in candidates],
         )

@@ -130,10 +130,17 @@ async def rank_postings(
                 "limit": max(s.match_candidate_pool, limit),
             }
             if query is not None:
+                common = await state.common_lexemes.read(conn)
                 lexical.append(
                     asyncio.create_task(
                         lexical_candidates(
-                            state, reads, seeker, model=embedding_model, query=query, **where
+                            state,
+                            reads,
+                            seeker,
+                            common,
+                            model=embedding_model,
+                            query=query,
+                            **where,
                         )
                     )
                 )
@@ -144,7 +151,7 @@ async def rank_postings(
                 lexical.append(
                     asyncio.create_task(
                         lexical_relevance(
-                            state, reads, seeker, candidates, agency_id=principal.agency_id
+                            state, reads, seeker, common, candidates, agency_id=principal.agency_id
                         )
                     )
                 )
