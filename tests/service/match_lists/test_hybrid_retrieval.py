@@ -206,3 +206,49 @@ async def test_postings_are_found_by_the_rarest_words_and_a_common_one_still_ran
     assert db.LEXICAL_FINDING_TERMS == 8 and db.LEXICAL_RANKING_TERMS >= 9
     assert [str(c.id) for c in found] == [rare]
     assert ranked[UUID(common_ids[0])] > 0.0  # "warehouse" still ranks the vector's candidates
+
+
+async def test_a_failed_request_leaves_no_full_text_query_running(
+    agency: Agency, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full-text queries run as tasks beside the vector search; when the request fails
+    midway they are cancelled and their connections go back to the pool."""
+    import asyncio
+
+    from service.match_lists import service as match_service
+
+    here = {"lat": 52.37, "lon": 4.89, "city": "Amsterdam"}
+    await _post(agency, _plain("F-1", "Welder", "TIG welding of steel pipes.", job_location=here))
+    r = await agency.client.post(
+        "/v1/seekers",
+        json=seeker_body("F-seeker", headline="TIG welder", location=here),
+        headers=agency.auth("portal"),
+    )
+    assert r.status_code == 201, r.text
+    seeker = r.json()["id"]
+    started = asyncio.Event()
+
+    async def slow_full_text_query(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        await asyncio.sleep(60)  # holds its connection until cancelled
+
+    async def failing_vector_search(*args: Any, **kwargs: Any) -> Any:
+        await started.wait()  # the full-text query is under way
+        raise RuntimeError("vector search failed")
+
+    monkeypatch.setattr(db, "lexical_posting_candidates", slow_full_text_query)
+    monkeypatch.setattr(match_service, "retrieve_postings", failing_vector_search)
+    r = await agency.client.get(f"/v1/seekers/{seeker}/matches", headers=agency.auth("portal"))
+    assert r.status_code == 500 and started.is_set()  # the failure is the service's, answered
+    lexical = [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__name__", "") in ("lexical_candidates", "lexical_relevance")
+    ]
+    assert all(t.done() for t in lexical)
+    # every connection the request and its tasks took is back
+    for _ in range(100):
+        if pool.get_idle_size() == pool.get_size():
+            break
+        await asyncio.sleep(0.01)
+    assert pool.get_idle_size() == pool.get_size()
