@@ -188,9 +188,8 @@ def lexical_query_text(seeker: SeekerProfile) -> str:
 
 
 async def lexical_candidates(
-    state: AppState,
     source: Acquirer,
-    seeker: SeekerProfile,
+    text: str,
     common: list[str],
     *,
     agency_id: UUID,
@@ -200,18 +199,15 @@ async def lexical_candidates(
     lon: float | None,
     radius_km: float | None,
     limit: int,
-) -> tuple[list[candidates_db.Candidate], dict[UUID, float]] | None:
-    """Hybrid retrieval's full-text half: the postings that full-text search finds for the
-    seeker's words under the same filters as the vector search, with their lexical relevance
-    (None when full-text search is off). The scorer ranks them with the vector search's
-    candidates on the same features, lexical relevance among them, so a posting that says the
-    seeker's trade in other words than the embedding expects can still be rescued. Needs
-    nothing from the vector search, so it runs beside it, on a connection of `source`'s own.
-    `common`: the postings' common words (`state.common_lexemes`), read once per request so
-    that this and `lexical_relevance` rank by the same words."""
-    text = lexical_query_text(seeker)
-    if state.settings.lexical_candidate_pool <= 0 or not text:
-        return None
+) -> tuple[list[candidates_db.Candidate], dict[UUID, float]]:
+    """Hybrid retrieval's full-text half: the `limit` postings that full-text search finds for
+    the seeker's words (`lexical_query_text`) under the same filters as the vector search, with
+    their lexical relevance. The scorer ranks them with the vector search's candidates on the
+    same features, lexical relevance among them, so a posting that says the seeker's trade in
+    other words than the embedding expects can still be rescued. Needs nothing from the vector
+    search, so it runs beside it, on a connection of `source`'s own. `common`: the postings'
+    common words (`state.common_lexemes`), read once per request so that this and
+    `lexical_relevance` rank by the same words."""
     async with source.acquire() as conn:
         return await candidates_db.lexical_posting_candidates(
             conn,
@@ -223,30 +219,21 @@ async def lexical_candidates(
             lat=lat,
             lon=lon,
             radius_km=radius_km,
-            limit=state.settings.lexical_candidate_pool,
+            limit=limit,
         )
 
 
 async def lexical_relevance(
-    state: AppState,
     source: Acquirer,
-    seeker: SeekerProfile,
+    text: str,
     common: list[str],
     candidates: list[candidates_db.Candidate],
     *,
     agency_id: UUID,
-) -> dict[UUID, float] | None:
+) -> dict[UUID, float]:
     """The lexical relevance of the vector search's candidates for the seeker's words, as
-    `lexical_candidates` ranks what it finds (None when full-text search is off); on a
-    connection of `source`'s own."""
-    text = lexical_query_text(seeker)
-    if state.settings.lexical_candidate_pool <= 0 or not text:
-        return None
+    `lexical_candidates` ranks what it finds; on a connection of `source`'s own."""
     async with source.acquire() as conn:
         return await candidates_db.lexical_relevance(
-            conn,
-            agency_id=agency_id,
-            text=text,
-            common=common,
-            ids=[c.id for c in candidates],
+            conn, agency_id=agency_id, text=text, common=common, ids=[c.id for c in candidates]
         )

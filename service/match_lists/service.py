@@ -41,6 +41,7 @@ from service.match_lists.retrieval import (
     _posting_profiles,
     _widened_radius,
     lexical_candidates,
+    lexical_query_text,
     lexical_relevance,
     retrieve_postings,
     searchable_vectors,
@@ -113,6 +114,7 @@ async def rank_postings(
     # searches the vectors and computes features: the database and the scoring work at the same
     # time. (This request never waits for a connection while it holds one: only the tasks do.)
     lexical: list[asyncio.Task[Any]] = []
+    text = lexical_query_text(seeker) if s.lexical_candidate_pool > 0 else ""
     try:
         async with reads.acquire() as conn:
             if query is not None and not on_replica:
@@ -130,31 +132,32 @@ async def rank_postings(
                 "limit": max(s.match_candidate_pool, limit),
             }
             if query is not None:
-                common = await state.common_lexemes.read(conn)
-                lexical.append(
-                    asyncio.create_task(
-                        lexical_candidates(
-                            state,
-                            reads,
-                            seeker,
-                            common,
-                            model=embedding_model,
-                            query=query,
-                            **where,
+                if text:
+                    common = await state.common_lexemes.read(conn)
+                    lexical.append(
+                        asyncio.create_task(
+                            lexical_candidates(
+                                reads,
+                                text,
+                                common,
+                                model=embedding_model,
+                                query=query,
+                                **{**where, "limit": s.lexical_candidate_pool},
+                            )
                         )
                     )
-                )
-                await asyncio.sleep(0)  # let it send its query before the CPU work below
+                    await asyncio.sleep(0)  # let it send its query before the CPU work below
                 candidates, _ = await retrieve_postings(
                     state, conn, vectors, model=embedding_model, query=query, enough=limit, **where
                 )
-                lexical.append(
-                    asyncio.create_task(
-                        lexical_relevance(
-                            state, reads, seeker, common, candidates, agency_id=principal.agency_id
+                if text:
+                    lexical.append(
+                        asyncio.create_task(
+                            lexical_relevance(
+                                reads, text, common, candidates, agency_id=principal.agency_id
+                            )
                         )
                     )
-                )
             else:
                 # Opted out of profiling: no embedding, no learned score; nearest and newest
                 # first.
@@ -167,7 +170,8 @@ async def rank_postings(
                 seeker, postings, radius_km=used_radius, now=datetime.now(UTC), language=language
             )
             return RankedPostings(ranked, candidates, postings, radius, used_radius)
-        await asyncio.sleep(0)  # let the relevance query go before the CPU work below
+        if lexical:
+            await asyncio.sleep(0)  # let the relevance query go before the CPU work below
         candidates, postings = await _posting_profiles(
             state, principal.agency_id, candidates, reads
         )
@@ -181,7 +185,7 @@ async def rank_postings(
             radius_km=used_radius,
             occupations=occupations,
         )
-        finding, ranking = await asyncio.gather(*lexical)
+        finding, ranking = await asyncio.gather(*lexical) if lexical else (None, None)
     finally:
         # No query outlives the request that asked for it (a no-op once both have answered).
         for task in lexical:
