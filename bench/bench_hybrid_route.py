@@ -29,9 +29,6 @@ for path in (ROOT, ROOT / "bench"):
 
 import bench_matching as bm  # noqa: E402
 
-from service.auth.permissions import Role  # noqa: E402
-from service.kit.embedded_db import start_embedded  # noqa: E402
-
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -42,28 +39,13 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the seekers")
     args = parser.parse_args()
 
-    from matching.embed import SentenceTransformerEmbedder
-
-    options = argparse.Namespace(
-        workdir=args.workdir, warm=True, vectors_in_memory=bm.Settings().posting_vectors_in_memory
-    )
-    server = start_embedded(Path(args.workdir))
-    url = bm.database_url(server, f"bench_{args.n}")
-    # the vectors of bench_matching's database were made with MiniLM
-    embedder = SentenceTransformerEmbedder()
-    async with bm.running_app(url, options, embedder) as (app, _, pool, _, keys, client):
-        state = app.state.jobmatch
-        if state.warming is not None:
-            await state.warming
-        async with pool.acquire() as conn:
-            ids = [
-                r["id"]
-                for r in await conn.fetch(
-                    "SELECT id FROM seeker WHERE personalised_ranking ORDER BY id LIMIT 2000"
-                )
-            ]
+    async with bm.served_database(args.workdir, args.n, seekers=2000) as (
+        state,
+        client,
+        portal,
+        ids,
+    ):
         seekers = random.Random(5).sample(ids, args.queries + args.warmup)
-        portal = keys[Role.portal]
         times: dict[int, list[float]] = {50: [], 0: []}
         configurations = {
             pool_size: state.settings.model_copy(

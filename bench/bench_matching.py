@@ -150,6 +150,41 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
             yield app, settings, pool, agency, keys, client
 
 
+@contextlib.asynccontextmanager
+async def served_database(workdir: str, n: int, seekers: int) -> Any:
+    """The service in-process on `bench_<n>` (built by this script in `workdir`) as served: the
+    posting vectors and profiles in memory, warmed. Yields the app's state, a client, a portal
+    key's headers and the ids of the first `seekers` seekers with personalised ranking."""
+    from matching.embed import SentenceTransformerEmbedder
+    from service.kit.embedded_db import start_embedded
+
+    options = argparse.Namespace(
+        workdir=workdir, warm=True, vectors_in_memory=Settings().posting_vectors_in_memory
+    )
+    url = database_url(start_embedded(Path(workdir)), f"bench_{n}")
+    # this script's vectors are made with MiniLM
+    async with running_app(url, options, SentenceTransformerEmbedder()) as (
+        app,
+        _,
+        pool,
+        _,
+        keys,
+        client,
+    ):
+        state = app.state.jobmatch
+        if state.warming is not None:
+            await state.warming
+        async with pool.acquire() as conn:
+            ids = [
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM seeker WHERE personalised_ranking ORDER BY id LIMIT $1",
+                    seekers,
+                )
+            ]
+        yield state, client, keys[Role.portal], ids
+
+
 async def import_base(client: httpx.AsyncClient, headers: dict[str, str], base: int) -> None:
     from seed.generate import generate_postings, generate_seekers
 

@@ -27,9 +27,7 @@ for path in (ROOT, ROOT / "bench"):
 
 import bench_matching as bm  # noqa: E402
 
-from service.auth.permissions import Role  # noqa: E402
 from service.embeddings.profile_cache import ProfileCache  # noqa: E402
-from service.kit.embedded_db import start_embedded  # noqa: E402
 from service.records import convert  # noqa: E402
 
 
@@ -42,32 +40,18 @@ async def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="seekers that fill the small cache")
     args = parser.parse_args()
 
-    from matching.embed import SentenceTransformerEmbedder
-
-    options = argparse.Namespace(
-        workdir=args.workdir, warm=True, vectors_in_memory=bm.Settings().posting_vectors_in_memory
-    )
-    server = start_embedded(Path(args.workdir))
-    url = bm.database_url(server, f"bench_{args.n}")
-    embedder = SentenceTransformerEmbedder()  # bench_matching's vectors were made with MiniLM
-    async with bm.running_app(url, options, embedder) as (app, _, pool, _, keys, client):
-        state = app.state.jobmatch
-        if state.warming is not None:
-            await state.warming
-        async with pool.acquire() as conn:
-            ids = [
-                r["id"]
-                for r in await conn.fetch(
-                    "SELECT id FROM seeker WHERE personalised_ranking ORDER BY id LIMIT 5000"
-                )
-            ]
+    async with bm.served_database(args.workdir, args.n, seekers=5000) as (
+        state,
+        client,
+        portal,
+        ids,
+    ):
         seekers = random.Random(7).sample(ids, args.queries + args.warmup)
         caches = {
             "full": state.posting_profiles,
             "small": ProfileCache(convert.posting_for_matching, args.small),
         }
         state.settings = state.settings.model_copy(update={"match_list_reuse_seconds": 0})
-        portal = keys[Role.portal]
         times: dict[str, list[float]] = {name: [] for name in caches}
         counts = {name: [0, 0] for name in caches}
         for i, seeker in enumerate(seekers):
