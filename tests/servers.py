@@ -122,6 +122,7 @@ def portal_key(data_dir: Path, port: int) -> dict[str, str]:
         headers=admin,
         timeout=30,
     )
+    assert r.status_code == 201, (r.status_code, r.text)  # says why, should a key not be made
     return {"Authorization": f"Bearer {r.json()['secret']}"}
 
 
