@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
@@ -110,47 +112,101 @@ class _NotJson:
 _WRONG = _NotJson()
 
 
-def _json_typed(value: Any, annotation: Any) -> Any:
-    """`value` with each part whose JSON type the annotation does not allow replaced by _WRONG.
+Check = Callable[[Any], Any]
+
+
+def _json_check(annotation: Any) -> Check | None:
+    """A function giving a value with each part whose JSON type the annotation does not allow
+    replaced by _WRONG (None: every value passes). Built once per field, as walking the
+    annotation for every value cost more than the rest of a record's validation.
 
     Pydantic's lax mode would take "5" for a number, 0 for false, 0 for a date (Unix time) and
     "2000-01-01" for a date-time; the API's schema promises JSON types and RFC 3339 formats.
     """
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        return _json_typed(value, args[0])
+        return _json_check(args[0])
     if origin in (Union, UnionType):
-        if value is None and type(None) in args:
-            return value
-        options = [_json_typed(value, a) for a in args if a is not type(None)]
-        return next((o for o in options if o is value), options[0] if options else value)
-    if origin in (list, tuple, set, frozenset) and isinstance(value, list) and args:
-        items = [_json_typed(v, args[0]) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    if origin is dict and isinstance(value, dict) and len(args) == 2:
-        entries = {k: _json_typed(v, args[1]) for k, v in value.items()}
-        return value if all(entries[k] is v for k, v in value.items()) else entries
+        options = [_json_check(a) for a in args if a is not type(None)]
+        checks = [o for o in options if o is not None]
+        if not options or len(checks) < len(options):
+            return None  # some option takes any value
+        return functools.partial(_check_union, type(None) in args, checks)
+    if origin in (list, tuple, set, frozenset) and args:
+        item = _json_check(args[0])
+        return None if item is None else functools.partial(_check_list, item)
+    if origin is dict and len(args) == 2:
+        entry = _json_check(args[1])
+        return None if entry is None else functools.partial(_check_dict, entry)
     if not isinstance(annotation, type) or issubclass(annotation, BaseModel):
+        return None
+    for kind, accepts in _SCALARS:
+        if issubclass(annotation, kind):
+            return functools.partial(_check_scalar, accepts)
+    return None
+
+
+def _check_union(allows_none: bool, options: list[Check], value: Any) -> Any:
+    if value is None and allows_none:
         return value
-    if issubclass(annotation, bool):
-        ok = isinstance(value, bool)
-    elif issubclass(annotation, Enum):
-        ok = isinstance(value, str)
-    elif issubclass(annotation, datetime):
-        ok = isinstance(value, datetime) or (isinstance(value, str) and bool(RFC3339.match(value)))
-    elif issubclass(annotation, date):
-        ok = isinstance(value, date) or (isinstance(value, str) and bool(_ISO_DATE.match(value)))
-    elif issubclass(annotation, int):
-        ok = not isinstance(value, bool) and (
-            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        )
-    elif issubclass(annotation, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif issubclass(annotation, str):
-        ok = isinstance(value, str)
-    else:
-        ok = True
-    return value if ok else _WRONG
+    first = _WRONG
+    for n, option in enumerate(options):
+        checked = option(value)
+        if checked is value:
+            return value
+        if n == 0:
+            first = checked
+    return first
+
+
+def _check_list(item: Check, value: Any) -> Any:
+    if not isinstance(value, list):
+        return value  # not a list at all: Pydantic says so
+    items = [item(v) for v in value]
+    return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+
+
+def _check_dict(entry: Check, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    entries = {k: entry(v) for k, v in value.items()}
+    return value if all(entries[k] is v for k, v in value.items()) else entries
+
+
+def _check_scalar(accepts: Callable[[Any], bool], value: Any) -> Any:
+    return value if accepts(value) else _WRONG
+
+
+def _whole(value: Any) -> bool:
+    return not isinstance(value, bool) and (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    )
+
+
+# The first of these kinds a scalar annotation is a subclass of says which values it takes
+# (bool before int, datetime before date: each is a subclass of the next).
+_SCALARS: tuple[tuple[type, Callable[[Any], bool]], ...] = (
+    (bool, lambda v: isinstance(v, bool)),
+    (Enum, lambda v: isinstance(v, str)),
+    (
+        datetime,
+        lambda v: isinstance(v, datetime) or (isinstance(v, str) and bool(RFC3339.match(v))),
+    ),
+    (date, lambda v: isinstance(v, date) or (isinstance(v, str) and bool(_ISO_DATE.match(v)))),
+    (int, _whole),
+    (float, lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    (str, lambda v: isinstance(v, str)),
+)
+
+
+@functools.cache
+def _field_checks(model: type[BaseModel]) -> tuple[tuple[str, Check], ...]:
+    """(key in the input, check) for each field of `model` whose values are checked."""
+    checks = (
+        (field.alias or name, _json_check(field.annotation))
+        for name, field in model.model_fields.items()
+    )
+    return tuple((key, check) for key, check in checks if check is not None)
 
 
 STORED = {"stored": True}  # validation context: data read back from the database
@@ -169,11 +225,15 @@ class Strict(BaseModel):
     def _json_types(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or _stored(info):
             return data
-        checked = dict(data)
-        for name, field in cls.model_fields.items():
-            key = field.alias or name
-            if key in checked:
-                checked[key] = _json_typed(checked[key], field.annotation)
+        checked = data
+        for key, check in _field_checks(cls):
+            if key in data:
+                value = data[key]
+                found = check(value)
+                if found is not value:
+                    if checked is data:
+                        checked = dict(data)
+                    checked[key] = found
         return checked
 
     @field_validator("*", mode="after")
