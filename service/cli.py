@@ -155,9 +155,36 @@ def _shared_metrics_dir() -> str | None:
         for stale in Path(given).glob("*.db"):
             stale.unlink()
         return None
-    made = tempfile.mkdtemp(prefix="jobmatch-metrics-")
+    _remove_orphaned_metrics_dirs(Path(tempfile.gettempdir()))
+    made = tempfile.mkdtemp(prefix=f"{_METRICS_DIR_PREFIX}{os.getpid()}-")
     os.environ[PROMETHEUS_MULTIPROC_DIR] = made
     return made
+
+
+_METRICS_DIR_PREFIX = "jobmatch-metrics-"
+
+
+def _remove_orphaned_metrics_dirs(parent: Path) -> None:
+    """Remove the metrics directories of servers that ended without removing theirs (killed):
+    each is named after the pid of the server that made it, and one whose server no longer
+    runs is left over. A directory of a running process is kept (also when the pid was reused:
+    a directory too many, never one too few)."""
+    for found in parent.glob(f"{_METRICS_DIR_PREFIX}*-*"):
+        pid = found.name.removeprefix(_METRICS_DIR_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not found.is_dir() or found.stat().st_uid != os.getuid():
+            continue
+        if not _running(int(pid)):
+            shutil.rmtree(found, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +81,25 @@ def test_a_free_port_is_free() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         assert cli.port_in_use("127.0.0.1", taken.getsockname()[1]) is not None
+
+
+def test_serve_removes_the_metrics_directories_that_killed_servers_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    left_by_killed = tmp_path / f"jobmatch-metrics-{ended.pid}-k1ll3d"
+    of_running = tmp_path / f"jobmatch-metrics-{os.getppid()}-runn1ng"
+    not_ours = tmp_path / "jobmatch-metrics-test-data"
+    for directory in (left_by_killed, of_running, not_ours):
+        directory.mkdir()
+        (directory / "counter_1.db").write_bytes(b"x")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(cli.PROMETHEUS_MULTIPROC_DIR, "")  # restored after the test
+
+    made = Path(cli._shared_metrics_dir() or "")
+
+    assert made.parent == tmp_path and made.name.startswith(f"jobmatch-metrics-{os.getpid()}-")
+    assert os.environ[cli.PROMETHEUS_MULTIPROC_DIR] == str(made)
+    assert not left_by_killed.exists()
+    assert of_running.exists() and not_ours.exists()
