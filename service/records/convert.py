@@ -227,6 +227,7 @@ def posting_for_matching(p: dict[str, Any]) -> PostingProfile:
 
 def seeker_record(body: SeekerIn) -> NewRecord:
     profile = body.model_dump(mode="json", exclude={"external_id", "protected"})
+    profile["location"] = located(profile.get("location"))
     loc = profile.get("location") or {}
     return NewRecord(
         external_id=body.external_id,

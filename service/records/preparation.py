@@ -104,8 +104,17 @@ def _unresolved(place: Place | None) -> bool:
 def write_warnings(body: Body) -> list[WriteWarning]:
     """What a write stored as sent but its author probably wants to know (the write succeeds).
     Looks places up in the gazetteer, which is read on first use: call it off the event loop."""
-    if not isinstance(body, PostingIn):
-        return []
+    if isinstance(body, SeekerIn):
+        if not _unresolved(body.location):
+            return []
+        return [
+            WriteWarning(
+                field="body.location",
+                code="place_not_found",
+                message="No coordinates, and the city is not in the gazetteer: the place is "
+                "kept as sent and postings are matched without a distance limit.",
+            )
+        ]
     out: list[WriteWarning] = []
     if body.valid_through is not None and body.valid_through <= datetime.now(UTC):
         out.append(

@@ -57,17 +57,10 @@ class Occupation(Strict):
     esco_uri: Annotated[str, Field(max_length=300)] | None = None
 
 
-class Location(Strict):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    city: Annotated[str, Field(max_length=200)] | None = None
-    region: Annotated[str, Field(max_length=200)] | None = None
-
-
 class Place(Strict):
-    """Where a job is: coordinates, or an address the service looks up (offline, in a
-    gazetteer of cities); a place it cannot find is kept as sent, without coordinates, and the
-    posting is matched with its distance unknown."""
+    """Where a job or a seeker is: coordinates, or an address the service looks up (offline, in
+    a gazetteer of cities); a place it cannot find is kept as sent, without coordinates, and the
+    record is matched with its distance unknown."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -203,7 +196,11 @@ class SeekerFields(Strict):
     experience_years: float | None = Field(default=None, ge=0, le=80)
     education_level: int | None = Field(default=None, ge=0, le=8, description="ISCED 2011")
     languages: Annotated[list[LanguageCode], Field(max_length=30)] = Field(default_factory=list)
-    location: Location | None = None
+    location: Place | None = Field(
+        default=None,
+        description="Where the seeker looks for work from: coordinates, or a city the service "
+        "looks up (a city is enough, and discloses less than an address)",
+    )
     max_distance_km: float | None = Field(default=None, gt=0, le=1000)
     desired_salary: Salary | None = None
     employment_types: Annotated[list[EmploymentType], Field(max_length=10)] = Field(

@@ -366,6 +366,40 @@ async def test_an_unknown_place_is_kept_with_a_warning_and_matched_as_distance_u
     assert "distance" not in item["factors"] or item["factors"]["distance"] == 0
 
 
+async def test_a_seeker_placed_by_city_is_looked_up_and_matched_by_distance(
+    agency: Agency,
+) -> None:
+    """A portal often knows a seeker's town, not coordinates (and a town discloses less)."""
+    h = agency.auth("portal")
+    near = posting_body("P-UTRECHT", job_location={"city": "Utrecht", "country": "NL"})
+    far = posting_body("P-GRONINGEN", job_location={"city": "Groningen", "country": "NL"})
+    for body in (near, far):
+        assert (await agency.client.post("/v1/postings", json=body, headers=h)).status_code == 201
+    seeker = seeker_body("S-CITY", location={"city": "Amersfoort", "country": "NL"})
+    r = await agency.client.post("/v1/seekers", json={**seeker, "max_distance_km": 40}, headers=h)
+    assert r.status_code == 201, r.text
+    place = r.json()["location"]
+    assert place["city"] == "Amersfoort" and place["country"] == "NL"
+    assert abs(place["lat"] - 52.16) < 0.05 and abs(place["lon"] - 5.39) < 0.05
+    assert r.json()["warnings"] == []
+    matches = await agency.client.get(f"/v1/seekers/{r.json()['id']}/matches", headers=h)
+    found = {i["external_id"]: i for i in matches.json()["items"]}
+    assert "P-GRONINGEN" not in found  # ~130 km: beyond the 40 km asked for
+    assert 15 < found["P-UTRECHT"]["explanation"]["distance_km"] < 25
+
+    unknown = seeker_body("S-NOWHERE", location={"city": "Xyzzyveen"})
+    r = await agency.client.post("/v1/seekers", json=unknown, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["location"]["lat"] is None and r.json()["location"]["city"] == "Xyzzyveen"
+    assert [(w["field"], w["code"]) for w in r.json()["warnings"]] == [
+        ("body.location", "place_not_found")
+    ]
+    r = await agency.client.post(
+        "/v1/seekers", json=seeker_body("S-HALF", location={"lat": 52.1}), headers=h
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.location"
+
+
 async def test_a_joblocation_list_keeps_every_place(agency: Agency) -> None:
     places = [
         {"address": {"addressLocality": "Utrecht", "addressCountry": "NL"}},
