@@ -315,7 +315,27 @@ async def _merged(
         prot = await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=row.id)
         if prot is not None:
             current["protected"] = prot
-    return row, parse_body(kind, merge_patch(current, changes))
+    return row, parse_body(kind, _moved(kind, merge_patch(current, changes), changes))
+
+
+# A record's place: coordinates, or an address whose coordinates were looked up on writing.
+_PLACES = {"seeker": "location", "posting": "job_location"}
+
+
+def _moved(kind: Kind, merged: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A patch that sets a place's address without giving coordinates moves the place: the
+    coordinates kept from before (looked up for the old address, or given with it) are
+    dropped, so the new address is looked up."""
+    key = _PLACES[kind]
+    patched, place = changes.get(key), merged.get(key)
+    if (
+        isinstance(patched, dict)
+        and isinstance(place, dict)
+        and any(patched.get(part) is not None for part in ("city", "region", "country"))
+        and not {"lat", "lon"} & patched.keys()
+    ):
+        merged[key] = {k: v for k, v in place.items() if k not in ("lat", "lon")}
+    return merged
 
 
 async def remove(state: AppState, principal: Principal, kind: Kind, record_id: UUID) -> None:

@@ -400,6 +400,39 @@ async def test_a_seeker_placed_by_city_is_looked_up_and_matched_by_distance(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.location"
 
 
+async def test_a_patch_that_changes_the_address_moves_the_place(agency: Agency) -> None:
+    """The coordinates looked up for the old town must not stay with the new one."""
+    h = agency.auth("portal")
+    body = posting_body("P-MOVES", job_location={"city": "Den Haag", "country": "NL"})
+    r = await agency.client.post("/v1/postings", json=body, headers=h)
+    assert r.status_code == 201 and abs(r.json()["job_location"]["lat"] - 52.08) < 0.05
+    pid = r.json()["id"]
+    moved = {"job_location": {"city": "Groningen"}}
+    r = await agency.client.patch(f"/v1/postings/{pid}", json=moved, headers=h)
+    assert r.status_code == 200, r.text
+    place = r.json()["job_location"]
+    assert place["city"] == "Groningen" and place["country"] == "NL"
+    assert abs(place["lat"] - 53.22) < 0.05 and abs(place["lon"] - 6.57) < 0.05
+
+    # Coordinates patched with the address are taken as given; a patch of other fields keeps
+    # the place as it is.
+    given = {"job_location": {"city": "Zwolle", "lat": 52.5, "lon": 6.1}}
+    r = await agency.client.patch(f"/v1/postings/{pid}", json=given, headers=h)
+    assert (r.json()["job_location"]["lat"], r.json()["job_location"]["lon"]) == (52.5, 6.1)
+    r = await agency.client.patch(f"/v1/postings/{pid}", json={"title": "Welder"}, headers=h)
+    assert (r.json()["job_location"]["lat"], r.json()["job_location"]["lon"]) == (52.5, 6.1)
+
+    sid = (
+        await agency.client.post(
+            "/v1/seekers", json=seeker_body("S-MOVES", location={"city": "Utrecht"}), headers=h
+        )
+    ).json()["id"]
+    r = await agency.client.patch(
+        f"/v1/seekers/{sid}", json={"location": {"city": "Groningen"}}, headers=h
+    )
+    assert r.status_code == 200 and abs(r.json()["location"]["lat"] - 53.22) < 0.05
+
+
 async def test_a_joblocation_list_keeps_every_place(agency: Agency) -> None:
     places = [
         {"address": {"addressLocality": "Utrecht", "addressCountry": "NL"}},
