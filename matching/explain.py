@@ -19,6 +19,11 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "skills_required_unknown": "The posting lists no required skills.",
         "skills_missing": "Missing required skills: {names}.",
         "skills_missing_more": "Missing required skills: {names} and {more} more.",
+        "skills_mentioned_required": "Has {matched} of the {total} skills the job ad's text "
+        "mentions.",
+        "skills_mentioned_missing": "Mentioned in the job ad, not in the profile: {names}.",
+        "skills_mentioned_missing_more": "Mentioned in the job ad, not in the profile: {names} "
+        "and {more} more.",
         "distance_within": "{km:.0f} km away, within the {radius:.0f} km search radius.",
         "distance_outside": "{km:.0f} km away, beyond the {radius:.0f} km search radius.",
         "distance_remote": "The work can be done remotely.",
@@ -35,6 +40,10 @@ _TEMPLATES: dict[str, dict[str, str]] = {
         "skills_required_unknown": "该职位未列出必备技能。",
         "skills_missing": "缺少的必备技能：{names}。",
         "skills_missing_more": "缺少的必备技能：{names}，另有 {more} 项。",
+        "skills_mentioned_required": "具备职位描述中提到的 {total} 项技能中的 {matched} 项。",
+        "skills_mentioned_missing": "职位描述中提到、但个人资料中没有的技能：{names}。",
+        "skills_mentioned_missing_more": "职位描述中提到、但个人资料中没有的技能：{names}，"
+        "另有 {more} 项。",
         "distance_within": "距离 {km:.0f} 公里，在 {radius:.0f} 公里的搜索范围内。",
         "distance_outside": "距离 {km:.0f} 公里，超出 {radius:.0f} 公里的搜索范围。",
         "distance_remote": "该工作可以远程完成。",
@@ -236,14 +245,19 @@ def explanation_notes(pair: PairFeatures, *, radius_km: float | None, remote: bo
     s = pair.skills
     total = len(s.matched_required) + len(s.missing_required)
     if total:
-        notes.append(Note("skills_required", {"matched": len(s.matched_required), "total": total}))
+        # Skills read from an ad's text are what it mentions, not what the employer requires.
+        kind = "skills_mentioned" if s.from_text else "skills"
+        matched = len(s.matched_required)
+        notes.append(Note(f"{kind}_required", {"matched": matched, "total": total}))
         if s.missing_required:
             named = [_short(n) for n in s.missing_required[:NOTE_SKILLS]]
             more = len(s.missing_required) - len(named)
             if more:
-                notes.append(Note("skills_missing_more", {"names": ", ".join(named), "more": more}))
+                notes.append(
+                    Note(f"{kind}_missing_more", {"names": ", ".join(named), "more": more})
+                )
             else:
-                notes.append(Note("skills_missing", {"names": ", ".join(named)}))
+                notes.append(Note(f"{kind}_missing", {"names": ", ".join(named)}))
     else:
         notes.append(Note("skills_required_unknown", {}))
     if remote:

@@ -53,6 +53,9 @@ class SkillMatch:
     missing_required: tuple[str, ...]
     matched_preferred: tuple[str, ...]
     missing_preferred: tuple[str, ...]
+    # The posting states no skills: "required" are the ones its text mentions (read by text
+    # understanding), which explanations must not present as the employer's requirements.
+    from_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +100,16 @@ def _words_match(a: frozenset[str], b: frozenset[str], min_overlap: float) -> bo
     return len(a & b) / len(a | b) >= min_overlap
 
 
-def _skill_match(required: list[tuple[str, bool]], preferred: list[tuple[str, bool]]) -> SkillMatch:
+def _skill_match(
+    required: list[tuple[str, bool]], preferred: list[tuple[str, bool]], *, from_text: bool
+) -> SkillMatch:
     """(name, matched) per required and preferred skill, split into matched and missing."""
     return SkillMatch(
         matched_required=tuple(n for n, ok in required if ok),
         missing_required=tuple(n for n, ok in required if not ok),
         matched_preferred=tuple(n for n, ok in preferred if ok),
         missing_preferred=tuple(n for n, ok in preferred if not ok),
+        from_text=from_text,
     )
 
 
@@ -155,9 +161,13 @@ def seeker_skills_of(seeker: SeekerProfile) -> tuple[Skill, ...]:
 def posting_skills_of(posting: PostingProfile) -> tuple[tuple[Skill, ...], tuple[Skill, ...]]:
     """(required, preferred): the stated ones; a posting that states none is taken to require
     the skills its own text mentions."""
-    if posting.skills_required or posting.skills_preferred:
+    if _states_skills(posting):
         return posting.skills_required, posting.skills_preferred
     return _as_skills(posting.inferred_skills), ()
+
+
+def _states_skills(posting: PostingProfile) -> bool:
+    return bool(posting.skills_required or posting.skills_preferred)
 
 
 class PostingSkillIndex:
@@ -171,6 +181,7 @@ class PostingSkillIndex:
 
     def __init__(self, posting: PostingProfile, *, min_overlap: float = 0.6) -> None:
         self.required, self.preferred = posting_skills_of(posting)
+        self.from_text = not _states_skills(posting)
         skills = self.required + self.preferred
         self.by_uri: dict[str, list[int]] = {}
         self.by_label: dict[str, list[int]] = {}
@@ -186,7 +197,9 @@ class PostingSkillIndex:
         self._covers: dict[Skill, frozenset[int]] = {}
         # The answer for a seeker with none of the skills (most candidates, for most postings).
         self._none_covered = _skill_match(
-            [(s.name, False) for s in self.required], [(s.name, False) for s in self.preferred]
+            [(s.name, False) for s in self.required],
+            [(s.name, False) for s in self.preferred],
+            from_text=self.from_text,
         )
 
     def covered(self, skill: Skill) -> frozenset[int]:
@@ -216,6 +229,7 @@ class PostingSkillIndex:
         return _skill_match(
             [(s.name, i in covered) for i, s in enumerate(self.required)],
             [(s.name, n + i in covered) for i, s in enumerate(self.preferred)],
+            from_text=self.from_text,
         )
 
 
@@ -228,6 +242,7 @@ def match_skills(seeker_skills: SkillIndex, posting: PostingProfile) -> SkillMat
     return _skill_match(
         [(s.name, seeker_skills.has(s)) for s in required],
         [(s.name, seeker_skills.has(s)) for s in preferred],
+        from_text=not _states_skills(posting),
     )
 
 

@@ -135,3 +135,41 @@ def test_skills_read_from_free_text_are_named_with_their_words() -> None:
     pair = pair_features(seeker, stating, cosine=0.6, radius_km=None)
     codes = [n.code for n in inferred_skill_notes(seeker, stating, pair.skills)]
     assert codes == ["skills_inferred_seeker"]
+
+
+def test_skills_read_from_an_ads_text_are_not_called_its_requirements() -> None:
+    """An ad that states no skills is matched on the skills its text mentions; the notes say
+    "mentioned in the job ad", never that the employer requires them."""
+    seeker = SeekerProfile(headline="Order picker", skills=(Skill("operate forklift"),))
+    read = (
+        InferredSkill("esco:forklift", "operate forklift", 0.95, "text", quote="forklift"),
+        InferredSkill("esco:packaging", "packaging engineering", 0.7, "text", quote="packing"),
+    )
+    from_text = PostingProfile(title="Warehouse operative", inferred_skills=read)
+    stated = PostingProfile(
+        title="Warehouse operative",
+        skills_required=(Skill("operate forklift"), Skill("packaging engineering")),
+        inferred_skills=read,
+    )
+    for posting, phrases in (
+        (
+            from_text,
+            (
+                "Has 1 of the 2 skills the job ad's text mentions.",
+                "Mentioned in the job ad, not in the profile: packaging engineering.",
+            ),
+        ),
+        (
+            stated,
+            ("Has 1 of the 2 required skills.", "Missing required skills: packaging engineering."),
+        ),
+    ):
+        pair = pair_features(seeker, posting, cosine=0.6, radius_km=None)
+        assert pair.skills.missing_required == ("packaging engineering",)  # scored alike
+        block = explanation(pair, radius_km=None, remote=False, language="en", factors={})
+        for phrase in phrases:
+            assert phrase in block["notes"], block["notes"]
+        if posting is from_text:
+            assert not any("required skills" in n for n in block["notes"]), block["notes"]
+        zh = explanation(pair, radius_km=None, remote=False, language="zh", factors={})
+        assert all("{" not in n for n in zh["notes"])
