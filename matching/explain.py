@@ -126,6 +126,10 @@ _FACTOR_WORDS: dict[str, dict[str, tuple[str, str]]] = {
             "your profile text is close to this job's description",
             "your profile text is far from this job's description",
         ),
+        "lexical": (
+            "your profile and this job ad share uncommon words",
+            "your profile and this job ad share few uncommon words",
+        ),
         "occupation": (
             "the occupation sought is this job's occupation, or close to it",
             "the occupation sought differs from this job's",
@@ -157,6 +161,10 @@ _FACTOR_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "zh": {
         "semantic": ("您的简历文本与该职位描述相近", "您的简历文本与该职位描述相差较远"),
+        "lexical": (
+            "您的简历与该职位描述有共同的少见词语",
+            "您的简历与该职位描述少有共同的少见词语",
+        ),
         "occupation": ("求职意向职业与该职位的职业相同或相近", "求职意向职业与该职位的职业不同"),
         "required_skills": ("具备该职位的必备技能", "缺少该职位的必备技能（或未列出）"),
         "preferred_skills": ("具备该职位的优先技能", "缺少优先技能（或未列出）"),

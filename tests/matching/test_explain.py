@@ -6,13 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from matching.explain import (
+    _FACTOR_WORDS,
     _TEMPLATES,
     explanation,
     factor_notes,
     inferred_skill_notes,
     pick_language,
 )
-from matching.features import pair_features
+from matching.features import FEATURE_NAMES, pair_features
 from matching.profiles import (
     InferredSkill,
     Location,
@@ -173,3 +174,10 @@ def test_skills_read_from_an_ads_text_are_not_called_its_requirements() -> None:
             assert not any("required skills" in n for n in block["notes"]), block["notes"]
         zh = explanation(pair, radius_km=None, remote=False, language="zh", factors={})
         assert all("{" not in n for n in zh["notes"])
+
+
+def test_every_scoring_factor_is_said_in_plain_words_in_every_language() -> None:
+    """A factor without words was shown by its internal name ("Also counts: lexical")."""
+    for language, words in _FACTOR_WORDS.items():
+        missing = [name for name in FEATURE_NAMES if name not in words]
+        assert not missing, (language, missing)
