@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from matching.features import SkillIndex, haversine_km, match_skills
+from matching.features import (
+    haversine_km,
+    match_skills,
+    posting_skills_of,
+    seeker_skill_index,
+)
 from matching.profiles import PostingProfile, SeekerProfile, Skill
 
 
@@ -64,9 +69,12 @@ def _accept(seeker: SeekerProfile, employment_type: str) -> Change:
 
 
 def changes_for_posting(seeker: SeekerProfile, posting: PostingProfile) -> list[Change]:
-    """Changes that could raise this seeker's score for this one posting."""
-    missing = set(match_skills(SkillIndex(seeker.skills), posting).missing_required)
-    out = [_add_skill(seeker, s) for s in posting.skills_required if s.name in missing]
+    """Changes that could raise this seeker's score for this one posting. Skills as scoring
+    reads them: the posting's stated ones (or those its text mentions, if it states none), the
+    seeker's stated ones and those their text mentions."""
+    required, _ = posting_skills_of(posting)
+    missing = set(match_skills(seeker_skill_index(seeker), posting).missing_required)
+    out = [_add_skill(seeker, s) for s in required if s.name in missing]
     if (
         not posting.remote_allowed
         and seeker.location is not None
@@ -79,8 +87,9 @@ def changes_for_posting(seeker: SeekerProfile, posting: PostingProfile) -> list[
         if target > radius:
             out.append(_widen_to(seeker, float(target)))
     wanted = {e.upper() for e in seeker.employment_types}
-    if wanted:
-        out += [_accept(seeker, e) for e in posting.employment_type if e.upper() not in wanted]
+    # accepting another type helps only when none of the posting's types is wanted already
+    if wanted and not any(e.upper() in wanted for e in posting.employment_type):
+        out += [_accept(seeker, e) for e in posting.employment_type]
     return sorted(out, key=lambda c: c.cost)
 
 
@@ -93,14 +102,16 @@ def changes_for_seeker(
 ) -> list[Change]:
     """Changes that could bring more postings into a seeker's list: the required skills most
     often missing among the given postings, one radius step, other employment types offered."""
-    index = SkillIndex(seeker.skills)
+    index = seeker_skill_index(seeker)
     missing: Counter[str] = Counter()
     by_name: dict[str, Skill] = {}
     offered: Counter[str] = Counter()
     for posting in postings:
+        # a posting that states no skills is matched on those its text mentions
+        required = {s.name: s for s in posting_skills_of(posting)[0]}
         for name in match_skills(index, posting).missing_required:
             missing[name] += 1
-            by_name.setdefault(name, next(s for s in posting.skills_required if s.name == name))
+            by_name.setdefault(name, required[name])
         offered.update(e.upper() for e in posting.employment_type)
     out = [_add_skill(seeker, by_name[name]) for name, _ in missing.most_common(max_skills)]
     if seeker.location is not None:

@@ -190,8 +190,8 @@ class WhatIf(BaseModel):
     target: str
     current: CurrentForPosting | CurrentForSeeker
     suggestions: list[SuggestionForPosting] | list[SuggestionForSeeker] = Field(
-        description="change (type, value) with the resulting score and rank, or the number of "
-        "new postings in the top 20; cheapest changes first"
+        description="change (type, value) with the resulting score and rank (only changes that "
+        "raise the score), or the number of new postings in the top 20; cheapest changes first"
     )
     best: SuggestionForPosting | SuggestionForSeeker | None = Field(
         description="The first suggestion that reaches the target"

@@ -105,6 +105,8 @@ async def what_would_change(
         suggestions = []
         for i, change in enumerate(changes):
             new = score_of(change.seeker, vectors.get(i, seeker_vec))
+            if new <= now:
+                continue  # re-scored, it does not help: no advice
             suggestions.append(
                 {
                     "change": change.describe(),

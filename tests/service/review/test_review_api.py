@@ -272,6 +272,38 @@ async def test_what_would_change_for_a_seekers_list_is_verified(agency: Agency) 
         assert s["new_postings_in_top"] >= 0
 
 
+async def test_what_would_change_reads_the_skills_of_ads_that_state_none(agency: Agency) -> None:
+    """Real ads are free text: their skills are the ones their text mentions (a 500 before)."""
+    c, cw = agency.client, agency.auth("caseworker")
+    text = "You will operate forklift trucks in our warehouse and load cargo onto lorries."
+    for i in range(3):
+        body = posting_body(f"AD-{i}", skills_required=[], skills_preferred=[], description=text)
+        assert (await c.post("/v1/postings", json=body, headers=agency.auth("portal"))).is_success
+    seeker = seeker_body("S-AD", skills=[], headline="Warehouse worker", protected=None)
+    seeker["summary"] = "I picked and packed orders."
+    sid = (await c.post("/v1/seekers", json=seeker, headers=cw)).json()["id"]
+
+    lst = (await c.get(f"/v1/seekers/{sid}/matches", params={"limit": 20}, headers=cw)).json()
+    r = await c.get(f"/v1/match-lists/{lst['id']}/items/1/what-would-change", headers=cw)
+    assert r.status_code == 200, r.text
+    added = {
+        s["change"]["value"] for s in r.json()["suggestions"] if s["change"]["type"] == "add_skill"
+    }
+    assert "load cargo" in added, r.json()
+
+    pid = next(i["posting_id"] for i in lst["items"] if i["external_id"] == "AD-0")
+    lst = (await c.get(f"/v1/postings/{pid}/matches", params={"limit": 20}, headers=cw)).json()
+    rank = next(i["rank"] for i in lst["items"] if i["seeker_id"] == sid)
+    r = await c.get(f"/v1/match-lists/{lst['id']}/items/{rank}/what-would-change", headers=cw)
+    assert r.status_code == 200, r.text
+    advice = r.json()
+    assert {"type": "add_skill", "value": "load cargo"} in [
+        s["change"] for s in advice["suggestions"]
+    ]
+    # every suggestion, re-scored, raises the score (none that changes nothing)
+    assert all(s["score"] > advice["current"]["score"] for s in advice["suggestions"])
+
+
 async def test_opted_out_seeker_gets_a_non_personalised_list(
     agency: Agency, pool: Any, embedder: Any
 ) -> None:
