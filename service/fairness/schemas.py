@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.kit.problems import FieldValueError
 from service.kit.schemas import Strict
 from service.records.schemas import AgeBand, Gender
 
@@ -130,19 +131,21 @@ class FairnessPolicyIn(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> FairnessPolicyIn:
         if len(set(self.attributes)) != len(self.attributes):
-            raise ValueError("attributes must not repeat")
+            raise FieldValueError("attributes", "attributes must not repeat")
         if self.method == "fa_ir":
             if not self.protected_groups:
-                raise ValueError("fa_ir needs protected_groups")
+                raise FieldValueError("protected_groups", "fa_ir needs protected_groups")
             if self.target_source == "explicit" and self.p is None:
-                raise ValueError("fa_ir with explicit targets needs p")
+                raise FieldValueError("p", "fa_ir with explicit targets needs p")
         if self.method == "det_const_sort" and self.target_source == "explicit":
             if not self.targets:
-                raise ValueError("det_const_sort with explicit targets needs targets")
+                raise FieldValueError(
+                    "targets", "det_const_sort with explicit targets needs targets"
+                )
             if any(not 0 <= v <= 1 for v in self.targets.values()):
-                raise ValueError("each target share must lie in [0, 1]")
+                raise FieldValueError("targets", "each target share must lie in [0, 1]")
             if sum(self.targets.values()) > 1 + 1e-9:
-                raise ValueError("target shares must not sum to more than 1")
+                raise FieldValueError("targets", "target shares must not sum to more than 1")
         return self
 
 

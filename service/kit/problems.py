@@ -68,16 +68,27 @@ def conflict(detail: str) -> ProblemError:
     return ProblemError(409, "Conflict", detail)
 
 
+class FieldValueError(ValueError):
+    """A check of a whole object (a model validator) that concerns one of its fields: the
+    error names that field (`body.p`), not only the object (`body`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def field_errors_from_pydantic(
     errors: list[Any], *, prefix: tuple[str | int, ...] = ()
 ) -> list[FieldError]:
     out = []
     for err in errors:
+        cause = (err.get("ctx") or {}).get("error")
+        within = (cause.field,) if isinstance(cause, FieldValueError) else ()
         # Locations name input keys, which may hold anything: keep them printable and storable
         # (bulk reports are stored).
         loc = [
             str(p).encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")[:200]
-            for p in (*prefix, *err.get("loc", ()))
+            for p in (*prefix, *err.get("loc", ()), *within)
         ]
         # FastAPI prefixes locations with "body"/"query"/...; keep them, they say where to look.
         out.append(

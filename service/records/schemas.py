@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.kit.problems import FieldValueError
 from service.kit.schemas import (
     NOT_BLANK,
     Currency,
@@ -92,7 +93,7 @@ class Place(Strict):
     @model_validator(mode="after")
     def _somewhere(self) -> Place:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon go together")
+            raise FieldValueError("lon" if self.lon is None else "lat", "lat and lon go together")
         if self.lat is None and not self.city:
             raise ValueError("give lat and lon, or at least a city")
         return self
@@ -107,7 +108,7 @@ class Salary(Strict):
     @model_validator(mode="after")
     def _range(self) -> Salary:
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min must not exceed max")
+            raise FieldValueError("max", "min must not exceed max")
         return self
 
 

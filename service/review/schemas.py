@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.kit.problems import FieldValueError
 from service.kit.schemas import NOT_BLANK, Strict
 
 
@@ -74,13 +75,18 @@ class DecisionIn(Strict):
     @model_validator(mode="after")
     def _complete(self) -> DecisionIn:
         if self.action == "reject" and self.reason_code is None:
-            raise ValueError("reject needs a reason_code")
+            raise FieldValueError("reason_code", "reject needs a reason_code")
         if self.action != "reject" and self.reason_code is not None:
-            raise ValueError("reason_code only goes with reject (say why in note)")
+            raise FieldValueError(
+                "reason_code", "reason_code only goes with reject (say why in note)"
+            )
         if self.action == "override" and (self.new_rank is None or not self.note):
-            raise ValueError("override needs new_rank and a note giving the reason")
+            raise FieldValueError(
+                "new_rank" if self.new_rank is None else "note",
+                "override needs new_rank and a note giving the reason",
+            )
         if self.action != "override" and self.new_rank is not None:
-            raise ValueError("new_rank only goes with override")
+            raise FieldValueError("new_rank", "new_rank only goes with override")
         return self
 
 

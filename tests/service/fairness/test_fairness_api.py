@@ -65,15 +65,16 @@ async def test_policy_versions_and_permissions(agency: Agency) -> None:
     r = await c.get("/v1/fairness-policy/history", headers=agency.auth("auditor"))
     assert [v["version"] for v in r.json()["items"]] == [2, 1]
     assert all(v["created_by"] == admin_key_id for v in r.json()["items"])
-    bad = {"method": "fa_ir", "attributes": ["gender"], "p": 0.5}
-    r = await c.put("/v1/fairness-policy", json=bad, headers=agency.auth("admin"))
-    assert r.status_code == 422 and "protected_groups" in r.text
-    r = await c.put(
-        "/v1/fairness-policy",
-        json={"method": "det_const_sort", "targets": {"female": 0.7, "male": 0.6}},
-        headers=agency.auth("admin"),
-    )
-    assert r.status_code == 422
+    # a check across fields names the field to mend (it said only "body" before)
+    for bad, field in (
+        ({"method": "fa_ir", "attributes": ["gender"], "p": 0.5}, "body.protected_groups"),
+        ({"method": "fa_ir", "protected_groups": ["female"]}, "body.p"),
+        ({"method": "det_const_sort", "targets": {"female": 0.7, "male": 0.6}}, "body.targets"),
+        ({"attributes": ["gender", "gender"]}, "body.attributes"),
+    ):
+        r = await c.put("/v1/fairness-policy", json=bad, headers=agency.auth("admin"))
+        assert r.status_code == 422, bad
+        assert [e["field"] for e in r.json()["errors"]] == [field], r.text
     r = await c.put(
         "/v1/fairness-policy", json={"attributes": ["religion"]}, headers=agency.auth("admin")
     )

@@ -73,3 +73,10 @@ def test_what_was_stored_is_read_back_without_the_input_checks() -> None:
     stored = preparation.parse_body("posting", posting_body()).model_dump()  # Python values
     again = PostingIn.model_validate(stored, context=STORED)
     assert again == preparation.parse_body("posting", posting_body())
+
+
+def test_a_check_across_fields_names_the_field_to_mend() -> None:
+    salary = {"min": 3000, "max": 2000, "currency": "EUR", "period": "MONTH"}
+    assert _refused_fields(posting_body(base_salary=salary)) == ["body.base_salary.max"]
+    place = {"lat": 52.1, "city": "Utrecht"}
+    assert _refused_fields(posting_body(job_location=place)) == ["body.job_location.lon"]

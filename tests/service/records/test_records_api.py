@@ -397,7 +397,7 @@ async def test_a_seeker_placed_by_city_is_looked_up_and_matched_by_distance(
     r = await agency.client.post(
         "/v1/seekers", json=seeker_body("S-HALF", location={"lat": 52.1}), headers=h
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.location"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.location.lon"
 
 
 async def test_a_patch_that_changes_the_address_moves_the_place(agency: Agency) -> None:
