@@ -20,6 +20,15 @@ class RecordError(BaseModel):
     errors: list[dict[str, Any]]
 
 
+class RecordWarning(BaseModel):
+    index: int = Field(description="0-based position of the record in the upload")
+    external_id: str
+    warnings: list[dict[str, Any]] = Field(
+        description="As in a single write's answer (field, code, message): stored as sent, "
+        "but probably needs attention"
+    )
+
+
 class ImportJob(BaseModel):
     id: UUID
     kind: str
@@ -29,6 +38,9 @@ class ImportJob(BaseModel):
     created: int
     failed: int
     errors: list[RecordError]
+    warnings: list[RecordWarning] = Field(
+        default_factory=list, description="Records stored with warnings (place not found, ...)"
+    )
     created_at: datetime
     finished_at: datetime | None = None
 
@@ -60,6 +72,7 @@ def job_out(job: Job) -> JobStatus:
         created=int(job.result.get("created", 0)),
         failed=int(job.result.get("failed", 0)),
         errors=[RecordError(**e) for e in job.result.get("errors", [])],
+        warnings=[RecordWarning(**w) for w in job.result.get("warnings", [])],
         created_at=job.created_at,
         finished_at=job.finished_at,
         phase=job.phase,
@@ -68,6 +81,6 @@ def job_out(job: Job) -> JobStatus:
         result={
             k: v
             for k, v in job.result.items()
-            if k not in ("created", "failed", "errors", "checkpoint")
+            if k not in ("created", "failed", "errors", "warnings", "checkpoint")
         },
     )

@@ -133,6 +133,7 @@ async def store_upload(
     checkpoint: dict[str, Any] = (job.result.get("checkpoint") or {}) if job else {}
     created = int(checkpoint.get("created", 0))
     duplicates = [RecordError(**e) for e in checkpoint.get("duplicates", [])]
+    warned: list[dict[str, Any]] = list(job.result.get("warnings") or []) if job else []
     start = int(checkpoint.get("next_index", 0))
     remaining = [(i, b) for i, b in valid if i >= start]
     total = len(valid) + len(errors)
@@ -144,6 +145,7 @@ async def store_upload(
             "created": created,
             "failed": len(failed),
             "errors": [e.model_dump() for e in failed],
+            "warnings": warned,
             **extra,
         }
 
@@ -168,6 +170,10 @@ async def store_upload(
             prepare(n + 2)
             next_index = chunks[n + 1][0][0] if n + 1 < len(chunks) else total
             found: list[RecordError] = []
+            # What a single write would have warned about (looked up off the event loop):
+            # reported for the records that are stored, in the same checkpoint.
+            warnings = await asyncio.to_thread(_warnings, chunk)
+            warned_now: list[dict[str, Any]] = []
 
             async def before(conn: asyncpg.Connection) -> bool:
                 assert job is not None
@@ -182,11 +188,18 @@ async def store_upload(
                 next_index: int = next_index,
                 found: list[RecordError] = found,
                 created: int = created,
+                warnings: dict[int, dict[str, Any]] = warnings,
+                warned_now: list[dict[str, Any]] = warned_now,
             ) -> None:
                 found.extend(
                     _dup(index, body.external_id, "already exists in your agency")
                     for (index, body), rid in zip(chunk, ids, strict=True)
                     if rid is None
+                )
+                warned_now.extend(
+                    warnings[index]
+                    for (index, _), rid in zip(chunk, ids, strict=True)
+                    if rid is not None and index in warnings
                 )
                 if job is None:
                     return
@@ -200,6 +213,7 @@ async def store_upload(
                     result={
                         "created": stored,
                         "failed": len(errors) + len(kept),
+                        "warnings": [*warned, *warned_now],
                         "checkpoint": {
                             "created": stored,
                             "next_index": next_index,
@@ -221,6 +235,7 @@ async def store_upload(
                 raise JobCancelled(result(not_imported=sum(len(c) for c in chunks[n:])))
             created += sum(rid is not None for rid in ids)
             duplicates.extend(found)
+            warned.extend(warned_now)
     finally:
         for pending in preparing.values():  # cancelled or failed midway: these go unused
             pending.cancel()
@@ -230,6 +245,20 @@ async def store_upload(
                 conn, agency_id=job.agency_id, job_id=job.id, done=total, result=result()
             )
     return result()
+
+
+def _warnings(chunk: list[tuple[int, Body]]) -> dict[int, dict[str, Any]]:
+    """By upload position, the warnings of the records that have some."""
+    out = {}
+    for index, body in chunk:
+        found = preparation.write_warnings(body)
+        if found:
+            out[index] = {
+                "index": index,
+                "external_id": body.external_id,
+                "warnings": [w.model_dump() for w in found],
+            }
+    return out
 
 
 def _chunks(records: list[tuple[int, Body]]) -> list[list[tuple[int, Body]]]:

@@ -139,6 +139,38 @@ async def test_cursor_pagination_visits_every_record_once(agency: Agency) -> Non
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
 
 
+async def test_bulk_reports_what_single_writes_warn_about(agency: Agency) -> None:
+    """A record stored with a warning (unknown town, already expired) is reported by position,
+    as a single write's answer would: a portal loading thousands would not see it otherwise."""
+    h = agency.auth("portal")
+    postings = [
+        posting_body("B-ok", job_location={"city": "Utrecht", "country": "NL"}),
+        posting_body("B-nowhere", job_location={"city": "Xyzzyveen"}),
+        posting_body("B-old", valid_through="2001-01-01T00:00:00Z"),
+        posting_body("B-bad", title=""),  # refused: an error, not a warning
+    ]
+    r = await agency.client.post("/v1/postings:bulk", json=postings, headers=h)
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert (job["created"], job["failed"]) == (3, 1)
+    assert [
+        (w["index"], w["external_id"], [(x["field"], x["code"]) for x in w["warnings"]])
+        for w in job["warnings"]
+    ] == [
+        (1, "B-nowhere", [("body.job_location", "place_not_found")]),
+        (2, "B-old", [("body.valid_through", "already_expired")]),
+    ]
+    again = (await agency.client.get(f"/v1/jobs/{job['id']}", headers=h)).json()
+    assert again["warnings"] == job["warnings"] and "warnings" not in again["result"]
+    # a record refused as a duplicate is not warned about: it was not stored
+    r = await agency.client.post("/v1/postings:bulk", json=postings[1:2], headers=h)
+    assert r.json()["failed"] == 1 and r.json()["warnings"] == []
+
+    seekers = [seeker_body("S-nowhere", location={"city": "Xyzzyveen"})]
+    r = await agency.client.post("/v1/seekers:bulk", json=seekers, headers=h)
+    assert [w["warnings"][0]["code"] for w in r.json()["warnings"]] == ["place_not_found"]
+
+
 async def test_bulk_ndjson_stores_valid_and_reports_bad(agency: Agency) -> None:
     lines = [
         orjson.dumps(seeker_body("S-a")),
