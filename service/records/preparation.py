@@ -101,32 +101,32 @@ def _unresolved(place: Place | None) -> bool:
     )
 
 
+# What an unknown place means for matching, said in its `place_not_found` warning.
+_UNKNOWN_PLACE = {
+    "seeker": "postings are matched without a distance limit",
+    "posting": "the posting is matched with its distance unknown",
+}
+
+
 def write_warnings(body: Body) -> list[WriteWarning]:
     """What a write stored as sent but its author probably wants to know (the write succeeds).
     Looks places up in the gazetteer, which is read on first use: call it off the event loop."""
-    if isinstance(body, SeekerIn):
-        if not _unresolved(body.location):
-            return []
-        return [
-            WriteWarning(
-                field="body.location",
-                code="place_not_found",
-                message="No coordinates, and the city is not in the gazetteer: the place is "
-                "kept as sent and postings are matched without a distance limit.",
-            )
-        ]
     out: list[WriteWarning] = []
-    if body.valid_through is not None and body.valid_through <= datetime.now(UTC):
-        out.append(
-            WriteWarning(
-                field="body.valid_through",
-                code="already_expired",
-                message="valid_through has passed: the posting is stored but never matched.",
+    if isinstance(body, SeekerIn):
+        kind, places = "seeker", [("body.location", body.location)]
+    else:
+        kind = "posting"
+        if body.valid_through is not None and body.valid_through <= datetime.now(UTC):
+            out.append(
+                WriteWarning(
+                    field="body.valid_through",
+                    code="already_expired",
+                    message="valid_through has passed: the posting is stored but never matched.",
+                )
             )
-        )
-    places = [("body.job_location", body.job_location)] + [
-        (f"body.other_locations.{i}", p) for i, p in enumerate(body.other_locations)
-    ]
+        places = [("body.job_location", body.job_location)] + [
+            (f"body.other_locations.{i}", p) for i, p in enumerate(body.other_locations)
+        ]
     for field, place in places:
         if _unresolved(place):
             out.append(
@@ -134,10 +134,10 @@ def write_warnings(body: Body) -> list[WriteWarning]:
                     field=field,
                     code="place_not_found",
                     message="No coordinates, and the city is not in the gazetteer: the place is "
-                    "kept as sent and the posting is matched with its distance unknown.",
+                    f"kept as sent and {_UNKNOWN_PLACE[kind]}.",
                 )
             )
-    if body.other_locations:
+    if isinstance(body, PostingIn) and body.other_locations:
         out.append(
             WriteWarning(
                 field="body.other_locations",
