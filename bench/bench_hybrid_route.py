@@ -19,7 +19,6 @@ import asyncio
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +57,10 @@ async def main() -> None:
                 order = list(times) if (i + round_) % 2 == 0 else list(reversed(times))
                 for lexical_pool in order:
                     state.settings = configurations[lexical_pool]
-                    started = time.perf_counter()
-                    r = await client.get(f"/v1/seekers/{seeker}/matches?limit=20", headers=portal)
-                    elapsed = time.perf_counter() - started
-                    if r.status_code != 200:
-                        raise SystemExit(f"{r.status_code}: {r.text[:300]}")
+                    path = f"/v1/seekers/{seeker}/matches?limit=20"
+                    elapsed_ms = await bm.timed_get_ms(client, path, portal)
                     if i >= args.warmup:
-                        times[lexical_pool].append(elapsed * 1000)
+                        times[lexical_pool].append(elapsed_ms)
     with_lexical, without = (statistics.median(times[p]) for p in (50, 0))
     print(f"N={args.n}, {args.rounds} passes over {args.queries} seekers, both per seeker")
     print("| lexical pool | p50 ms | p90 ms | p50 / without |")

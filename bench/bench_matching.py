@@ -294,6 +294,16 @@ async def scale_up(
 # ------------------------------------------------------------------------------ measuring
 
 
+async def timed_get_ms(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> float:
+    """One GET's time in ms; anything but 200 stops the benchmark, saying why."""
+    started = time.perf_counter()
+    r = await client.get(path, headers=headers)
+    elapsed = time.perf_counter() - started
+    if r.status_code != 200:
+        raise SystemExit(f"{path}: {r.status_code}: {r.text[:300]}")
+    return elapsed * 1000
+
+
 async def timed_gets(
     client: httpx.AsyncClient, paths: list[str], headers: dict[str, str], warmup: int
 ) -> tuple[list[float], int]:

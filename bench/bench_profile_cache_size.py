@@ -17,7 +17,6 @@ import asyncio
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,13 +58,10 @@ async def main() -> None:
             for name in order:
                 cache = state.posting_profiles = caches[name]
                 hits, misses = cache.hits, cache.misses
-                started = time.perf_counter()
-                r = await client.get(f"/v1/seekers/{seeker}/matches?limit=20", headers=portal)
-                elapsed = time.perf_counter() - started
-                if r.status_code != 200:
-                    raise SystemExit(f"{r.status_code}: {r.text[:300]}")
+                path = f"/v1/seekers/{seeker}/matches?limit=20"
+                elapsed_ms = await bm.timed_get_ms(client, path, portal)
                 if i >= args.warmup:
-                    times[name].append(elapsed * 1000)
+                    times[name].append(elapsed_ms)
                     counts[name][0] += cache.hits - hits
                     counts[name][1] += cache.misses - misses
         state.posting_profiles = caches["full"]
