@@ -39,7 +39,7 @@ from service.kit.replicas import ReadYourWrites, Replica, replica_name
 from service.match_lists import retrieval
 from service.records import geocode
 from service.state import AppState
-from service.tasks import HANDLERS, PERIODIC
+from service.tasks import HANDLERS, IDLE, PERIODIC
 
 log = logging.getLogger(__name__)
 CPU_BOUND_PATHS = ("/matches", "/what-would-change")  # ends of the routes that score lists
@@ -154,6 +154,7 @@ def create_app(
                     poll_seconds=settings.job_poll_seconds,
                     stale_seconds=settings.job_stale_seconds,
                     schedule=PERIODIC,
+                    idle=IDLE,
                 )
             )
             if settings.run_worker

@@ -301,7 +301,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     """Drain the job queue (next to, or instead of, the API processes' own workers)."""
     from service.background_jobs.worker import run_worker
     from service.offline import offline_state
-    from service.tasks import HANDLERS, PERIODIC
+    from service.tasks import HANDLERS, IDLE, PERIODIC
 
     async def run() -> None:
         async with offline_state() as state:
@@ -317,6 +317,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
                 poll_seconds=state.settings.job_poll_seconds,
                 stale_seconds=state.settings.job_stale_seconds,
                 schedule=PERIODIC,
+                idle=IDLE,
             )
 
     asyncio.run(run())

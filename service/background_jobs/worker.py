@@ -74,6 +74,10 @@ class Progress:
 # A job kind's handler. Every handler is listed in `service/tasks.py`, and the worker is handed
 # that list, so a worker can never run without a handler because an import happened not to run.
 Handler = Callable[[AppState, Job, Progress], Awaitable[dict[str, Any]]]
+# Work a worker does when the queue is empty, one small step per call (True: it did some, so
+# call again once the queue has been looked at; False: nothing to do). Listed in
+# `service/tasks.py` too.
+IdleStep = Callable[[AppState], Awaitable[bool]]
 
 
 def worker_name() -> str:
@@ -123,9 +127,11 @@ async def run_worker(
     name: str | None = None,
     schedule: Sequence[Periodic] = (),
     schedule_check_seconds: float = CHECK_SECONDS,
+    idle: Sequence[IdleStep] = (),
 ) -> None:
-    """Drain the queue until `stop` is set; also re-queue jobs of workers that died, and queue
-    the `schedule`'s periodic jobs that are due (checked every `schedule_check_seconds`)."""
+    """Drain the queue until `stop` is set; also re-queue jobs of workers that died, queue
+    the `schedule`'s periodic jobs that are due (checked every `schedule_check_seconds`), and
+    take `idle` steps while no job is queued (a job queued meanwhile goes first)."""
     worker = name or worker_name()
     checked_at = -float("inf")
     while not stop.is_set():
@@ -137,13 +143,23 @@ async def run_worker(
             if schedule and time.monotonic() - checked_at >= schedule_check_seconds:
                 checked_at = time.monotonic()  # only paces the checks; the guard is the table
                 await enqueue_due(state.pool, state.settings, schedule)
-            while not stop.is_set() and await run_one(state, worker, handlers=handlers):
+            while not stop.is_set() and (
+                await run_one(state, worker, handlers=handlers) or await _idle_step(state, idle)
+            ):
                 pass
         except DATABASE_DOWN as exc:  # database away: wait and try again
             log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(poll_seconds):
                 await _first_of(stop, state.job_queued)
+
+
+async def _idle_step(state: AppState, idle: Sequence[IdleStep]) -> bool:
+    """Take the first idle step that finds something to do; False when none did."""
+    for step in idle:
+        if await step(state):
+            return True
+    return False
 
 
 async def _first_of(*events: asyncio.Event) -> None:

@@ -12,7 +12,7 @@ import asyncpg
 import numpy as np
 
 from service.match_lists.candidates_repository import ACTIVE
-from service.records.repository import as_vector
+from service.records.repository import Kind, as_vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +113,34 @@ async def posting_vectors_changed(
     )
     snapshot, written = _vectors(rows)
     return snapshot, written, list(rows[0]["deleted"])
+
+
+async def agency_with_waiting_vectors(conn: asyncpg.Connection, kind: Kind) -> UUID | None:
+    """An agency with `kind` vectors stored outside the HNSW index (a bulk import's, migration
+    0020), if any; found by their partial index."""
+    return cast(
+        UUID | None,
+        await conn.fetchval(f"SELECT agency_id FROM {kind}_embedding WHERE NOT indexed LIMIT 1"),
+    )
+
+
+async def index_waiting_vectors(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, limit: int
+) -> int:
+    """Add up to `limit` of the agency's waiting `kind` vectors to the HNSW index (PostgreSQL
+    inserts them into the graph as the rows are written); how many. Rows another worker is
+    adding are skipped."""
+    status = await conn.execute(
+        f"UPDATE {kind}_embedding e SET indexed = true FROM (SELECT {kind}_id, model "
+        f"FROM {kind}_embedding WHERE agency_id = $1 AND NOT indexed LIMIT $2 "
+        "FOR UPDATE SKIP LOCKED) w "
+        f"WHERE e.agency_id = $1 AND e.{kind}_id = w.{kind}_id AND e.model = w.model",
+        agency_id,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
+async def vectors_waiting_for_index(conn: asyncpg.Connection, kind: Kind) -> int:
+    """How many `kind` vectors of all agencies wait to join the HNSW index."""
+    return int(await conn.fetchval(f"SELECT count(*) FROM {kind}_embedding WHERE NOT indexed"))

@@ -19,6 +19,7 @@ import asyncpg
 from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
 from service.background_jobs.worker import Progress
+from service.embeddings import repository as embeddings_db
 from service.records import repository as records_db
 from service.records.preparation import canonical_text, parse_body
 from service.records.repository import Kind
@@ -26,6 +27,9 @@ from service.state import AppState
 
 log = logging.getLogger("jobmatch.embeddings")
 BATCH = 256
+# Vectors added to the HNSW index per transaction: a job queued meanwhile waits at most one
+# batch (a fraction of a second) before the worker takes it.
+INDEX_BATCH = 256
 KINDS: tuple[Kind, ...] = ("seeker", "posting")
 CACHE_SECONDS = 5.0
 
@@ -152,3 +156,20 @@ async def reembed(state: AppState, job: Job, progress: Progress) -> dict[str, An
             await records_db.drop_other_models(conn, kind, agency_id=job.agency_id, keep=model)
     state.serving_models.pop(job.agency_id, None)
     return {"model": model, "embedded": done}
+
+
+async def index_waiting_vectors(state: AppState) -> bool:
+    """Add one batch of the vectors a bulk import stored outside the HNSW index to it (migration
+    0020); False when none wait (or all that wait are being added by another worker).
+
+    The job worker calls this when no job is queued, so the graph inserts never slow an import
+    down: they run after it, between other jobs. Until then searches compare those vectors one
+    by one, so nothing waits to be found."""
+    async with state.pool.acquire() as conn:
+        for kind in KINDS:
+            agency_id = await embeddings_db.agency_with_waiting_vectors(conn, kind)
+            if agency_id is not None and await embeddings_db.index_waiting_vectors(
+                conn, kind, agency_id=agency_id, limit=INDEX_BATCH
+            ):
+                return True
+    return False

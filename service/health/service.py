@@ -7,6 +7,7 @@ import asyncio
 
 from prometheus_client.core import GaugeMetricFamily
 
+from service.embeddings import repository as embeddings_db
 from service.health import repository
 from service.kit import embedded_db, metrics
 from service.kit.replicas import REPLICA_CHECK
@@ -60,6 +61,10 @@ async def metrics_page(state: AppState) -> bytes:
             async with state.pool.acquire() as conn:
                 queue = await repository.queue_by_kind(conn)
                 models = await repository.live_models(conn)
+                waiting = {
+                    kind: await embeddings_db.vectors_waiting_for_index(conn, kind)
+                    for kind in ("seeker", "posting")
+                }
         up.add_metric([], 1)
     except Exception:  # the scrape still shows the process's own figures
         up.add_metric([], 0)
@@ -80,5 +85,12 @@ async def metrics_page(state: AppState) -> bytes:
     )
     for row in models:
         live.add_metric([str(row["agency_id"]), row["version"] or state.scorer.version], 1)
-    families += [up, jobs, oldest, live]
+    unindexed = GaugeMetricFamily(
+        "jobmatch_vectors_waiting_for_index",
+        "Vectors a bulk import stored that the job worker has yet to add to the HNSW index",
+        labels=["kind"],
+    )
+    for kind, count in waiting.items():
+        unindexed.add_metric([kind], count)
+    families += [up, jobs, oldest, live, unindexed]
     return metrics.exposition(families)

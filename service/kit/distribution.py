@@ -58,6 +58,12 @@ CROSS_AGENCY_QUERIES: dict[str, str] = {
     "service/embeddings/repository.py:active_posting_vectors": (
         "start-up: loads the posting vectors of every agency into the process's memory"
     ),
+    "service/embeddings/repository.py:agency_with_waiting_vectors": (
+        "maintenance: an agency whose bulk-imported vectors wait to join the HNSW index"
+    ),
+    "service/embeddings/repository.py:vectors_waiting_for_index": (
+        "monitoring: the vectors of all agencies waiting to join the HNSW index, for /metrics"
+    ),
     "service/embeddings/repository.py:posting_vectors_changed": (
         "the change feed of the in-memory posting vectors, which serve every agency (reads "
         "transaction ids: one PostgreSQL only, docs/scale-out.md)"

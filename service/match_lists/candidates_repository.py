@@ -43,6 +43,18 @@ def nearest_by_cosine(alias: str, width: int) -> tuple[str, str]:
     )
 
 
+def _nearest_indexed_and_waiting(select: str, order: str, limit: str) -> str:
+    """The `limit` rows of `select` (a SELECT ... FROM ... WHERE of alias `e`) nearest by
+    `order`: the HNSW index searched for the indexed vectors, and the vectors a bulk import
+    left for the index to take later compared one by one (found by their partial index,
+    migration 0020); the two nearest-first lists merged."""
+    return (
+        f"SELECT * FROM (({select} AND e.indexed ORDER BY {order} LIMIT {limit}) UNION ALL "
+        f"({select} AND NOT e.indexed ORDER BY {order} LIMIT {limit})) nearest "
+        f"ORDER BY distance LIMIT {limit}"
+    )
+
+
 def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
     """A lat/lon box that contains the circle, for an index-friendly first cut."""
     dlat = radius_km / _KM_PER_DEGREE
@@ -172,13 +184,15 @@ async def posting_candidates(
             "c AS (SELECT * FROM reach ORDER BY distance, posting_id LIMIT $7) "
         )
     else:
-        candidates = (
-            f"WITH c AS (SELECT e.posting_id, {nearness} AS distance "
+        nearest = _nearest_indexed_and_waiting(
+            f"SELECT e.posting_id, {nearness} AS distance "
             f"FROM posting_embedding e WHERE e.agency_id = $1 AND e.model = $2 AND {ACTIVE} "
             f"AND {same_width} "
-            f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4) "
-            f"ORDER BY {nearness} LIMIT $7) "
+            f"AND ($4::float8 IS NULL OR e.remote_allowed OR e.lat IS NULL OR {distance} <= $4)",
+            nearness,
+            "$7",
         )
+        candidates = f"WITH c AS ({nearest}) "
     rows = await conn.fetch(candidates + _POSTINGS_OF_C, *args)
     return [Candidate(r["id"], r["external_id"], r["version"], float(r["cosine"])) for r in rows]
 
@@ -404,11 +418,15 @@ async def seeker_candidates(
     rows = await conn.fetch(
         "SELECT r.id, r.external_id, r.version, 1 - c.distance AS cosine, r.profile, "
         f"p.seeker_id IS NOT NULL AS consented, {protected} FROM ("
-        f"SELECT e.seeker_id, {nearness} AS distance FROM seeker_embedding e "
-        f"WHERE e.agency_id = $1 AND e.model = $2 AND {same_width} "
-        "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
-        f"OR {distance} <= coalesce(e.max_distance_km, $7)) "
-        f"ORDER BY {nearness} LIMIT $8) c "
+        + _nearest_indexed_and_waiting(
+            f"SELECT e.seeker_id, {nearness} AS distance FROM seeker_embedding e "
+            f"WHERE e.agency_id = $1 AND e.model = $2 AND {same_width} "
+            "AND ($4 OR $5::float8 IS NULL OR e.lat IS NULL "
+            f"OR {distance} <= coalesce(e.max_distance_km, $7))",
+            nearness,
+            "$8",
+        )
+        + ") c "
         "JOIN seeker r ON r.agency_id = $1 AND r.id = c.seeker_id "
         "LEFT JOIN seeker_protected p ON p.seeker_id = r.id AND p.agency_id = $1 AND p.consent "
         "ORDER BY c.distance, r.id",

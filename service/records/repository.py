@@ -208,13 +208,19 @@ async def upsert_embeddings(
     model: str,
     record_ids: Sequence[UUID],
     vectors: np.ndarray,
+    indexed: bool = True,
 ) -> None:
+    """Store the vectors; `indexed=False` leaves them out of the HNSW index until the job
+    worker adds them (migration 0020): a bulk import's vectors, which a search still finds."""
     await conn.executemany(
-        f"INSERT INTO {kind}_embedding ({kind}_id, agency_id, model, embedding) "
-        "VALUES ($1, $2, $3, $4::vector) "
+        f"INSERT INTO {kind}_embedding ({kind}_id, agency_id, model, embedding, indexed) "
+        "VALUES ($1, $2, $3, $4::vector, $5) "
         f"ON CONFLICT (agency_id, {kind}_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, "
-        "created_at = now()",
-        [(rid, agency_id, model, vec) for rid, vec in zip(record_ids, vectors, strict=True)],
+        "indexed = EXCLUDED.indexed, created_at = now()",
+        [
+            (rid, agency_id, model, vec, indexed)
+            for rid, vec in zip(record_ids, vectors, strict=True)
+        ],
     )
 
 

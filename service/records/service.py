@@ -376,6 +376,11 @@ async def store_batch(
     """Store validated records with one batched embedding call (none when the caller embedded
     them already: `vectors`, one row per body, from the serving model), in one transaction.
 
+    The vectors are stored outside the HNSW index, which the job worker fills when it has
+    nothing else to do (`service.embeddings.service.index_waiting_vectors`): the graph inserts
+    would otherwise cost PostgreSQL more than the rest of an imported record; searches find
+    the waiting vectors all the same.
+
     Returns each body's new id, or None where the agency already had its external_id (nothing
     stored for it). `before` runs first in the transaction (False: store nothing, return None),
     `after` last, with the ids: a bulk import records its progress atomically with what it stored.
@@ -402,6 +407,7 @@ async def store_batch(
                 model=state.embedder.name,
                 record_ids=[rid for rid, _ in stored],
                 vectors=np.stack([vec for _, vec in stored]),
+                indexed=False,
             )
         if kind == "seeker":
             await auditing.log_many(

@@ -158,3 +158,45 @@ async def test_a_job_queued_in_this_process_starts_without_waiting_for_the_poll(
     stop.set()
     await asyncio.wait_for(worker, timeout=30)  # a stop ends the wait too
     assert status == "succeeded" and RUNS[job_id] == 1
+
+
+async def test_idle_steps_run_while_no_job_waits_and_a_queued_job_goes_first(
+    app: Any, pool: Any, agency: Agency
+) -> None:
+    """The worker takes idle steps one after the other while the queue is empty; a job queued
+    meanwhile runs before the next step; once a step finds nothing, the worker waits."""
+    queued: list[UUID] = []
+    runs_seen: list[int] = []  # the queued job's runs, as each step saw them
+    calls = 0
+
+    async def step(state: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        if len(runs_seen) == 12:
+            return False
+        if len(runs_seen) == 5:
+            queued.extend(await _enqueue(pool, agency, "test_count", 1))
+        runs_seen.append(RUNS[queued[0]] if queued else 0)
+        await asyncio.sleep(0.01)
+        return True
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        jobs.run_worker(
+            app.state.jobmatch,
+            handlers=TEST_HANDLERS,
+            stop=stop,
+            poll_seconds=600,
+            name="idle",
+            idle=[step],
+        )
+    )
+    for _ in range(600):
+        if calls > 12:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(worker, timeout=30)
+    assert runs_seen[4:7] == [0, 0, 1], runs_seen  # queued at the 6th step, run before the 7th
+    assert len(runs_seen) == 12 and calls == 13  # then no step until the next poll

@@ -70,6 +70,12 @@ async def test_metrics_count_requests_by_route_and_read_the_queue_and_models(
     live = [dict(labels) for name, labels in after if name == "jobmatch_scoring_model_live"]
     mine = [d["version"] for d in live if d["agency_id"] == agency.id]
     assert mine == [WeightedSumScorer().version]  # a new agency ranks with the default
+    waiting = {
+        dict(labels)["kind"]
+        for name, labels in after
+        if name == "jobmatch_vectors_waiting_for_index"
+    }
+    assert waiting == {"seeker", "posting"}
 
 
 async def test_every_answer_carries_a_request_id_and_a_well_formed_one_is_kept(

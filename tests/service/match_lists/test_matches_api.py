@@ -457,7 +457,7 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
 ) -> None:
     """A search's ORDER BY must be the expression its HNSW index was built on, or PostgreSQL
     sorts every vector in reach instead (a change of index, such as half precision, must change
-    the queries with it)."""
+    the queries with it); the vectors not yet in it are read through their partial index."""
     from service.match_lists import candidates_repository as db
 
     class Recorder:
@@ -488,6 +488,10 @@ async def test_both_vector_searches_are_served_by_their_hnsw_index(
             # The test agency's few vectors are cheaper to sort than to search: make sorting
             # the last resort, so the index is used whenever it can serve the ORDER BY.
             await conn.execute("SET LOCAL enable_sort = off")
+            await conn.execute("SET LOCAL enable_seqscan = off")
             for (sql, args), index in zip(recorder.queries, indexes, strict=True):
                 plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *args))
                 assert f"Index Scan using {index}" in plan, plan
+                # The vectors waiting for the index (migration 0020) are found by theirs.
+                waiting = index.replace(f"hnsw_{width}", "unindexed")
+                assert f"using {waiting}" in plan, plan
