@@ -67,6 +67,7 @@ SIGNALS: tuple[str, ...] = (
     "text_lexical",
     "skills",
 )
+_TITLE_SIGNALS = ("title_embedding", "title_description", "title_lexical", "title_words")
 
 # Weights of the signals in the combined score, and the softmax's inverse temperature; set by
 # measurement on held-out alternative labels and the quality benchmark's tuning split
@@ -430,30 +431,45 @@ class OccupationNormaliser:
         has_title = [i for i, t in enumerate(titles) if t and t.strip()]
         has_text = [i for i, t in enumerate(texts) if t and t.strip()]
         if has_title:
-            t_text = [str(titles[i]) for i in has_title]
             if self.encode_titles == "always":
                 encode = [True] * len(has_title)
             elif self.encode_titles == "never":
                 encode = [False] * len(has_title)
             else:
                 encode = [not (texts[i] and str(texts[i]).strip()) for i in has_title]
+            # A title's signals depend on the title alone, and titles repeat within an upload
+            # (an employer's openings, common job names): each distinct one is scored once.
+            distinct: dict[tuple[str, bool], int] = {}
+            first_rows: list[int] = []
+            of_row = np.empty(len(has_title), dtype=np.intp)
+            for j, (i, flag) in enumerate(zip(has_title, encode, strict=True)):
+                slot = distinct.setdefault((str(titles[i]), flag), len(distinct))
+                if slot == len(first_rows):
+                    first_rows.append(i)
+                of_row[j] = slot
+            t_text = [title for title, _ in distinct]
             tv = (
-                self.title_vectors(t_text, encode=encode)
+                self.title_vectors(t_text, encode=[flag for _, flag in distinct])
                 if title_vectors is None
-                else np.asarray(title_vectors)[has_title]
+                else np.asarray(title_vectors)[first_rows]
             )
             chars = self._chars.transform(t_text)
             t_words = self._words.transform(t_text)
-            for lo in range(0, len(has_title), _BATCH):
-                rows = has_title[lo : lo + _BATCH]
-                chunk = tv[lo : lo + _BATCH]
-                out["title_embedding"][rows] = self._per_occupation(chunk @ self._label_vectors_.T)
-                out["title_description"][rows] = chunk @ self._description_vectors.T
-                lexical = (chars[lo : lo + _BATCH] @ self._label_chars).toarray()
-                out["title_lexical"][rows] = self._per_occupation(lexical)
-                out["title_words"][rows] = (
-                    (t_words[lo : lo + _BATCH] @ self._document_words).toarray().astype(np.float32)
+            scored = {n: np.empty((len(t_text), self.n), dtype=np.float32) for n in _TITLE_SIGNALS}
+            for lo in range(0, len(t_text), _BATCH):
+                part = slice(lo, lo + _BATCH)
+                chunk = tv[part]
+                scored["title_embedding"][part] = self._per_occupation(
+                    chunk @ self._label_vectors_.T
                 )
+                scored["title_description"][part] = chunk @ self._description_vectors.T
+                lexical = (chars[part] @ self._label_chars).toarray()
+                scored["title_lexical"][part] = self._per_occupation(lexical)
+                scored["title_words"][part] = (
+                    (t_words[part] @ self._document_words).toarray().astype(np.float32)
+                )
+            for name in _TITLE_SIGNALS:
+                out[name][has_title] = scored[name][of_row]
         if has_text:
             x_text = [str(texts[i]) for i in has_text]
             xv = (

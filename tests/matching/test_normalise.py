@@ -377,3 +377,19 @@ def test_label_groups_give_each_occupations_best_label() -> None:
         best[:, occupations] = scores[:, columns.ravel()].reshape(6, *columns.shape).max(axis=2)
     for o, (start, count) in enumerate(zip(starts, counts, strict=True)):
         np.testing.assert_array_equal(best[:, o], scores[:, start : start + count].max(axis=1))
+
+
+def test_a_title_repeated_in_a_batch_scores_as_it_does_alone(taxonomy: Taxonomy) -> None:
+    """Each distinct title is scored once per batch; every record gets what it would alone,
+    also where the same title is encoded for one record and not for another (no text)."""
+    norm = OccupationNormaliser(taxonomy, HashingEmbedder(dimension=256))
+    norm.forget_titles()
+    titles = ["kitchen wizard", "Line cook", "kitchen wizard", None, "Line cook", "kitchen wizard"]
+    texts = ["prepare meals", "prepare meals", None, "drive a forklift", None, "serve guests"]
+    together = norm.signals(titles, texts)
+    for i, (title, text) in enumerate(zip(titles, texts, strict=True)):
+        norm.forget_titles()  # as in the batch: no title remembered from an earlier call
+        alone = norm.signals([title], [text])
+        for name, values in together.items():
+            np.testing.assert_allclose(values[i], alone[name][0], rtol=1e-6, atol=1e-7)
+    assert together["title_lexical"][0].any() and not together["title_lexical"][3].any()
