@@ -29,7 +29,7 @@ log = logging.getLogger("jobmatch.embeddings")
 BATCH = 256
 # Vectors added to the HNSW index per transaction: a job queued meanwhile waits at most one
 # batch (a fraction of a second) before the worker takes it.
-INDEX_BATCH = 256
+INDEX_BATCH = 64
 KINDS: tuple[Kind, ...] = ("seeker", "posting")
 CACHE_SECONDS = 5.0
 

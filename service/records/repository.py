@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import numpy as np
+import orjson
 
 Kind = Literal["seeker", "posting"]
 
@@ -75,6 +76,42 @@ async def insert(
         *(record.columns[c] for c in cols),
     )
     return row_of(row) if row else None
+
+
+# The PostgreSQL type of each mirrored column, for the arrays `insert_many` sends.
+_MIRRORED_TYPES = {
+    "lat": "float8",
+    "lon": "float8",
+    "max_distance_km": "float8",
+    "personalised_ranking": "bool",
+    "remote_allowed": "bool",
+    "valid_through": "timestamptz",
+}
+
+
+async def insert_many(
+    conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, records: Sequence[NewRecord]
+) -> list[UUID | None]:
+    """`insert` for many records in one statement (a bulk import's chunk: one round trip,
+    not one per record): each new record's id, or None where the agency already has its
+    external_id (or an earlier record of `records` took it)."""
+    cols = MIRRORED[kind]
+    ids = [uuid4() for _ in records]
+    arrays = ", ".join(f"${i + 5}::{_MIRRORED_TYPES[c]}[]" for i, c in enumerate(cols))
+    returned = await conn.fetch(
+        f"INSERT INTO {kind} (id, agency_id, external_id, profile, {', '.join(cols)}) "
+        f"SELECT r.id, $1, r.external_id, r.profile::jsonb, {', '.join(f'r.{c}' for c in cols)} "
+        f"FROM unnest($2::uuid[], $3::text[], $4::text[], {arrays}) "
+        f"AS r(id, external_id, profile, {', '.join(cols)}) "
+        "ON CONFLICT (agency_id, external_id) DO NOTHING RETURNING id",
+        agency_id,
+        ids,
+        [r.external_id for r in records],
+        [orjson.dumps(r.profile).decode() for r in records],
+        *([r.columns[c] for r in records] for c in cols),
+    )
+    stored = {row["id"] for row in returned}
+    return [i if i in stored else None for i in ids]
 
 
 async def external_id_taken(

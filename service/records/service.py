@@ -387,17 +387,21 @@ async def store_batch(
     """
     if vectors is None:
         vectors = await embed_and_understand(state, kind, bodies)
-    ids: list[UUID | None] = []
     async with state.pool.acquire() as conn, conn.transaction():
         if before is not None and not await before(conn):
             return None
-        for body in bodies:
-            row = await records_db.insert(
-                conn, kind, agency_id=principal.agency_id, record=to_record(body)
-            )
-            if row is not None:
-                await _write_protected(conn, principal, row.id, body)
-            ids.append(row.id if row else None)
+        ids = await records_db.insert_many(
+            conn, kind, agency_id=principal.agency_id, records=[to_record(b) for b in bodies]
+        )
+        for body, rid in zip(bodies, ids, strict=True):
+            # A new record has no protected data stored yet: only what is given is written.
+            if rid is not None and isinstance(body, SeekerIn) and body.protected is not None:
+                await protected_db.put(
+                    conn,
+                    agency_id=principal.agency_id,
+                    seeker_id=rid,
+                    data=body.protected.model_dump(mode="json"),
+                )
         stored = [(rid, vec) for rid, vec in zip(ids, vectors, strict=True) if rid is not None]
         if stored:
             await records_db.upsert_embeddings(
