@@ -124,6 +124,15 @@ async def agency_with_waiting_vectors(conn: asyncpg.Connection, kind: Kind) -> U
     )
 
 
+async def take_index_turn(conn: asyncpg.Connection) -> bool:
+    """Whether this transaction may add vectors to the HNSW index: one at a time across all
+    processes, so that the workers of a busy machine leave PostgreSQL's other cores to the
+    requests."""
+    return bool(
+        await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('jobmatch.index_vectors'))")
+    )
+
+
 async def index_waiting_vectors(
     conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, limit: int
 ) -> int:

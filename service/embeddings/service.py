@@ -160,12 +160,14 @@ async def reembed(state: AppState, job: Job, progress: Progress) -> dict[str, An
 
 async def index_waiting_vectors(state: AppState) -> bool:
     """Add one batch of the vectors a bulk import stored outside the HNSW index to it (migration
-    0020); False when none wait (or all that wait are being added by another worker).
+    0020); False when none wait (or another worker is adding some: one at a time).
 
     The job worker calls this when no job is queued, so the graph inserts never slow an import
     down: they run after it, between other jobs. Until then searches compare those vectors one
     by one, so nothing waits to be found."""
-    async with state.pool.acquire() as conn:
+    async with state.pool.acquire() as conn, conn.transaction():
+        if not await embeddings_db.take_index_turn(conn):
+            return False
         for kind in KINDS:
             agency_id = await embeddings_db.agency_with_waiting_vectors(conn, kind)
             if agency_id is not None and await embeddings_db.index_waiting_vectors(

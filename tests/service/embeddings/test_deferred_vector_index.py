@@ -123,3 +123,31 @@ async def test_searches_find_vectors_still_waiting_for_the_index(
             assert (await searches())[0] == indexed[0]
         finally:
             await waiting.rollback()
+
+
+async def test_one_worker_at_a_time_adds_vectors_to_the_index(
+    app: Any, agency: Agency, pool: Any
+) -> None:
+    """While another transaction has the indexing turn, imported vectors wait (and are found);
+    once it ends, the session app's worker adds them."""
+    c, h = agency.client, agency.auth("portal")
+    async with pool.acquire() as holder:
+        turn = holder.transaction()
+        await turn.start()
+        try:
+            assert await holder.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext('jobmatch.index_vectors'))"
+            )
+            bodies = [posting_body(f"TURN-{i}") for i in range(3)]
+            r = await c.post("/v1/postings:bulk", json=bodies, headers=h)
+            assert r.status_code == 200 and r.json()["created"] == 3, r.text
+            await asyncio.sleep(0.5)  # the worker polls every 0.1 s: it tried, and gave way
+            assert await _waiting(pool, "posting", agency) == 3
+            assert await index_waiting_vectors(app.state.jobmatch) is False
+        finally:
+            await turn.rollback()
+    for _ in range(600):
+        if await _waiting(pool, "posting", agency) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await _waiting(pool, "posting", agency) == 0
