@@ -135,9 +135,8 @@ async def test_one_worker_at_a_time_adds_vectors_to_the_index(
         turn = holder.transaction()
         await turn.start()
         try:
-            assert await holder.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext('jobmatch.index_vectors'))"
-            )
+            # Waits while a worker has the turn (each holds it for one short transaction).
+            await holder.execute("SELECT pg_advisory_xact_lock(hashtext('jobmatch.index_vectors'))")
             bodies = [posting_body(f"TURN-{i}") for i in range(3)]
             r = await c.post("/v1/postings:bulk", json=bodies, headers=h)
             assert r.status_code == 200 and r.json()["created"] == 3, r.text
