@@ -36,10 +36,21 @@ class NewRecord:
     columns: dict[str, Any]  # mirrored filter columns, see MIRRORED
 
 
-# Columns copied out of the profile so that SQL can filter on them (names fixed here, never input).
-MIRRORED: dict[Kind, tuple[str, ...]] = {
-    "seeker": ("lat", "lon", "max_distance_km", "personalised_ranking"),
-    "posting": ("lat", "lon", "remote_allowed", "valid_through"),
+# Columns copied out of the profile so that SQL can filter on them, with their PostgreSQL types
+# (for the arrays `insert_many` sends). Names fixed here, never input.
+MIRRORED: dict[Kind, dict[str, str]] = {
+    "seeker": {
+        "lat": "float8",
+        "lon": "float8",
+        "max_distance_km": "float8",
+        "personalised_ranking": "bool",
+    },
+    "posting": {
+        "lat": "float8",
+        "lon": "float8",
+        "remote_allowed": "bool",
+        "valid_through": "timestamptz",
+    },
 }
 _SELECT = ", ".join(Row.__slots__)
 # The same columns of a record aliased `r`, for queries that join it (here and in db.agencies).
@@ -78,17 +89,6 @@ async def insert(
     return row_of(row) if row else None
 
 
-# The PostgreSQL type of each mirrored column, for the arrays `insert_many` sends.
-_MIRRORED_TYPES = {
-    "lat": "float8",
-    "lon": "float8",
-    "max_distance_km": "float8",
-    "personalised_ranking": "bool",
-    "remote_allowed": "bool",
-    "valid_through": "timestamptz",
-}
-
-
 async def insert_many(
     conn: asyncpg.Connection, kind: Kind, *, agency_id: UUID, records: Sequence[NewRecord]
 ) -> list[UUID | None]:
@@ -97,7 +97,7 @@ async def insert_many(
     external_id (or an earlier record of `records` took it)."""
     cols = MIRRORED[kind]
     ids = [uuid4() for _ in records]
-    arrays = ", ".join(f"${i + 5}::{_MIRRORED_TYPES[c]}[]" for i, c in enumerate(cols))
+    arrays = ", ".join(f"${i + 5}::{t}[]" for i, t in enumerate(cols.values()))
     returned = await conn.fetch(
         f"INSERT INTO {kind} (id, agency_id, external_id, profile, {', '.join(cols)}) "
         f"SELECT r.id, $1, r.external_id, r.profile::jsonb, {', '.join(f'r.{c}' for c in cols)} "
