@@ -150,6 +150,10 @@ async def index_waiting_vectors(
     return int(status.split()[-1])
 
 
-async def vectors_waiting_for_index(conn: asyncpg.Connection, kind: Kind) -> int:
-    """How many `kind` vectors of all agencies wait to join the HNSW index."""
-    return int(await conn.fetchval(f"SELECT count(*) FROM {kind}_embedding WHERE NOT indexed"))
+async def vectors_waiting_for_index(conn: asyncpg.Connection) -> dict[Kind, int]:
+    """How many vectors of all agencies wait to join the HNSW index, per record kind."""
+    rows = await conn.fetch(
+        "SELECT 'seeker' AS kind, count(*) AS n FROM seeker_embedding WHERE NOT indexed "
+        "UNION ALL SELECT 'posting', count(*) FROM posting_embedding WHERE NOT indexed"
+    )
+    return {r["kind"]: int(r["n"]) for r in rows}

@@ -61,10 +61,7 @@ async def metrics_page(state: AppState) -> bytes:
             async with state.pool.acquire() as conn:
                 queue = await repository.queue_by_kind(conn)
                 models = await repository.live_models(conn)
-                waiting = {
-                    kind: await embeddings_db.vectors_waiting_for_index(conn, kind)
-                    for kind in ("seeker", "posting")
-                }
+                waiting = await embeddings_db.vectors_waiting_for_index(conn)
         up.add_metric([], 1)
     except Exception:  # the scrape still shows the process's own figures
         up.add_metric([], 0)

@@ -86,10 +86,17 @@ async def _write_protected(
     a replacement without it removes it, like any field left out."""
     if not isinstance(body, SeekerIn):
         return None
+    await _put_protected(conn, principal, seeker_id, body)
+    return await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=seeker_id)
+
+
+async def _put_protected(
+    conn: asyncpg.Connection, principal: Principal, seeker_id: UUID, body: SeekerIn
+) -> None:
+    """The writing half of `_write_protected` (a bulk import does not read it back)."""
     data = body.protected.model_dump(mode="json") if body.protected else None
     if data is not None or principal.role in PROTECTED_READERS:
         await protected_db.put(conn, agency_id=principal.agency_id, seeker_id=seeker_id, data=data)
-    return await protected_db.get(conn, agency_id=principal.agency_id, seeker_id=seeker_id)
 
 
 async def read(
@@ -394,14 +401,8 @@ async def store_batch(
             conn, kind, agency_id=principal.agency_id, records=[to_record(b) for b in bodies]
         )
         for body, rid in zip(bodies, ids, strict=True):
-            # A new record has no protected data stored yet: only what is given is written.
-            if rid is not None and isinstance(body, SeekerIn) and body.protected is not None:
-                await protected_db.put(
-                    conn,
-                    agency_id=principal.agency_id,
-                    seeker_id=rid,
-                    data=body.protected.model_dump(mode="json"),
-                )
+            if rid is not None and isinstance(body, SeekerIn):
+                await _put_protected(conn, principal, rid, body)
         stored = [(rid, vec) for rid, vec in zip(ids, vectors, strict=True) if rid is not None]
         if stored:
             await records_db.upsert_embeddings(
