@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -32,6 +32,8 @@ _CHUNK = 256
 # The last records go in smaller chunks: once the encoder has made the last vectors it waits
 # for the next upload while the last chunk is understood and stored, so that chunk is kept short.
 _LAST_CHUNK = 64
+
+_Item = TypeVar("_Item")
 
 
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
@@ -118,7 +120,7 @@ async def store_upload(
     state: AppState,
     principal: Principal,
     kind: Kind,
-    valid: list[tuple[int, Body]],
+    valid: Sequence[tuple[int, Body | dict[str, Any]]],
     errors: list[RecordError],
     job: jobs_db.Job | None = None,
 ) -> dict[str, Any]:
@@ -138,6 +140,14 @@ async def store_upload(
     remaining = [(i, b) for i, b in valid if i >= start]
     total = len(valid) + len(errors)
     chunks = _chunks(remaining)
+    ready: dict[int, list[tuple[int, Body]]] = {}
+
+    def chunk_at(n: int) -> list[tuple[int, Body]]:
+        # A job's records are rebuilt a chunk at a time, as the pipeline takes them: the
+        # model starts on the first chunk instead of waiting for the whole upload.
+        if n not in ready:
+            ready[n] = [(i, _body(kind, item)) for i, item in chunks[n]]
+        return ready[n]
 
     def result(**extra: Any) -> dict[str, Any]:
         failed = sorted([*errors, *duplicates], key=lambda e: e.index)
@@ -157,7 +167,7 @@ async def store_upload(
 
     def prepare(n: int) -> None:
         if n < len(chunks) and n not in preparing:
-            bodies = [b for _, b in chunks[n]]
+            bodies = [b for _, b in chunk_at(n)]
             preparing[n] = asyncio.ensure_future(
                 preparation.embed_and_understand(state, kind, bodies)
             )
@@ -165,7 +175,9 @@ async def store_upload(
     prepare(0)
     prepare(1)
     try:
-        for n, chunk in enumerate(chunks):
+        for n in range(len(chunks)):
+            chunk = chunk_at(n)
+            del ready[n]  # the bodies of chunks stored are not kept for the rest of the job
             vectors = await preparing.pop(n)
             prepare(n + 2)
             next_index = chunks[n + 1][0][0] if n + 1 < len(chunks) else total
@@ -261,7 +273,16 @@ def _warnings(chunk: list[tuple[int, Body]]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _chunks(records: list[tuple[int, Body]]) -> list[list[tuple[int, Body]]]:
+def _body(kind: Kind, item: Body | dict[str, Any]) -> Body:
+    """A record of an upload: validated already, or as a job stored it after the request
+    validated it (rebuilt without the input checks)."""
+    if isinstance(item, dict):
+        model = SeekerIn if kind == "seeker" else PostingIn
+        return model.model_validate(item, context=STORED)
+    return item
+
+
+def _chunks(records: Sequence[_Item]) -> list[Sequence[_Item]]:
     """`records` in chunks of `_CHUNK`; what is left after the last full one that is not the
     end (at most `_CHUNK` records) in chunks of `_LAST_CHUNK`."""
     tail = (len(records) - 1) // _CHUNK * _CHUNK if records else 0
@@ -277,9 +298,8 @@ def _principal_of(job: jobs_db.Job) -> Principal:
 
 async def import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[str, Any]:
     kind: Kind = "seeker" if job.kind == "seeker_import" else "posting"
-    # Validated in the request that queued the job: rebuilt here without the input checks.
-    model = SeekerIn if kind == "seeker" else PostingIn
-    valid = [(i, model.model_validate(item, context=STORED)) for i, item in job.params["records"]]
+    # Validated in the request that queued the job: rebuilt chunk by chunk by store_upload.
+    valid = [(i, item) for i, item in job.params["records"]]
     errors = [RecordError(**e) for e in job.params["errors"]]
     return await store_upload(state, _principal_of(job), kind, valid, errors, job)
 
