@@ -140,14 +140,6 @@ async def store_upload(
     remaining = [(i, b) for i, b in valid if i >= start]
     total = len(valid) + len(errors)
     chunks = _chunks(remaining)
-    ready: dict[int, list[tuple[int, Body]]] = {}
-
-    def chunk_at(n: int) -> list[tuple[int, Body]]:
-        # A job's records are rebuilt a chunk at a time, as the pipeline takes them: the
-        # model starts on the first chunk instead of waiting for the whole upload.
-        if n not in ready:
-            ready[n] = [(i, _body(kind, item)) for i, item in chunks[n]]
-        return ready[n]
 
     def result(**extra: Any) -> dict[str, Any]:
         failed = sorted([*errors, *duplicates], key=lambda e: e.index)
@@ -162,23 +154,24 @@ async def store_upload(
     # A pipeline of three stages on their own threads: while chunk n is written to the
     # database (on the event loop, with PostgreSQL updating the HNSW index), the understanding
     # thread reads chunk n+1's text and the model thread already encodes chunk n+2, so
-    # neither the model nor the database waits for the text understanding.
-    preparing: dict[int, asyncio.Task[np.ndarray]] = {}
+    # neither the model nor the database waits for the text understanding. A job's records
+    # are rebuilt as their chunk enters the pipeline, so the model starts on the first chunk
+    # instead of waiting for the whole upload.
+    preparing: dict[int, tuple[list[tuple[int, Body]], asyncio.Task[np.ndarray]]] = {}
 
     def prepare(n: int) -> None:
         if n < len(chunks) and n not in preparing:
-            bodies = [b for _, b in chunk_at(n)]
-            preparing[n] = asyncio.ensure_future(
-                preparation.embed_and_understand(state, kind, bodies)
-            )
+            chunk = [(i, _body(kind, item)) for i, item in chunks[n]]
+            bodies = [b for _, b in chunk]
+            task = asyncio.ensure_future(preparation.embed_and_understand(state, kind, bodies))
+            preparing[n] = (chunk, task)
 
     prepare(0)
     prepare(1)
     try:
         for n in range(len(chunks)):
-            chunk = chunk_at(n)
-            del ready[n]  # the bodies of chunks stored are not kept for the rest of the job
-            vectors = await preparing.pop(n)
+            chunk, preparation_task = preparing.pop(n)
+            vectors = await preparation_task
             prepare(n + 2)
             next_index = chunks[n + 1][0][0] if n + 1 < len(chunks) else total
             found: list[RecordError] = []
@@ -249,7 +242,7 @@ async def store_upload(
             duplicates.extend(found)
             warned.extend(warned_now)
     finally:
-        for pending in preparing.values():  # cancelled or failed midway: these go unused
+        for _, pending in preparing.values():  # cancelled or failed midway: these go unused
             pending.cancel()
     if job is not None:
         async with state.pool.acquire() as conn:
