@@ -13,28 +13,18 @@ import logging
 import os
 import socket
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
 from service.background_jobs.schedule import CHECK_SECONDS, Periodic, enqueue_due
+from service.kit.pool import DATABASE_UNAVAILABLE
 from service.state import AppState
 
 log = logging.getLogger("jobmatch.jobs")
-
-# What a lost or restarting database raises; the worker waits and tries again.
-DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
-)
 
 
 class JobCancelled(Exception):
@@ -147,8 +137,14 @@ async def run_worker(
                 await run_one(state, worker, handlers=handlers) or await _idle_step(state, idle)
             ):
                 pass
-        except DATABASE_DOWN as exc:  # database away: wait and try again
+        except DATABASE_UNAVAILABLE as exc:  # database away: wait and try again
             log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
+            # Connections to a server that went away are replaced on their next use.
+            await state.pool.expire_connections()
+        except Exception as exc:  # a bug must not stop the queue for good; the stack says where
+            stack = "".join(traceback.format_tb(exc.__traceback__))  # the text may quote data
+            failure = type(exc).__name__
+            log.error("worker %s: step failed (%s), trying again\n%s", worker, failure, stack)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(poll_seconds):
                 await _first_of(stop, state.job_queued)

@@ -20,6 +20,7 @@ from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
 from service.background_jobs.worker import Progress
 from service.embeddings import repository as embeddings_db
+from service.kit.pool import DATABASE_UNAVAILABLE
 from service.records import repository as records_db
 from service.records.preparation import canonical_text, parse_body
 from service.records.repository import Kind
@@ -56,7 +57,7 @@ async def _refresh_serving_model(state: AppState, agency_id: UUID) -> None:
     try:
         async with state.pool.acquire() as conn:
             await _decide_serving_model(state, conn, agency_id)
-    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+    except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
         log.warning("serving model check failed", extra={"error": type(exc).__name__})
     finally:
         state.refreshing.discard(agency_id)

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import asyncpg
 
+from service.kit.pool import DATABASE_UNAVAILABLE
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -18,7 +20,7 @@ async def logged(failure: str, step: Awaitable[T]) -> T | None:
     database, where requests find what they need."""
     try:
         return await step
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
         log.warning("%s: %s", failure, type(exc).__name__)
     except Exception as exc:  # never silent; the type and stack only (no profile data)
         stack = "".join(traceback.format_tb(exc.__traceback__))

@@ -11,6 +11,20 @@ from pgvector.asyncpg import register_vector
 from service.config import Settings
 from service.kit.embedded_db import start_embedded
 
+# What a lost, restarting or unreachable database raises, to the requests (answered 503) and to
+# the loops beside them (they wait and try again). A connection that dies mid-statement can
+# leave asyncpg's protocol in a state it reports as InternalClientError ("cannot switch to
+# state ...") or InterfaceError ("connection is closed"); TimeoutError (connect or acquire)
+# is an OSError.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.InterfaceError,
+)
+
 
 def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or the embedded server's (started on first use)."""

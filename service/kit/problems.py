@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from service.kit.pool import DATABASE_UNAVAILABLE
+
 log = logging.getLogger("jobmatch.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -220,16 +222,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     # Connection lost or refused, server shutting down or starting, statement timeout
-    # (QueryCanceledError), connect/acquire timeouts (TimeoutError is an OSError): all 503.
-    # A connection that dies mid-statement can also leave asyncpg's protocol in a state it
-    # reports as InternalClientError or InterfaceError ("connection is closed").
-    @app.exception_handler(asyncpg.PostgresConnectionError)
-    @app.exception_handler(asyncpg.exceptions.OperatorInterventionError)
-    @app.exception_handler(asyncpg.exceptions.InsufficientResourcesError)
-    @app.exception_handler(asyncpg.exceptions.InternalClientError)
-    @app.exception_handler(asyncpg.exceptions.InterfaceError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(OSError)
+    # (QueryCanceledError, an OperatorInterventionError), connect/acquire timeouts: all 503.
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
         if not isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
@@ -246,6 +239,9 @@ def install_error_handlers(app: FastAPI) -> None:
             slug="unavailable",
             headers={"Retry-After": "5"},
         )
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _db_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -41,6 +41,7 @@ import asyncpg
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.kit.pool import DATABASE_UNAVAILABLE
 from service.kit.problems import ProblemError
 
 log = logging.getLogger("jobmatch.replicas")
@@ -92,13 +93,8 @@ class ReplicaUnavailable(Exception):
 # unreachable, full, or cancelled a query to replay WAL (a recovery conflict, SQLSTATE 40001).
 REPLICA_FAILURES: tuple[type[BaseException], ...] = (
     ReplicaUnavailable,
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
+    *DATABASE_UNAVAILABLE,
     asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.InsufficientResourcesError,
 )
 
 

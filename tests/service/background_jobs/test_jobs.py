@@ -200,3 +200,53 @@ async def test_idle_steps_run_while_no_job_waits_and_a_queued_job_goes_first(
     await asyncio.wait_for(worker, timeout=30)
     assert runs_seen[4:7] == [0, 0, 1], runs_seen  # queued at the 6th step, run before the 7th
     assert len(runs_seen) == 12 and calls == 13  # then no step until the next poll
+
+
+async def test_the_worker_survives_a_broken_connection_and_a_failing_step(
+    app: Any, pool: Any, agency: Agency, caplog: Any
+) -> None:
+    """A connection that dies mid-statement can leave asyncpg reporting InternalClientError
+    (not an InterfaceError); a step can also fail for a reason nobody foresaw. Neither may end
+    the worker: the queue would stand still until the process restarts."""
+    import asyncpg
+
+    failures: list[Exception] = [
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
+        RuntimeError("a bug in an idle step, quoting someone@example.org"),
+    ]
+
+    async def failing_step(state: Any) -> bool:
+        if failures:
+            raise failures.pop(0)
+        return False
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        jobs.run_worker(
+            app.state.jobmatch,
+            handlers=TEST_HANDLERS,
+            stop=stop,
+            poll_seconds=0.05,
+            name="survivor",
+            idle=[failing_step],
+        )
+    )
+    for _ in range(200):
+        if not failures:
+            break
+        await asyncio.sleep(0.05)
+    (job_id,) = await _enqueue(pool, agency, "test_count", 1)
+    async with pool.acquire() as conn:
+        for _ in range(600):
+            status = await conn.fetchval("SELECT status FROM job WHERE id = $1", job_id)
+            if status == "succeeded" or worker.done():
+                break
+            await asyncio.sleep(0.05)
+    assert not worker.done(), worker.exception()
+    stop.set()
+    await asyncio.wait_for(worker, timeout=30)
+    assert status == "succeeded" and RUNS[job_id] == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "jobmatch.jobs"]
+    assert any("database unavailable (InternalClientError)" in m for m in logged), logged
+    assert any("step failed (RuntimeError)" in m for m in logged), logged
+    assert not any("example.org" in m for m in logged)  # the exception's text is not logged
