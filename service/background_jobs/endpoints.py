@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from service.auth.dependencies import State, authorize, parse_id
 from service.auth.permissions import Principal
 from service.background_jobs import service as jobs
-from service.background_jobs.schemas import JobPage, JobState, JobStatus, job_out
+from service.background_jobs.schemas import JobPage, JobState, JobStatus, job_json, job_out
 from service.kit.http import API_V1, Cursor, Limit, Timestamp, problems
 
 router = APIRouter(prefix=API_V1, tags=["jobs"])
@@ -52,9 +52,10 @@ async def list_jobs(
 @router.get(
     "/jobs/{job_id}", response_model=JobStatus, responses=problems(404), operation_id="get_job"
 )
-async def get_job(job_id: str, state: State, principal: Reader) -> JobStatus:
+async def get_job(job_id: str, state: State, principal: Reader) -> Response:
     """Status and progress (done / total, phase) of a job, with its result or error."""
-    return job_out(await jobs.get_visible(state.pool, principal, parse_id(job_id, "job")))
+    job = await jobs.get_visible(state.pool, principal, parse_id(job_id, "job"))
+    return Response(job_json(job), media_type="application/json")
 
 
 @router.post(

@@ -283,3 +283,28 @@ def test_an_import_ends_in_small_chunks_and_keeps_every_record_once() -> None:
         tail = [s for s in sizes if s <= bulk._LAST_CHUNK]
         assert sum(tail) == (n - 1) % bulk._CHUNK + 1 if n else tail == []
         assert all(s == bulk._CHUNK for s in sizes[: len(sizes) - len(tail)])
+
+
+async def test_a_job_read_shows_its_stored_errors_and_warnings_as_the_job_list_does(
+    app: Any, agency: Agency
+) -> None:
+    """The status a portal polls copies the import's per-record errors and warnings as stored
+    (not validated again): it must say exactly what the validated job list says."""
+    rows: list[dict[str, Any]] = [
+        posting_body(f"W-{i}", valid_through="2020-01-31T00:00:00Z") for i in range(12)
+    ]
+    rows += [posting_body(f"OK-{i}") for i in range(8)]
+    rows.append({**posting_body("BAD-1"), "title": ""})
+    with _settings(app, bulk_sync_max_records=10, bulk_max_records=1000):
+        r = await agency.client.post("/v1/postings:bulk", json=rows, headers=agency.auth("portal"))
+    assert r.status_code == 202, r.text
+    job = await _until_finished(agency, r.json()["id"])
+    assert job["status"] == "succeeded" and job["created"] == 20 and job["failed"] == 1
+    assert [e["external_id"] for e in job["errors"]] == ["BAD-1"]
+    assert [e["errors"][0]["field"] for e in job["errors"]] == ["title"], job["errors"]
+    assert [w["external_id"] for w in job["warnings"]] == [f"W-{i}" for i in range(12)]
+    assert {c["code"] for w in job["warnings"] for c in w["warnings"]} == {"already_expired"}
+    listed = (
+        await agency.client.get("/v1/jobs", params={"limit": 1}, headers=agency.auth("portal"))
+    ).json()["items"]
+    assert listed == [job]
