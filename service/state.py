@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +23,9 @@ from service.kit.ratelimit import RateLimiter
 from service.kit.replicas import Replicas
 from service.match_lists.lexeme_statistics import CommonLexemes
 from service.records import convert
+
+if TYPE_CHECKING:
+    from service.records.preparation import Body
 
 
 @dataclass
@@ -63,6 +67,11 @@ class AppState:
     # Set when this process queues a job, so that its job worker starts it at once instead of
     # at its next poll (other processes' workers still find it by polling).
     job_queued: asyncio.Event = field(default_factory=asyncio.Event)
+    # The records a bulk import request of this process validated, by job id, until this
+    # process's worker takes the job (records.bulk): rebuilding them from the job's stored
+    # parameters costs nearly as much Python as validating them, beside the encoder. A job
+    # taken by another process, or resumed, is rebuilt from those parameters.
+    validated_uploads: dict[UUID, Sequence[tuple[int, Body]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.replicas = Replicas(

@@ -33,6 +33,10 @@ _CHUNK = 256
 # for the next upload while the last chunk is understood and stored, so that chunk is kept short.
 _LAST_CHUNK = 64
 
+# Validated uploads a process keeps for its own worker (AppState.validated_uploads): more
+# would only be waiting behind a queue, and another process's worker may take them.
+_UPLOADS_KEPT = 2
+
 _Item = TypeVar("_Item")
 
 
@@ -291,8 +295,13 @@ def _principal_of(job: jobs_db.Job) -> Principal:
 
 async def import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[str, Any]:
     kind: Kind = "seeker" if job.kind == "seeker_import" else "posting"
-    # Validated in the request that queued the job: rebuilt chunk by chunk by store_upload.
-    valid = [(i, item) for i, item in job.params["records"]]
+    # Validated in the request that queued the job: kept by this process, or rebuilt chunk by
+    # chunk by store_upload from what the job stored.
+    valid: Sequence[tuple[int, Body | dict[str, Any]]] | None = state.validated_uploads.pop(
+        job.id, None
+    )
+    if valid is None:
+        valid = [(i, item) for i, item in job.params["records"]]
     errors = [RecordError(**e) for e in job.params["errors"]]
     return await store_upload(state, _principal_of(job), kind, valid, errors, job)
 
@@ -324,12 +333,23 @@ async def import_records(
                 "errors": [e.model_dump() for e in errors],
             },
         )
+    if state.settings.run_worker:  # else no worker of this process would take them
+        keep_validated(state.validated_uploads, job.id, valid)
     state.job_queued.set()
     if on_queued is not None:
         await on_queued(job.id)
     s = state.settings
     wait = s.bulk_wait_seconds if len(items) <= s.bulk_sync_max_records else 0.0
     return await _wait_for(state, principal, job.id, wait)
+
+
+def keep_validated(
+    kept: dict[UUID, Sequence[tuple[int, Body]]], job_id: UUID, valid: Sequence[tuple[int, Body]]
+) -> None:
+    """Keep an upload's validated records for this process's worker; the oldest go first."""
+    kept[job_id] = valid
+    while len(kept) > _UPLOADS_KEPT:
+        del kept[next(iter(kept))]
 
 
 async def existing_job(

@@ -308,3 +308,57 @@ async def test_a_job_read_shows_its_stored_errors_and_warnings_as_the_job_list_d
         await agency.client.get("/v1/jobs", params={"limit": 1}, headers=agency.auth("portal"))
     ).json()["items"]
     assert listed == [job]
+
+
+async def test_an_import_taken_by_the_process_that_validated_it_stores_what_a_rebuild_would(
+    app: Any, pool: Any, agency: Agency, monkeypatch: Any
+) -> None:
+    """The process whose request validated an upload hands its worker those records; a job
+    taken elsewhere rebuilds them from its stored parameters. Both store the same profiles."""
+    rebuilt: list[str] = []
+    original = bulk._body
+
+    def watched(kind: Any, item: Any) -> Any:
+        if isinstance(item, dict):
+            rebuilt.append(item["external_id"])
+        return original(kind, item)
+
+    monkeypatch.setattr(bulk, "_body", watched)
+    state = app.state.jobmatch
+    profiles: dict[str, dict[str, Any]] = {}
+    for prefix, keeps in (("KEPT", True), ("REBUILT", False)):
+        rows = _rows(prefix, 40)
+        # A process that runs no worker keeps nothing: as if another process took the job.
+        with _settings(app, bulk_sync_max_records=10, bulk_max_records=1000, run_worker=keeps):
+            r = await agency.client.post(
+                "/v1/seekers:bulk", json=rows, headers=agency.auth("portal")
+            )
+        assert r.status_code == 202, r.text
+        job = await _until_finished(agency, r.json()["id"])
+        assert job["status"] == "succeeded" and job["created"] == 40, job
+        assert UUID(job["id"]) not in state.validated_uploads
+        rows_stored = await pool.fetch(
+            "SELECT external_id, profile FROM seeker WHERE agency_id = $1 AND external_id LIKE $2",
+            UUID(agency.id),
+            f"{prefix}-%",
+        )
+        for row in rows_stored:
+            profile = dict(row["profile"])
+            profile.pop("external_id", None)
+            profiles[row["external_id"]] = profile
+    assert not [x for x in rebuilt if x.startswith("KEPT-")]
+    assert sorted(rebuilt) == sorted(f"REBUILT-{i}" for i in range(40))
+    for i in range(40):
+        assert profiles[f"KEPT-{i}"] == profiles[f"REBUILT-{i}"]
+        assert profiles[f"KEPT-{i}"].get("inferred")  # understood on both paths
+
+
+def test_a_process_keeps_at_most_a_few_validated_uploads() -> None:
+    """Uploads whose jobs another process took are let go, oldest first."""
+    from uuid import uuid4
+
+    kept: dict[UUID, Any] = {}
+    jobs_ = [uuid4() for _ in range(bulk._UPLOADS_KEPT + 3)]
+    for job_id in jobs_:
+        bulk.keep_validated(kept, job_id, [])
+    assert list(kept) == jobs_[-bulk._UPLOADS_KEPT :]
