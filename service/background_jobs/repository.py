@@ -39,6 +39,9 @@ _COLS = (
 # Everything but the parameters, which can be megabytes (an import's records): what status
 # reads and polls return (`params` empty). Only the worker that claims a job needs them.
 _STATUS_COLS = _COLS.replace("params,", "'{}'::jsonb AS params,")
+# What a worker claims: the parameters without an import's records, which the import reads
+# only when its own process does not hold them already (`upload_records`).
+_CLAIM_COLS = _COLS.replace("params,", "params - 'records' AS params,")
 
 
 async def create(
@@ -89,13 +92,21 @@ async def claim(
               AND (params->>'requires_model' IS NULL OR params->>'requires_model' = $3)
             ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1
         )
-        RETURNING {_COLS}
+        RETURNING {_CLAIM_COLS}
         """,
         worker,
         kinds,
         model,
     )
     return Job(**dict(row)) if row else None
+
+
+async def upload_records(conn: asyncpg.Connection, *, agency_id: UUID, job_id: UUID) -> list[Any]:
+    """The records an import job was queued with ([] once it finished: they go with it)."""
+    records = await conn.fetchval(
+        "SELECT params->'records' FROM job WHERE id = $1 AND agency_id = $2", job_id, agency_id
+    )
+    return list(records or [])
 
 
 async def progress(

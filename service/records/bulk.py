@@ -301,7 +301,9 @@ async def import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[s
         job.id, None
     )
     if valid is None:
-        valid = [(i, item) for i, item in job.params["records"]]
+        async with state.pool.acquire() as conn:
+            stored = await jobs_db.upload_records(conn, agency_id=job.agency_id, job_id=job.id)
+        valid = [(i, item) for i, item in stored]
     errors = [RecordError(**e) for e in job.params["errors"]]
     return await store_upload(state, _principal_of(job), kind, valid, errors, job)
 

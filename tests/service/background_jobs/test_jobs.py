@@ -250,3 +250,26 @@ async def test_the_worker_survives_a_broken_connection_and_a_failing_step(
     assert any("database unavailable (InternalClientError)" in m for m in logged), logged
     assert any("step failed (RuntimeError)" in m for m in logged), logged
     assert not any("example.org" in m for m in logged)  # the exception's text is not logged
+
+
+async def test_a_claimed_import_leaves_its_records_in_the_database_until_asked(
+    pool: Any, agency: Agency
+) -> None:
+    """An import's records can be megabytes: a claim returns the other parameters, and the
+    records are read on their own, until the job finishes and they go."""
+    records = [[0, {"external_id": "A"}], [1, {"external_id": "B"}]]
+    async with pool.acquire() as conn:
+        created = await jobs_db.create(
+            conn,
+            agency_id=UUID(agency.id),
+            kind="test_records",
+            created_by=None,
+            params={"records": records, "errors": [], "acted_by": "someone"},
+        )
+        job = await jobs_db.claim(conn, worker="reader", kinds=["test_records"])
+        assert job is not None and job.id == created.id
+        assert job.params == {"errors": [], "acted_by": "someone"}
+        ids = {"agency_id": job.agency_id, "job_id": job.id}
+        assert await jobs_db.upload_records(conn, **ids) == records
+        await jobs_db.finish(conn, **ids, status="succeeded")
+        assert await jobs_db.upload_records(conn, **ids) == []
