@@ -80,3 +80,24 @@ def test_a_check_across_fields_names_the_field_to_mend() -> None:
     assert _refused_fields(posting_body(base_salary=salary)) == ["body.base_salary.max"]
     place = {"lat": 52.1, "city": "Utrecht"}
     assert _refused_fields(posting_body(job_location=place)) == ["body.job_location.lon"]
+
+
+def test_text_postgresql_cannot_store_is_refused_at_every_place_that_holds_it() -> None:
+    body = posting_body(
+        title="Forklift \x00driver",  # NUL
+        skills_required=[{"name": "operate forklift"}, {"name": "stack \ud800pallets"}],
+        languages_required=["nl", "e\x00n"],
+    )
+    assert sorted(_refused_fields(body)) == [
+        "body.languages_required.1",
+        "body.skills_required.1.name",
+        "body.title",
+    ]
+    with pytest.raises(ProblemError) as refused:
+        preparation.parse_body("posting", posting_body(description="a \x00 b"))
+    assert [e.message for e in refused.value.errors or []] == [
+        "Value error, must not contain NUL characters or lone surrogates"
+    ]
+    # the text "\u0000" written out (a backslash and five characters) is storable
+    parsed = preparation.parse_body("posting", posting_body(description="type \\u0000 here"))
+    assert parsed.description == "type \\u0000 here"
