@@ -87,17 +87,20 @@ def job_out(job: Job) -> JobStatus:
     )
 
 
-# An import's per-record lists, stored as the JSON dump of validated RecordError and
-# RecordWarning models when the records were written.
-_RECORD_LISTS = ("errors", "warnings")
-
-
 def job_json(job: Job) -> bytes:
     """`job_out(job)` as the JSON FastAPI would send for it, with the import's per-record
-    errors and warnings copied as stored rather than validated again: a portal polls the
-    status while its import runs, and validating thousands of warnings on every poll held the
-    event loop for milliseconds, beside the import it waits for."""
-    lists = {name: job.result.get(name, []) for name in _RECORD_LISTS}
-    shell = {k: v for k, v in job.result.items() if k not in _RECORD_LISTS}
+    errors and warnings copied as stored (validated when written; erasure may since have
+    dropped an external id) rather than validated again: a portal polls the status while its
+    import runs, and validating thousands of warnings on every poll held the event loop for
+    milliseconds, beside the import it waits for."""
+    shell = {k: v for k, v in job.result.items() if k not in ("errors", "warnings")}
     body = job_out(job.model_copy(update={"result": shell})).model_dump(mode="json")
-    return orjson.dumps({**body, **lists})
+    body["errors"] = [
+        {"index": e["index"], "external_id": e.get("external_id"), "errors": e["errors"]}
+        for e in job.result.get("errors", [])
+    ]
+    body["warnings"] = [
+        {"index": w["index"], "external_id": w["external_id"], "warnings": w["warnings"]}
+        for w in job.result.get("warnings", [])
+    ]
+    return orjson.dumps(body)
