@@ -262,8 +262,8 @@ def _refuse_unstorable(title: str, data: dict[str, Any]) -> None:
     """Refuse input holding text PostgreSQL cannot store, naming each place that holds it.
 
     One check of the whole input (orjson refuses lone surrogates and writes NUL as an escape)
-    instead of a validator call for every field of every record: those calls were a third of
-    a bulk upload's validation. Only input that fails it is walked.
+    instead of a validator call for every field of every record, which weighed on a bulk
+    upload's validation. Only input that fails it is walked.
     """
     try:
         if b"\\u0000" not in orjson.dumps(data):
