@@ -21,7 +21,7 @@ from typing import Any
 from service.background_jobs import repository as jobs_db
 from service.background_jobs.repository import Job
 from service.background_jobs.schedule import CHECK_SECONDS, Periodic, enqueue_due
-from service.kit.pool import DATABASE_UNAVAILABLE
+from service.kit.pool import DATABASE_UNAVAILABLE, replace_connections_after
 from service.state import AppState
 
 log = logging.getLogger("jobmatch.jobs")
@@ -139,8 +139,7 @@ async def run_worker(
                 pass
         except DATABASE_UNAVAILABLE as exc:  # database away: wait and try again
             log.warning("worker %s: database unavailable (%s)", worker, type(exc).__name__)
-            # Connections to a server that went away are replaced on their next use.
-            await state.pool.expire_connections()
+            await replace_connections_after(state.pool, exc)
         except Exception as exc:  # a bug must not stop the queue for good; the stack says where
             stack = "".join(traceback.format_tb(exc.__traceback__))  # the text may quote data
             failure = type(exc).__name__

@@ -26,6 +26,14 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+async def replace_connections_after(pool: asyncpg.Pool, exc: BaseException) -> None:
+    """After a database error, have the pool replace its connections on their next use: it
+    may hold more to a server that went away, and the service then recovers by itself when
+    the database is back. A timeout or a cancelled statement leaves the connections sound."""
+    if not isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
+        await pool.expire_connections()
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The configured URL, or the embedded server's (started on first use)."""
     if settings.database_url:

@@ -7,7 +7,6 @@ import re
 import traceback
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from service.kit.pool import DATABASE_UNAVAILABLE
+from service.kit.pool import DATABASE_UNAVAILABLE, replace_connections_after
 
 log = logging.getLogger("jobmatch.errors")
 
@@ -225,12 +224,9 @@ def install_error_handlers(app: FastAPI) -> None:
     # (QueryCanceledError, an OperatorInterventionError), connect/acquire timeouts: all 503.
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
-        if not isinstance(exc, asyncpg.QueryCanceledError | TimeoutError):
-            # The pool may hold more connections to a server that went away: replace them all
-            # on their next use, so the service recovers by itself when the database is back.
-            state = getattr(request.app.state, "jobmatch", None)
-            if state is not None:
-                await state.pool.expire_connections()
+        state = getattr(request.app.state, "jobmatch", None)
+        if state is not None:
+            await replace_connections_after(state.pool, exc)
         return problem_response(
             request,
             503,
