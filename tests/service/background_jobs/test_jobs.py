@@ -33,6 +33,24 @@ async def _slow(state: Any, job: Any, progress: Any) -> dict[str, Any]:
 TEST_HANDLERS: dict[str, jobs.Handler] = {"test_count": _count, "test_slow": _slow}
 
 
+def _start_worker(
+    state: Any, *, poll_seconds: float, name: str | None = None, idle: list[Any] | None = None
+) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A worker running the test handlers, and the event that stops it."""
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        jobs.run_worker(
+            state,
+            handlers=TEST_HANDLERS,
+            stop=stop,
+            poll_seconds=poll_seconds,
+            name=name,
+            idle=idle or [],
+        )
+    )
+    return worker, stop
+
+
 async def _enqueue(pool: Any, agency: Agency, kind: str, n: int) -> list[UUID]:
     async with pool.acquire() as conn:
         return [
@@ -93,10 +111,7 @@ async def test_cancel_a_running_job(app: Any, pool: Any, agency: Agency) -> None
     [job_id] = await _enqueue(pool, agency, "test_slow", 1)
     async with pool.acquire() as conn:
         await conn.execute("UPDATE job SET created_by_role = 'admin' WHERE id = $1", job_id)
-    stop = asyncio.Event()
-    worker = asyncio.create_task(
-        jobs.run_worker(app.state.jobmatch, handlers=TEST_HANDLERS, stop=stop, poll_seconds=0.05)
-    )
+    worker, stop = _start_worker(app.state.jobmatch, poll_seconds=0.05)
     c = agency.client
     for _ in range(100):
         job = (await c.get(f"/v1/jobs/{job_id}", headers=agency.auth("admin"))).json()
@@ -142,10 +157,7 @@ async def test_a_job_queued_in_this_process_starts_without_waiting_for_the_poll(
     app: Any, pool: Any, agency: Agency
 ) -> None:
     state = app.state.jobmatch
-    stop = asyncio.Event()
-    worker = asyncio.create_task(
-        jobs.run_worker(state, handlers=TEST_HANDLERS, stop=stop, poll_seconds=600, name="wake")
-    )
+    worker, stop = _start_worker(state, poll_seconds=600, name="wake")
     await asyncio.sleep(1.0)  # the queue is drained: the worker now waits (for up to 600 s)
     (job_id,) = await _enqueue(pool, agency, "test_count", 1)
     state.job_queued.set()  # as bulk imports and retraining do when they queue one
@@ -180,17 +192,7 @@ async def test_idle_steps_run_while_no_job_waits_and_a_queued_job_goes_first(
         await asyncio.sleep(0.01)
         return True
 
-    stop = asyncio.Event()
-    worker = asyncio.create_task(
-        jobs.run_worker(
-            app.state.jobmatch,
-            handlers=TEST_HANDLERS,
-            stop=stop,
-            poll_seconds=600,
-            name="idle",
-            idle=[step],
-        )
-    )
+    worker, stop = _start_worker(app.state.jobmatch, poll_seconds=600, name="idle", idle=[step])
     for _ in range(600):
         if calls > 12:
             break
@@ -220,16 +222,8 @@ async def test_the_worker_survives_a_broken_connection_and_a_failing_step(
             raise failures.pop(0)
         return False
 
-    stop = asyncio.Event()
-    worker = asyncio.create_task(
-        jobs.run_worker(
-            app.state.jobmatch,
-            handlers=TEST_HANDLERS,
-            stop=stop,
-            poll_seconds=0.05,
-            name="survivor",
-            idle=[failing_step],
-        )
+    worker, stop = _start_worker(
+        app.state.jobmatch, poll_seconds=0.05, name="survivor", idle=[failing_step]
     )
     for _ in range(200):
         if not failures:
