@@ -268,7 +268,10 @@ async def _warm_then_freeze(state: AppState) -> None:
     """Posting vectors, then converted postings, read into memory after start-up."""
     if state.posting_vectors is not None:
         await logged("posting vectors not loaded", state.posting_vectors.load(state.pool))
-    if state.settings.warm_posting_profiles:
+    # With a snapshot mapped, every worker reads the converted postings from its files
+    # (service/embeddings/shared_profiles.py): none are read into the process's own cache.
+    shared = state.posting_vectors is not None and state.posting_vectors.postings is not None
+    if state.settings.warm_posting_profiles and not shared:
         await logged("posting cache not warmed", retrieval.warm_posting_profiles(state))
     # What was read now holds most long-lived objects of the process: leave them out of
     # collections, as for what start-up loaded (see the lifespan). The young generations are

@@ -15,7 +15,8 @@ vectors are also grouped into inverted lists, so that a search reads the lists n
 seeker rather than every posting in reach (matching/vector_index.py). One copy per process,
 or, with several workers (`share_posting_vectors`), one per machine: a snapshot in
 memory-mapped files that every worker maps, with the changes read since it was taken held
-privately on top (service/embeddings/shared_vectors.py).
+privately on top (service/embeddings/shared_vectors.py); the snapshot also holds its rows'
+postings converted for scoring (`postings`, service/embeddings/shared_profiles.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from matching.vector_index import Entry, GeoVectorIndex, LayeredIndex
 from service.embeddings import repository as vectors_db
+from service.embeddings.shared_profiles import SharedPostingProfiles, encoded_for_snapshot
 from service.embeddings.shared_vectors import SnapshotStore
 from service.kit.background import logged
 from service.match_lists import candidates_repository as candidates_db
@@ -98,6 +100,7 @@ class PostingVectors:
         self.index = self._empty()
         self.store = store  # shared snapshots, with several workers
         self.generation: str | None = None  # the snapshot mapped
+        self.postings: SharedPostingProfiles | None = None  # its rows' postings, converted
         self._snapshot_read_at = math.inf  # time.time() of its watermark's read
         self._rejected: set[str] = set()  # snapshots read before the database's ids went back
         self.publishing: asyncio.Task[None] | None = None
@@ -151,7 +154,7 @@ class PostingVectors:
         mapped = self.store.open(name, lists_from=self.lists_from)
         if mapped is None or time.time() - mapped.read_at > DELETIONS_KEPT_S / 2:
             return False
-        self.index, self.generation = mapped.index, name
+        self.index, self.generation, self.postings = mapped.index, name, mapped.postings
         self._seen, self._snapshot_read_at = mapped.seen, mapped.read_at
         self._seen_at = time.monotonic() - (time.time() - mapped.read_at)
         self._last_read_started = -math.inf  # the changes since are read at the next search
@@ -178,7 +181,8 @@ class PostingVectors:
             seen, read_at = self._seen, time.time() - (time.monotonic() - self._seen_at)
             snapshot = await asyncio.to_thread(self.index.snapshot, time.time())
         started = time.perf_counter()
-        name = await asyncio.to_thread(self.store.publish, snapshot, seen, read_at)
+        postings = await encoded_for_snapshot(self._pool, snapshot, self.postings)
+        name = await asyncio.to_thread(self.store.publish, snapshot, seen, read_at, postings)
         log.info(
             "posting vectors: %s published, %d rows in %.1f s",
             name,
@@ -229,6 +233,7 @@ class PostingVectors:
         self.ready = False
         self._seen = None
         self.generation = None
+        self.postings = None
         self._snapshot_read_at = math.inf
         self.index = self._empty()
 

@@ -26,6 +26,9 @@ class ProfileCache(Generic[P]):
         self._entries: OrderedDict[UUID, tuple[int, P]] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # The shared snapshot whose postings the entries complement (service/embeddings/
+        # shared_profiles.py), None without one.
+        self.generation: str | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -60,6 +63,11 @@ class ProfileCache(Generic[P]):
             return False
         self._entries[record_id] = (version, self._convert(profile))
         return True
+
+    def clear(self, generation: str | None) -> None:
+        """Empty, to complement the snapshot `generation` from now on."""
+        self._entries.clear()
+        self.generation = generation
 
     def discard(self, record_ids: Iterable[UUID]) -> None:
         for record_id in record_ids:

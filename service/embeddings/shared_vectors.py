@@ -23,9 +23,10 @@ lock tied to a pooled connection would be lost with the connection.
 Layout, under `<data_dir>/posting-vectors/<key>/` (key: database and model): `writer.lock`;
 `current`, a symbolic link to the newest `gen-<n>` (replaced by a rename, so a reader sees one
 generation or the next, never half of one); `gen-<n>/manifest.json` and one `.npy` file per
-column. A generation is written under a temporary name and renamed into place whole. The two
-newest are kept; older ones are unlinked (a process still mapping one keeps its pages until it
-swaps).
+column, among them the rows' postings converted for scoring (`posting_*.npy`,
+service/embeddings/shared_profiles.py). A generation is written under a temporary name and
+renamed into place whole. The two newest are kept; older ones are unlinked (a process still
+mapping one keeps its pages until it swaps).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from uuid import UUID
 
 import numpy as np
 
+from matching.posting_codec import CODEC, EncodedPostings
 from matching.vector_index import (
     SNAPSHOT_COLUMNS,
     FrozenGeoVectorIndex,
@@ -54,10 +56,13 @@ from matching.vector_index import (
 )
 from service.config import Settings
 from service.embeddings.repository import VectorSnapshot
+from service.embeddings.shared_profiles import SharedPostingProfiles
 
 GENERATIONS_KEPT = 2
 # InvertedLists' arrays
 _LIST_PARTS = ("coarse", "centroids", "starts", "rows", "place", "group", "valid_until")
+# EncodedPostings' arrays
+_POSTING_PARTS = ("records", "record_offsets", "versions", "entries", "entry_offsets")
 
 
 def _uuid_bytes(key: Any) -> bytes:
@@ -111,6 +116,7 @@ class MappedSnapshot:
     index: LayeredIndex  # the mapped base, an empty delta
     seen: VectorSnapshot  # the change feed's watermark it reflects
     read_at: float  # time.time() of the read that watermark came from
+    postings: SharedPostingProfiles  # the rows' postings, converted for scoring
 
 
 class SnapshotStore:
@@ -158,8 +164,15 @@ class SnapshotStore:
         except (FileNotFoundError, OSError):
             return None
 
-    def publish(self, snapshot: TableSnapshot, seen: VectorSnapshot, read_at: float) -> str:
-        """Write a generation and make it the current one; its name. The writer only."""
+    def publish(
+        self,
+        snapshot: TableSnapshot,
+        seen: VectorSnapshot,
+        read_at: float,
+        postings: dict[str, np.ndarray],
+    ) -> str:
+        """Write a generation (`postings`: `PostingEncoder.arrays()` of its rows) and make it
+        the current one; its name. The writer only."""
         assert self.writing, "only the writer publishes"
         names = self._generations()
         number = int(names[-1].removeprefix("gen-")) + 1 if names else 1
@@ -186,6 +199,8 @@ class SnapshotStore:
         if snapshot.lists is not None:
             for part in _LIST_PARTS:
                 np.save(scratch / f"lists_{part}.npy", getattr(snapshot.lists, part))
+        for part in _POSTING_PARTS:
+            np.save(scratch / f"posting_{part}.npy", postings[part])
         manifest = {
             "model": self.model,
             "dimension": self.dimension,
@@ -196,6 +211,7 @@ class SnapshotStore:
             "next_xid": seen.next_xid,
             "running": list(seen.running),
             "read_at": read_at,
+            "posting_codec": CODEC,
         }
         (scratch / "manifest.json").write_text(json.dumps(manifest))
         os.rename(scratch, self.root / name)
@@ -214,12 +230,17 @@ class SnapshotStore:
         return sorted(p.name for p in self.root.glob("gen-*") if p.is_dir())
 
     def open(self, name: str, *, lists_from: int = 0) -> MappedSnapshot | None:
-        """Map a generation read-only; None if it is gone (unlinked meanwhile) or not of this
-        model."""
+        """Map a generation read-only; None if it is gone (unlinked meanwhile), not of this
+        model, or its postings are in a layout this code does not read (written by another
+        version: the writer then reads everything again and publishes anew)."""
         where = self.root / name
         try:
             manifest = json.loads((where / "manifest.json").read_text())
-            if manifest["model"] != self.model or manifest["dimension"] != self.dimension:
+            if (
+                manifest["model"] != self.model
+                or manifest["dimension"] != self.dimension
+                or manifest.get("posting_codec") != CODEC
+            ):
                 return None
 
             def mapped(column: str) -> np.ndarray:
@@ -248,9 +269,16 @@ class SnapshotStore:
                 fitted_rows=int(manifest["fitted_rows"]),
                 lists=lists,
             )
-            rows = SortedKeyRows(mapped("sorted_keys"), mapped("key_rows"), _uuid_bytes)
+            sorted_keys, key_rows = mapped("sorted_keys"), mapped("key_rows")
+            rows = SortedKeyRows(sorted_keys, key_rows, _uuid_bytes)
+            postings = SharedPostingProfiles(
+                name,
+                sorted_keys,
+                key_rows,
+                EncodedPostings(**{part: mapped(f"posting_{part}") for part in _POSTING_PARTS}),
+            )
         except (FileNotFoundError, KeyError, ValueError):
             return None
         base = FrozenGeoVectorIndex(self.dimension, snapshot, rows, lists_from=lists_from)
         seen = VectorSnapshot(int(manifest["next_xid"]), tuple(manifest["running"]))
-        return MappedSnapshot(name, LayeredIndex(base), seen, float(manifest["read_at"]))
+        return MappedSnapshot(name, LayeredIndex(base), seen, float(manifest["read_at"]), postings)

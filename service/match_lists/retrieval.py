@@ -14,6 +14,7 @@ import numpy as np
 from matching.profiles import PostingProfile, SeekerProfile
 from service.auth.permissions import Principal
 from service.embeddings.posting_vectors import PostingVectors
+from service.embeddings.shared_profiles import SharedPostingProfiles
 from service.kit.metrics import RETRIEVALS
 from service.kit.replicas import Acquirer
 from service.match_lists import candidates_repository as candidates_db
@@ -60,12 +61,16 @@ async def _posting_profiles(
     candidates: list[candidates_db.Candidate],
     source: Acquirer | None = None,
 ) -> tuple[list[candidates_db.Candidate], list[PostingProfile]]:
-    """The candidates' profiles, converted; from memory where the version is current, else
-    read in one query from `source` (a read replica; the primary without it), converted after
-    its connection is back in the pool. A posting deleted since retrieval is dropped with its
-    candidate."""
+    """The candidates' profiles, converted; from memory where the version is current (the
+    process's cache, then the snapshot's records every worker maps), else read in one query
+    from `source` (a read replica; the primary without it), converted after its connection is
+    back in the pool. A posting deleted since retrieval is dropped with its candidate."""
     cache = state.posting_profiles
+    shared = _shared_postings(state)
     found = {c.id: p for c in candidates if (p := cache.get(c.id, c.version)) is not None}
+    if shared is not None and len(found) < len(candidates):
+        wanted = [(c.id, c.version) for c in candidates if c.id not in found]
+        found.update((key, profile) for key, (_, profile) in shared.found(wanted).items())
     missing = [c.id for c in candidates if c.id not in found]
     if missing:
         async with (source or state.pool).acquire() as conn:
@@ -76,6 +81,18 @@ async def _posting_profiles(
             found[record_id] = cache.put(record_id, version, profile)
     kept = [c for c in candidates if c.id in found]
     return kept, [found[c.id] for c in kept]
+
+
+def _shared_postings(state: AppState) -> SharedPostingProfiles | None:
+    """The converted postings of the posting vectors' snapshot, when one is mapped. When a new
+    one is, the process's cache is emptied: it held what the previous snapshot lacked, which
+    the new one has (or a request reads it again)."""
+    vectors = state.posting_vectors
+    shared = vectors.postings if vectors is not None else None
+    generation = shared.generation if shared is not None else None
+    if generation != state.posting_profiles.generation:
+        state.posting_profiles.clear(generation)
+    return shared
 
 
 # Postings read per query while warming, and converted between two turns of the event loop:

@@ -20,6 +20,8 @@ from prometheus_client.mmap_dict import MmapedDict
 from matching import vector_index
 from matching.vector_index import FrozenGeoVectorIndex
 from service.embeddings import posting_vectors
+from service.match_lists import candidates_repository as candidates_db
+from service.records import convert
 from tests.factories import TEST_CACHE_DIR, Agency, posting_body, seeker_body
 from tests.servers import (
     free_port,
@@ -93,6 +95,58 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
         assert kept == ["gen-00000003", "gen-00000004"]
         assert set(await posting_ids(client_b, sid, h)) >= expected
         assert vb.generation == "gen-00000004"
+
+
+async def test_workers_score_the_snapshot_s_postings_and_read_only_newer_ones(
+    settings: Any, embedder: Any, agency: Agency, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """The snapshot holds every row's posting as converted for scoring, equal to converting
+    the stored profile (text understanding's inferred occupations and skills included); a
+    worker answers from those records without keeping any posting of its own; a posting
+    changed since is read from the database (its new version, kept privately) until the next
+    snapshot holds it."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    ids = [
+        (await c.post("/v1/postings", json=posting_body(f"R-{i}"), headers=h)).json()["id"]
+        for i in range(3)
+    ]
+    shared = {"workers": 2, "data_dir": tmp_path, "cache_dir": TEST_CACHE_DIR}
+    async with (
+        second_process(settings, embedder, **shared) as (a, _),
+        second_process(settings, embedder, **shared) as (b, client_b),
+    ):
+        va, vb = a.posting_vectors, b.posting_vectors
+        assert vb.postings is not None and vb.postings.generation == vb.generation
+        async with a.pool.acquire() as conn:
+            stored = await candidates_db.profiles_of(
+                conn, "posting", agency_id=UUID(agency.id), ids=[UUID(i) for i in ids]
+            )
+        records = vb.postings.found([(key, version) for key, version, _ in stored])
+        assert len(records) == 3
+        for key, version, profile in stored:
+            converted = convert.posting_for_matching(profile)
+            assert converted.inferred_occupations and converted.inferred_skills
+            assert records[key] == (version, converted)
+        assert set(await posting_ids(client_b, sid, h)) == set(ids)
+        assert len(b.posting_profiles) == 0  # scored from the mapped records only
+
+        changed = posting_body("R-0", title="Reach truck driver")
+        assert (await c.put(f"/v1/postings/{ids[0]}", json=changed, headers=h)).status_code == 200
+        assert set(await posting_ids(client_b, sid, h)) == set(ids)
+        assert len(b.posting_profiles) == 1  # the new version, read from the database
+        assert vb.postings.found([(UUID(ids[0]), 2)]) == {}  # the snapshot's is older
+        assert b.posting_profiles.get(UUID(ids[0]), 2).title == "Reach truck driver"
+
+        monkeypatch.setattr(posting_vectors, "PUBLISH_MIN_CHANGES", 0)
+        monkeypatch.setattr(posting_vectors, "PUBLISH_SHARE", 0.0)
+        async with a.pool.acquire() as conn:
+            assert await va.sync(conn)
+        await va.publishing
+        assert set(await posting_ids(client_b, sid, h)) == set(ids)
+        assert vb.generation == "gen-00000002" and len(b.posting_profiles) == 0
+        ((version, profile),) = vb.postings.found([(UUID(ids[0]), 2)]).values()
+        assert version == 2 and profile.title == "Reach truck driver"
 
 
 async def test_a_snapshot_with_inverted_lists_is_mapped_and_searched_by_its_lists(
