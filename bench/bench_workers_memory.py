@@ -171,6 +171,11 @@ def main() -> None:
         "--skip-private", action="store_true", help="leave out the private-copies baseline"
     )
     parser.add_argument(
+        "--skip-spawned",
+        action="store_true",
+        help="leave out the workers started by uvicorn (JOBMATCH_PREFORK=false)",
+    )
+    parser.add_argument(
         "--keep-data",
         type=Path,
         help="a data directory to keep (and reuse in the next run: the import is done once)",
@@ -205,6 +210,8 @@ def main() -> None:
             ),
         ):
             if name.endswith("private copies") and args.skip_private:
+                continue
+            if name.startswith("spawned") and args.skip_spawned:
                 continue
             runs[name] = measure(
                 {**env, **settings}, args.workers, key, match_paths, args.settle_seconds
