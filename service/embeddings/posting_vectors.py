@@ -36,6 +36,7 @@ from service.embeddings import repository as vectors_db
 from service.embeddings.shared_profiles import SharedPostingProfiles, encoded_for_snapshot
 from service.embeddings.shared_vectors import SnapshotStore
 from service.kit.background import logged
+from service.kit.memory import release_free_heap
 from service.match_lists import candidates_repository as candidates_db
 
 log = logging.getLogger(__name__)
@@ -183,10 +184,13 @@ class PostingVectors:
         started = time.perf_counter()
         postings = await encoded_for_snapshot(self._pool, snapshot, self.postings)
         name = await asyncio.to_thread(self.store.publish, snapshot, seen, read_at, postings)
+        rows = len(snapshot)
+        del snapshot, postings
+        release_free_heap()  # the records just written: the files hold them now
         log.info(
             "posting vectors: %s published, %d rows in %.1f s",
             name,
-            len(snapshot),
+            rows,
             time.perf_counter() - started,
         )
 

@@ -24,6 +24,7 @@ import numpy as np
 from matching.posting_codec import NO_RECORD, EncodedPostings, PostingEncoder
 from matching.profiles import PostingProfile
 from matching.vector_index import TableSnapshot
+from service.kit.pool import DATABASE_UNAVAILABLE
 from service.match_lists import candidates_repository as candidates_db
 from service.records import convert
 
@@ -77,11 +78,13 @@ async def encoded_for_snapshot(
     """A record for each row of `snapshot`: taken over from the previous generation where it
     is of the row's version or newer, else read from the database and converted. A posting the
     database no longer has, or whose stored profile cannot be read, gets no record (a request
-    that meets it reads it, and reports it)."""
+    that meets it reads it, and reports it); so do the rest when the database becomes
+    unreachable meanwhile: the snapshot's vectors are still published."""
     encoder = PostingEncoder()
     keys = cast(Sequence[UUID], snapshot.keys)
     groups = snapshot.columns["group"]
     fresh = unreadable = 0
+    reachable = True
     for start in range(0, len(snapshot), ENCODE_SLICE):
         rows = range(start, min(start + ENCODE_SLICE, len(snapshot)))
         wanted = [(keys[row], int(snapshot.payloads[row][1])) for row in rows]
@@ -91,10 +94,17 @@ async def encoded_for_snapshot(
             if key not in found:
                 missing[cast(UUID, snapshot.groups[int(groups[row])])].append(key)
         for agency_id, ids in missing.items():
-            async with pool.acquire() as conn:
-                stored = await candidates_db.profiles_of(
-                    conn, "posting", agency_id=agency_id, ids=ids
-                )
+            if not reachable:
+                break
+            try:
+                async with pool.acquire() as conn:
+                    stored = await candidates_db.profiles_of(
+                        conn, "posting", agency_id=agency_id, ids=ids
+                    )
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning("posting records: database unavailable (%s)", type(exc).__name__)
+                reachable = False
+                break
             for key, version, stored_profile in stored:
                 try:
                     found[key] = (version, convert.posting_for_matching(stored_profile))
