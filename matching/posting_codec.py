@@ -57,6 +57,13 @@ def _text_skill(s: InferredSkill) -> tuple[Any, ...]:
     return (_TEXT_SKILL, s.esco_uri, s.name, s.confidence, s.source, s.span, s.implied, s.quote)
 
 
+def _inferred_occupation(
+    head: tuple[str, str, str | None], confidence: float, source: str, span: str
+) -> InferredOccupation:
+    uri, title, isco08 = head
+    return InferredOccupation(uri, title, isco08, confidence, source, span)
+
+
 class PostingEncoder:
     """Records of postings, one per row, and the table of values they share."""
 
@@ -172,6 +179,13 @@ class EncodedPostings:
 
     def __post_init__(self) -> None:
         self._built: dict[int, Any] = {}
+        # Views that index to plain ints and bytes in C: a request decodes ~150 records, each
+        # naming ~30 entries, so numpy's per-item indexing would cost more than the decoding.
+        self._records = self.records.data
+        self._record_offsets = self.record_offsets.data.cast("B").cast("q")
+        self._versions = self.versions.data.cast("B").cast("q")
+        self._entries = self.entries.data
+        self._entry_offsets = self.entry_offsets.data.cast("B").cast("q")
 
     def __len__(self) -> int:
         return len(self.versions)
@@ -181,23 +195,22 @@ class EncodedPostings:
         if built is None:
             if len(self._built) >= BUILT_ENTRIES_KEPT:
                 self._built.clear()
-            start, end = self.entry_offsets[number], self.entry_offsets[number + 1]
-            built = self._built[number] = _built_entry(marshal.loads(self.entries[start:end].data))
+            start, end = self._entry_offsets[number], self._entry_offsets[number + 1]
+            built = self._built[number] = _built_entry(marshal.loads(self._entries[start:end]))
         return built
 
-    @staticmethod
-    def _inferred_occupation(
-        head: tuple[str, str, str | None], confidence: float, source: str, span: str
-    ) -> InferredOccupation:
-        uri, title, isco08 = head
-        return InferredOccupation(uri, title, isco08, confidence, source, span)
+    def _entries_of(self, numbers: tuple[int, ...]) -> tuple[Any, ...]:
+        try:
+            return tuple(map(self._built.__getitem__, numbers))
+        except KeyError:  # one not built yet (or dropped)
+            return tuple(map(self._entry, numbers))
 
     def version(self, row: int) -> int:
-        return int(self.versions[row])
+        return int(self._versions[row])
 
     def profile(self, row: int) -> PostingProfile | None:
         """The posting of a row, or None when the row has no record."""
-        start, end = self.record_offsets[row], self.record_offsets[row + 1]
+        start, end = self._record_offsets[row], self._record_offsets[row + 1]
         if start == end:
             return None
         (
@@ -219,18 +232,19 @@ class EncodedPostings:
             inferred_occupations,
             inferred_skills,
             openings,
-        ) = marshal.loads(self.records[start:end].data)
+        ) = marshal.loads(self._records[start:end])
         entry: Callable[[int], Any] = self._entry
+        many = self._entries_of
         return PostingProfile(
             title=title,
             description=description,
             occupation=None if occupation is None else entry(occupation),
-            skills_required=tuple(map(entry, skills_required)),
-            skills_preferred=tuple(map(entry, skills_preferred)),
+            skills_required=many(skills_required),
+            skills_preferred=many(skills_preferred),
             experience_years_min=experience_years_min,
             education_level_min=education_level_min,
-            languages_required=tuple(map(entry, languages_required)),
-            employment_type=tuple(map(entry, employment_type)),
+            languages_required=many(languages_required),
+            employment_type=many(employment_type),
             base_salary=None
             if salary is None
             else Salary(entry(salary[0]), entry(salary[1]), salary[2], salary[3]),
@@ -247,9 +261,9 @@ class EncodedPostings:
             valid_through=None if valid_through is None else datetime.fromisoformat(valid_through),
             hiring_organization=None if hiring_organization is None else entry(hiring_organization),
             inferred_occupations=tuple(
-                self._inferred_occupation(entry(head), confidence, entry(source), span)
+                _inferred_occupation(entry(head), confidence, entry(source), span)
                 for head, confidence, source, span in inferred_occupations
             ),
-            inferred_skills=tuple(map(entry, inferred_skills)),
+            inferred_skills=many(inferred_skills),
             openings=openings,
         )
