@@ -161,7 +161,9 @@ class Settings(BaseSettings):
         default=200_000,
         ge=0,
         description="Postings kept converted in memory for matching, per process (0 = none); "
-        "about 1.4 KB each.",
+        "about 1.4 KB each. With several workers sharing the posting vectors' snapshot, its "
+        "files hold every posting converted, once per machine, and this cache only those "
+        "changed since.",
     )
     warm_posting_profiles: bool = Field(
         default=True,
