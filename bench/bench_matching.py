@@ -108,6 +108,10 @@ async def ensure_database(server_url: str, name: str, template: str | None = Non
 
 
 @contextlib.asynccontextmanager
+def _records(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "posting_records", False))
+
+
 async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
     """The service in-process on `url`, a client for it, and fresh keys of the bench agency."""
     from asgi_lifespan import LifespanManager
@@ -124,6 +128,9 @@ async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
         log_level="WARNING",
         warm_posting_profiles=getattr(args, "warm", True),
         posting_vectors_in_memory=getattr(args, "vectors_in_memory", 0),
+        # As a worker of several: the vectors and the converted postings from the snapshot's
+        # files, which this process writes (it holds the writer's lock) and maps.
+        **({"workers": 2, "share_posting_vectors": True} if _records(args) else {}),
     )
     app = create_app(settings, embedder=embedder)
     # start-up reads the gazetteer and the ESCO understanding (seconds, more than the default 5)
@@ -419,8 +426,11 @@ async def bench_size(
         if state.warming is not None:
             # As a serving process is once it has warmed: postings converted in memory.
             await state.warming
-            await candidate_retrieval.warm_posting_profiles(state)  # tops up after a scale-up
+            if not _records(args):
+                await candidate_retrieval.warm_posting_profiles(state)  # tops up after a scale-up
         out["cached_postings"] = len(state.posting_profiles)
+        vectors = state.posting_vectors
+        out["records"] = len(vectors.postings) if vectors and vectors.postings else 0
         rnd = random.Random(5)
         async with pool.acquire() as conn:
             model = await conn.fetchval("SELECT model FROM posting_embedding LIMIT 1")
@@ -451,7 +461,9 @@ async def bench_size(
             args.warmup,
         )
         cache = app.state.jobmatch.posting_profiles  # converted postings kept in memory
-        out["cache_hits"] = cache.hits / max(1, cache.hits + cache.misses)
+        shared = vectors.postings if vectors is not None else None  # or in the snapshot's files
+        from_memory = cache.hits + (shared.hits if shared is not None else 0)
+        out["cache_hits"] = from_memory / max(1, cache.hits + cache.misses)
         p_times, p_err = [math.nan], 0
         if not args.seeker_only:
             log(f"N={n}: timing {args.queries} posting match requests (FA*IR on)")
@@ -490,7 +502,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         f"Command: `python bench/bench_matching.py --sizes {' '.join(map(str, args.sizes))} "
         f"--queries {args.queries} --vectors-in-memory {args.vectors_in_memory}"
-        f"{'' if args.warm else ' --cold'}{' --seeker-route-only' if args.seeker_only else ''}`  ",
+        f"{'' if args.warm else ' --cold'}{' --seeker-route-only' if args.seeker_only else ''}"
+        f"{' --posting-records' if args.posting_records else ''}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.  ",
         f"Data: {args.base} generated postings and seekers embedded with all-MiniLM-L6-v2, "
@@ -510,7 +523,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{r['scan_ms']:.1f} | {r['seeker_p50'] / r['scan_ms']:.2f} | "
             f"{r['retrieval']} | {r['query_ms']:.1f} | {r['recall']:.3f} ({r['recall_min']:.2f}) | "
             f"{r['recall_hnsw']:.3f}, {r['hnsw_ms']:.1f} | {r['exact_share']:.0%} | "
-            f"{r['cache_hits']:.0%} ({r['cached_postings']:,} held) | "
+            f"{r['cache_hits']:.0%} ({r['cached_postings']:,} held"
+            f"{'; records of ' + format(r['records'], ',') if r['records'] else ''}) | "
             f"{r['posting_p50']:.1f} / {r['posting_p99']:.1f} | "
             f"{r['seeker_errors'] + r['posting_errors']} |"
         )
@@ -574,6 +588,12 @@ def main() -> None:
         help="no HNSW indexes built after the scale-up (the longest part of loading 1M) and no "
         "posting route: for the seeker route with the posting vectors in memory; the 'HNSW "
         "only' column is then an exact scan",
+    )
+    p.add_argument(
+        "--posting-records",
+        action="store_true",
+        help="serve as one of several workers does: posting vectors and converted postings "
+        "from the shared snapshot's files (written by this process), no private posting cache",
     )
     p.add_argument(
         "--cold",

@@ -47,6 +47,7 @@ class SharedPostingProfiles:
         self._sorted_keys = sorted_keys  # posting ids as 16 bytes, sorted
         self._key_rows = key_rows  # the row of each
         self._encoded = encoded
+        self.hits = 0  # postings found current here, for benchmarks
 
     def __len__(self) -> int:
         return len(self._encoded)
@@ -69,6 +70,7 @@ class SharedPostingProfiles:
                 profile = self._encoded.profile(row)
                 if profile is not None:
                     out[key] = (held, profile)
+        self.hits += len(out)
         return out
 
 
