@@ -107,11 +107,11 @@ async def ensure_database(server_url: str, name: str, template: str | None = Non
     return url
 
 
-@contextlib.asynccontextmanager
 def _records(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "posting_records", False))
 
 
+@contextlib.asynccontextmanager
 async def running_app(url: str, args: argparse.Namespace, embedder: Any) -> Any:
     """The service in-process on `url`, a client for it, and fresh keys of the bench agency."""
     from asgi_lifespan import LifespanManager
