@@ -13,6 +13,7 @@ Records are exact: `decode(encode(p)) == p` for every posting profile.
 from __future__ import annotations
 
 import marshal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,9 +31,11 @@ from matching.profiles import (
     Skill,
 )
 
-# The bytes' layout: a reader of another layout (or of another Python's marshal) must not
-# read them.
-CODEC = f"posting-codec-1/marshal-{marshal.version}"
+# The bytes' layout: a reader of another layout, or of another Python (marshal's format is
+# only promised within one version), must not read them.
+CODEC = (
+    f"posting-codec-1/python-{sys.version_info[0]}.{sys.version_info[1]}/marshal-{marshal.version}"
+)
 NO_RECORD = -1  # a row's version when its posting has no record
 
 _SKILL, _OCCUPATION, _TEXT_SKILL, _TEXT_OCCUPATION, _TEXT = range(5)

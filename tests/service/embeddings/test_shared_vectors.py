@@ -148,6 +148,13 @@ async def test_workers_score_the_snapshot_s_postings_and_read_only_newer_ones(
         ((version, profile),) = vb.postings.found([(UUID(ids[0]), 2)]).values()
         assert version == 2 and profile.title == "Reach truck driver"
 
+        # Records in a layout this code does not read (another version wrote them): the
+        # generation is not mapped, so the writer reads everything again and publishes anew.
+        manifest = vb.store.root / vb.generation / "manifest.json"
+        written = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**written, "posting_codec": "posting-codec-0"}))
+        assert vb.store.open(vb.generation) is None
+
 
 async def test_a_snapshot_with_inverted_lists_is_mapped_and_searched_by_its_lists(
     settings: Any, embedder: Any, agency: Agency, monkeypatch: Any, tmp_path: Path
