@@ -475,7 +475,6 @@ async def bench_size(
             )
         log(f"N={n}: recall@{K_RECALL} and numpy baseline")
         async with pool.acquire() as conn:
-            vectors = state.posting_vectors
             out["retrieval"] = "memory" if vectors is not None and vectors.ready else "database"
             retrieval = await recall_at_k(
                 state, conn, agency.id, seekers[: args.recall_queries], model

@@ -43,6 +43,17 @@ def _mapped_file(vectors: Any) -> str:
     return str(column.filename)
 
 
+async def _seeker_and_postings(agency: Agency, prefix: str, n: int) -> tuple[str, list[str]]:
+    """A seeker and `n` postings written through the session app: their ids."""
+    c, h = agency.client, agency.auth("portal")
+    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
+    ids = [
+        (await c.post("/v1/postings", json=posting_body(f"{prefix}-{i}"), headers=h)).json()["id"]
+        for i in range(n)
+    ]
+    return sid, ids
+
+
 async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
     settings: Any, embedder: Any, agency: Agency, monkeypatch: Any, tmp_path: Path
 ) -> None:
@@ -50,11 +61,7 @@ async def test_two_processes_map_one_snapshot_and_see_each_write_and_delete(
     through the session app afterwards are in and out of B's next list, held in B's private
     delta; a new snapshot published by A replaces it in both, with the same lists."""
     c, h = agency.client, agency.auth("portal")
-    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
-    before = [
-        (await c.post("/v1/postings", json=posting_body(f"S-{i}"), headers=h)).json()["id"]
-        for i in range(3)
-    ]
+    sid, before = await _seeker_and_postings(agency, "S", 3)
     shared = {"workers": 2, "data_dir": tmp_path, "cache_dir": TEST_CACHE_DIR}
     async with (
         second_process(settings, embedder, **shared) as (a, _),
@@ -106,11 +113,7 @@ async def test_workers_score_the_snapshot_s_postings_and_read_only_newer_ones(
     changed since is read from the database (its new version, kept privately) until the next
     snapshot holds it."""
     c, h = agency.client, agency.auth("portal")
-    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
-    ids = [
-        (await c.post("/v1/postings", json=posting_body(f"R-{i}"), headers=h)).json()["id"]
-        for i in range(3)
-    ]
+    sid, ids = await _seeker_and_postings(agency, "R", 3)
     shared = {"workers": 2, "data_dir": tmp_path, "cache_dir": TEST_CACHE_DIR}
     async with (
         second_process(settings, embedder, **shared) as (a, _),
@@ -163,11 +166,7 @@ async def test_a_snapshot_with_inverted_lists_is_mapped_and_searched_by_its_list
     rows grouped by list, mapped read-only like the vectors); searches read the lists (here
     every list, LIST_CANDIDATES being 0) and still see a write and a delete made since."""
     c, h = agency.client, agency.auth("portal")
-    sid = (await c.post("/v1/seekers", json=seeker_body(), headers=h)).json()["id"]
-    before = [
-        (await c.post("/v1/postings", json=posting_body(f"L-{i}"), headers=h)).json()["id"]
-        for i in range(4)
-    ]
+    sid, before = await _seeker_and_postings(agency, "L", 4)
     shared = {
         "workers": 2,
         "data_dir": tmp_path,
