@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,6 +97,10 @@ async def load_understanding(state: AppState) -> None:
     )
 
 
+# How long a thread may hold the GIL while another waits for it (sys.setswitchinterval).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 @dataclass(frozen=True)
 class ReferenceData:
     """What `read_reference_data` returned, read before the app was made (the parent of
@@ -144,6 +149,12 @@ def create_app(
         # requests with CPython's thresholds (700, 10, 10), which suit small heaps. Young
         # objects are still collected often; full collections become rare.
         gc.set_threshold(10_000, 50, 100)
+        # The model thread releases the GIL around each of its numpy calls and must take it
+        # back after each; while the event loop or the understanding thread runs Python, it
+        # waits up to the switch interval for that (CPython's default, 5 ms, is longer than
+        # many of its calls). A shorter interval keeps the encoder near its speed alone.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(
@@ -201,6 +212,7 @@ def create_app(
             state.model_executor.shutdown(wait=False)
             state.understanding_executor.shutdown(wait=False)
             metrics.process_exited()
+            sys.setswitchinterval(switch_interval)
 
     app = FastAPI(
         title="jobmatch",

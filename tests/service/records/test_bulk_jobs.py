@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from service.background_jobs import repository as jobs_db
-from service.records import bulk
+from service.records import bulk, preparation
 from service.tasks import HANDLERS
 from tests.factories import Agency, posting_body, seeker_body
 
@@ -353,12 +353,66 @@ async def test_an_import_taken_by_the_process_that_validated_it_stores_what_a_re
         assert profiles[f"KEPT-{i}"].get("inferred")  # understood on both paths
 
 
-def test_a_process_keeps_at_most_a_few_validated_uploads() -> None:
-    """Uploads whose jobs another process took are let go, oldest first."""
+async def test_a_process_keeps_at_most_a_few_validated_uploads() -> None:
+    """Uploads whose jobs another process took are let go, oldest first, and the model's work
+    on their first chunk is called off."""
     from uuid import uuid4
 
     kept: dict[UUID, Any] = {}
     jobs_ = [uuid4() for _ in range(bulk._UPLOADS_KEPT + 3)]
-    for job_id in jobs_:
-        bulk.keep_validated(kept, job_id, [])
+    uploads = [bulk.ValidatedUpload([], asyncio.ensure_future(asyncio.sleep(60))) for _ in jobs_]
+    for job_id, upload in zip(jobs_, uploads, strict=True):
+        bulk.keep_validated(kept, job_id, upload)
+    await asyncio.sleep(0)
     assert list(kept) == jobs_[-bulk._UPLOADS_KEPT :]
+    assert [u.first_chunk.cancelled() for u in uploads if u.first_chunk] == [True] * 3 + [
+        False
+    ] * bulk._UPLOADS_KEPT
+    for upload in kept.values():
+        upload.let_go()
+
+
+async def test_an_upload_s_first_chunk_is_encoded_while_its_job_is_written_and_only_once(
+    app: Any, agency: Agency, monkeypatch: Any
+) -> None:
+    """The request that validated an upload sends its first chunk to the model before the
+    job is written; the worker uses those vectors instead of encoding the chunk again."""
+    events: list[tuple[str, ...]] = []
+    embed, create = preparation.embed_and_understand, jobs_db.create
+
+    async def watched_embed(state: Any, kind: Any, bodies: Any) -> Any:
+        events.append(("encode", bodies[0].external_id, str(len(bodies))))
+        return await embed(state, kind, bodies)
+
+    async def watched_create(conn: Any, **values: Any) -> Any:
+        job = await create(conn, **values)
+        events.append(("job written",))
+        return job
+
+    monkeypatch.setattr(preparation, "embed_and_understand", watched_embed)
+    monkeypatch.setattr(jobs_db, "create", watched_create)
+    n = bulk._CHUNK + 10
+    with _settings(app, bulk_sync_max_records=10, bulk_max_records=1000):
+        r = await agency.client.post(
+            "/v1/seekers:bulk", json=_rows("EARLY", n), headers=agency.auth("portal")
+        )
+    assert r.status_code == 202, r.text
+    job = await _until_finished(agency, r.json()["id"])
+    assert job["status"] == "succeeded" and job["created"] == n, job
+    assert events == [
+        ("encode", "EARLY-0", str(bulk._CHUNK)),
+        ("job written",),
+        ("encode", f"EARLY-{bulk._CHUNK}", "10"),
+    ]
+
+
+async def test_a_serving_app_hands_the_gil_to_the_model_thread_quickly(app: Any) -> None:
+    """While the app serves, a thread holding the GIL gives it up within the app's switch
+    interval (shorter than CPython's 5 ms): the model thread takes it back after each numpy
+    call of an import's encode, beside the event loop and the understanding thread."""
+    import sys
+
+    from service.app import GIL_SWITCH_INTERVAL_S
+
+    assert GIL_SWITCH_INTERVAL_S < 0.005
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
