@@ -25,7 +25,7 @@ from service.match_lists.lexeme_statistics import CommonLexemes
 from service.records import convert
 
 if TYPE_CHECKING:
-    from service.records.preparation import Body
+    from service.records.bulk import ValidatedUpload
 
 
 @dataclass
@@ -71,7 +71,7 @@ class AppState:
     # process's worker takes the job (records.bulk): rebuilding them from the job's stored
     # parameters costs nearly as much Python as validating them, beside the encoder. A job
     # taken by another process, or resumed, is rebuilt from those parameters.
-    validated_uploads: dict[UUID, Sequence[tuple[int, Body]]] = field(default_factory=dict)
+    validated_uploads: dict[UUID, ValidatedUpload] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.replicas = Replicas(

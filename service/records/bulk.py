@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -38,6 +39,35 @@ _LAST_CHUNK = 64
 _UPLOADS_KEPT = 2
 
 _Item = TypeVar("_Item")
+
+
+@dataclass
+class ValidatedUpload:
+    """An upload that a request of this process validated, kept for this process's worker
+    (AppState.validated_uploads), with its first chunk already being embedded and understood:
+    the model works while the job is written and claimed instead of waiting for both."""
+
+    records: Sequence[tuple[int, Body]]
+    first_chunk: asyncio.Task[np.ndarray] | None = None
+
+    def let_go(self) -> None:
+        """Not to be imported here after all: its first chunk's work is not wanted."""
+        if self.first_chunk is not None:
+            self.first_chunk.cancel()
+
+
+def start_first_chunk(
+    state: AppState, kind: Kind, valid: Sequence[tuple[int, Body]]
+) -> ValidatedUpload:
+    """Keepable `valid` records, their first chunk (as `store_upload` will cut it) already
+    sent to the model."""
+    chunks = _chunks(valid)
+    if not chunks:
+        return ValidatedUpload(valid)
+    bodies = [body for _, body in chunks[0]]
+    return ValidatedUpload(
+        valid, asyncio.ensure_future(preparation.embed_and_understand(state, kind, bodies))
+    )
 
 
 def parse_upload(raw: bytes, content_type: str) -> list[Any]:
@@ -127,9 +157,11 @@ async def store_upload(
     valid: Sequence[tuple[int, Body | dict[str, Any]]],
     errors: list[RecordError],
     job: jobs_db.Job | None = None,
+    first_chunk: asyncio.Task[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Embed and store the valid records in chunks; records whose external_id is taken by then
-    are reported, not stored.
+    are reported, not stored. `first_chunk` is the vectors of the first chunk's records when
+    they were sent to the model already (`start_first_chunk`).
 
     Within a `job`, each chunk is written in one transaction with the job's progress and
     partial result (a checkpoint): counts always equal what is stored, a job resumed after a
@@ -170,6 +202,11 @@ async def store_upload(
             task = asyncio.ensure_future(preparation.embed_and_understand(state, kind, bodies))
             preparing[n] = (chunk, task)
 
+    if first_chunk is not None:
+        if start == 0 and chunks:
+            preparing[0] = ([(i, _body(kind, item)) for i, item in chunks[0]], first_chunk)
+        else:
+            first_chunk.cancel()
     prepare(0)
     prepare(1)
     try:
@@ -297,15 +334,24 @@ async def import_job(state: AppState, job: jobs_db.Job, progress: Any) -> dict[s
     kind: Kind = "seeker" if job.kind == "seeker_import" else "posting"
     # Validated in the request that queued the job: kept by this process, or rebuilt chunk by
     # chunk by store_upload from what the job stored.
-    valid: Sequence[tuple[int, Body | dict[str, Any]]] | None = state.validated_uploads.pop(
-        job.id, None
-    )
-    if valid is None:
+    kept = state.validated_uploads.pop(job.id, None)
+    valid: Sequence[tuple[int, Body | dict[str, Any]]]
+    if kept is not None:
+        valid = kept.records
+    else:
         async with state.pool.acquire() as conn:
             stored = await jobs_db.upload_records(conn, agency_id=job.agency_id, job_id=job.id)
         valid = [(i, item) for i, item in stored]
     errors = [RecordError(**e) for e in job.params["errors"]]
-    return await store_upload(state, _principal_of(job), kind, valid, errors, job)
+    return await store_upload(
+        state,
+        _principal_of(job),
+        kind,
+        valid,
+        errors,
+        job,
+        first_chunk=kept.first_chunk if kept is not None else None,
+    )
 
 
 async def import_records(
@@ -322,21 +368,29 @@ async def import_records(
     `on_queued` is told the job's id as soon as it exists (an idempotent request notes it).
     """
     valid, errors = validate_upload(state, kind, items)
-    async with state.pool.acquire() as conn:
-        job = await jobs_db.create(
-            conn,
-            agency_id=principal.agency_id,
-            kind=f"{kind}_import",
-            created_by=principal.key_id,
-            created_by_role=principal.role.value,
-            total=len(items),
-            params={
-                "records": [(i, b.model_dump(mode="json")) for i, b in valid],
-                "errors": [e.model_dump() for e in errors],
-            },
-        )
-    if state.settings.run_worker:  # else no worker of this process would take them
-        keep_validated(state.validated_uploads, job.id, valid)
+    # The model starts on the records while the job is written (in PostgreSQL, mostly). No
+    # worker of this process, no start: another process's worker will take the job.
+    upload = start_first_chunk(state, kind, valid) if state.settings.run_worker else None
+    try:
+        async with state.pool.acquire() as conn:
+            job = await jobs_db.create(
+                conn,
+                agency_id=principal.agency_id,
+                kind=f"{kind}_import",
+                created_by=principal.key_id,
+                created_by_role=principal.role.value,
+                total=len(items),
+                params={
+                    "records": [(i, b.model_dump(mode="json")) for i, b in valid],
+                    "errors": [e.model_dump() for e in errors],
+                },
+            )
+    except BaseException:
+        if upload is not None:
+            upload.let_go()
+        raise
+    if upload is not None:
+        keep_validated(state.validated_uploads, job.id, upload)
     state.job_queued.set()
     if on_queued is not None:
         await on_queued(job.id)
@@ -346,12 +400,12 @@ async def import_records(
 
 
 def keep_validated(
-    kept: dict[UUID, Sequence[tuple[int, Body]]], job_id: UUID, valid: Sequence[tuple[int, Body]]
+    kept: dict[UUID, ValidatedUpload], job_id: UUID, upload: ValidatedUpload
 ) -> None:
     """Keep an upload's validated records for this process's worker; the oldest go first."""
-    kept[job_id] = valid
+    kept[job_id] = upload
     while len(kept) > _UPLOADS_KEPT:
-        del kept[next(iter(kept))]
+        kept.pop(next(iter(kept))).let_go()
 
 
 async def existing_job(
