@@ -52,8 +52,12 @@ class ValidatedUpload:
 
     def let_go(self) -> None:
         """Not to be imported here after all: its first chunk's work is not wanted."""
-        if self.first_chunk is not None:
-            self.first_chunk.cancel()
+        task = self.first_chunk
+        if task is None:
+            return
+        if task.done() and not task.cancelled():
+            task.exception()  # a failure nobody will act on: read, so that asyncio does not log it
+        task.cancel()
 
 
 def start_first_chunk(
