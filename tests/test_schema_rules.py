@@ -521,6 +521,89 @@ async def insert(conn, agency_id):
     assert found == ["agencies", "by_id", "joined_only", "vectors"]
 
 
+# A DELETE's or UPDATE's own text once its subqueries are cut out: from the table to
+# RETURNING or the next statement (a function's literals are read as one text).
+_WRITE = re.compile(
+    r"\b(?:DELETE\s+FROM|UPDATE)\s+(?:ONLY\s+)?(?!SET\b)([a-z_{}]+)\b(.*?)"
+    r"(?=\bRETURNING\b|\b(?:DELETE|UPDATE|INSERT|SELECT)\b|$)",
+    re.I | re.S,
+)
+
+
+def _without_subqueries(sql: str) -> str:
+    """`sql` with every parenthesised SELECT cut out."""
+    while found := re.search(r"\(\s*SELECT\b", sql, re.I):
+        depth, end = 0, found.start()
+        for end in range(found.start(), len(sql)):
+            depth += sql[end] == "("
+            depth -= sql[end] == ")"
+            if depth == 0:
+                break
+        sql = sql[: found.start()] + " " + sql[end + 1 :]
+    return sql
+
+
+def writes_without_agency(sql_by_place: dict[str, str], distributed: set[str]) -> list[str]:
+    """'place: table' for each DELETE or UPDATE of a distributed table whose own condition does
+    not compare `agency_id` with a parameter, even if a subquery does: Citus routes a write to
+    one shard only by its own condition, and the primary keys lead with `agency_id`."""
+
+    def is_distributed(name: str) -> bool:
+        if "{" not in name:
+            return name in distributed
+        pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
+        return any(pattern.match(t) for t in distributed)
+
+    return sorted(
+        f"{place}: {table}"
+        for place, sql in sql_by_place.items()
+        for table, condition in _WRITE.findall(_without_subqueries(sql))
+        if is_distributed(table) and not _NAMES_AGENCY.search(condition)
+    )
+
+
+def test_writes_to_distributed_tables_name_the_agency_in_their_own_condition(
+    database_url: str,
+) -> None:
+    distributed = asyncio.run(_distributed_tables(database_url))
+    sql = {p: s for p, s in _all_sql().items() if p not in CROSS_AGENCY_QUERIES}
+    assert writes_without_agency(sql, distributed) == []
+
+
+def test_the_write_check_finds_a_write_held_to_the_agency_only_by_its_subquery() -> None:
+    source = """
+async def retention(conn, agency_id):
+    await conn.execute("DELETE FROM outcome WHERE id IN (SELECT id FROM outcome "
+                       "WHERE agency_id = $1 LIMIT 10)", agency_id)
+
+async def held(conn, agency_id):
+    await conn.execute("DELETE FROM outcome WHERE agency_id = $1 AND id IN (SELECT id "
+                       "FROM outcome WHERE agency_id = $1 LIMIT 10)", agency_id)
+
+async def two(conn, agency_id, record_id):
+    await conn.execute("UPDATE seeker SET x = 1 WHERE agency_id = $1", agency_id)
+    await conn.execute("DELETE FROM seeker_protected WHERE seeker_id = $1", record_id)
+
+async def upsert(conn, agency_id):
+    await conn.execute("INSERT INTO seeker (agency_id, id) VALUES ($1, $2) "
+                       "ON CONFLICT (agency_id, id) DO UPDATE SET x = 1", agency_id, 1)
+
+async def tenant(conn, agency_id):
+    await conn.execute("UPDATE agency SET name = $2 WHERE id = $1", agency_id, "x")
+
+async def joined(conn, agency_id):
+    await conn.execute("UPDATE seeker e SET x = 1 FROM (SELECT id FROM seeker WHERE "
+                       "agency_id = $1 LIMIT 5) w WHERE e.agency_id = $1 AND e.id = w.id",
+                       agency_id)
+    await conn.execute("UPDATE outcome SET y = (SELECT max(z) FROM outcome "
+                       "WHERE agency_id = $1) WHERE id = $2", agency_id, 2)
+"""
+    found = writes_without_agency(
+        sql_by_function(source), {"outcome", "seeker", "seeker_protected"}
+    )
+    assert found == ["joined: outcome", "retention: outcome", "two: seeker_protected"]
+
+
 def test_the_scale_out_guide_distributes_every_table(database_url: str) -> None:
     """docs/scale-out.md's statements name every distributed and reference table as such."""
     guide = (ROOT / "docs" / "scale-out.md").read_text()

@@ -42,16 +42,16 @@ async def put(conn: asyncpg.Connection, *, agency_id: UUID, values: AgencySettin
 # What retention deletes, oldest first, a batch at a time. Deleting a match list takes its
 # items and the decisions on them with it (foreign keys).
 _DELETES = {
-    "match_lists": "DELETE FROM match_list WHERE id IN (SELECT id FROM match_list "
-    "WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
-    "decisions": "DELETE FROM decision WHERE id IN (SELECT id FROM decision "
-    "WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
-    "outcomes": "DELETE FROM outcome WHERE id IN (SELECT id FROM outcome "
-    "WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
+    "match_lists": "DELETE FROM match_list WHERE agency_id = $1 AND id IN (SELECT id "
+    "FROM match_list WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
+    "decisions": "DELETE FROM decision WHERE agency_id = $1 AND id IN (SELECT id "
+    "FROM decision WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
+    "outcomes": "DELETE FROM outcome WHERE agency_id = $1 AND id IN (SELECT id "
+    "FROM outcome WHERE agency_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)",
     # finished jobs only: a queued or running one is still someone's work
-    "jobs": "DELETE FROM job WHERE id IN (SELECT id FROM job WHERE agency_id = $1 "
-    "AND created_at < $2 AND status IN ('succeeded', 'failed', 'cancelled') "
-    "ORDER BY created_at LIMIT $3)",
+    "jobs": "DELETE FROM job WHERE agency_id = $1 AND id IN (SELECT id FROM job "
+    "WHERE agency_id = $1 AND created_at < $2 AND status IN ('succeeded', 'failed', "
+    "'cancelled') ORDER BY created_at LIMIT $3)",
 }
 RECORD_KINDS = tuple(_DELETES)
 

@@ -192,9 +192,10 @@ async def delete_before_anchor(conn: asyncpg.Connection, *, agency_id: UUID, bat
     only with `jobmatch.audit_retention` set for it."""
     await conn.execute("SELECT set_config('jobmatch.audit_retention', 'on', true)")
     deleted = await conn.fetchval(
-        "WITH gone AS (DELETE FROM audit_event WHERE seq IN (SELECT e.seq FROM audit_event e "
-        "JOIN audit_chain c ON c.agency_id = e.agency_id WHERE e.agency_id = $1 "
-        "AND e.seq <= c.anchor_seq ORDER BY e.seq LIMIT $2) RETURNING 1) SELECT count(*) FROM gone",
+        "WITH gone AS (DELETE FROM audit_event WHERE agency_id = $1 AND seq IN (SELECT e.seq "
+        "FROM audit_event e JOIN audit_chain c ON c.agency_id = e.agency_id "
+        "WHERE e.agency_id = $1 AND e.seq <= c.anchor_seq ORDER BY e.seq LIMIT $2) RETURNING 1) "
+        "SELECT count(*) FROM gone",
         agency_id,
         batch,
     )

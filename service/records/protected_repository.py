@@ -16,7 +16,11 @@ async def put(
 ) -> None:
     """Store, replace or (data None) remove; without consent only the refusal is kept."""
     if data is None:
-        await conn.execute("DELETE FROM seeker_protected WHERE seeker_id = $1", seeker_id)
+        await conn.execute(
+            "DELETE FROM seeker_protected WHERE agency_id = $1 AND seeker_id = $2",
+            agency_id,
+            seeker_id,
+        )
         return
     consent = bool(data.get("consent"))
     values = [data.get(f) if consent else None for f in FIELDS]
