@@ -383,22 +383,25 @@ _NAMES_AGENCY = re.compile(
 )
 
 
+def _is_distributed(name: str, distributed: set[str]) -> bool:
+    """Whether the table `name` is distributed; a name made in Python (`{kind}_embedding`)
+    is when some distributed table fits it."""
+    if "{" not in name:
+        return name in distributed
+    pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
+    return any(pattern.match(t) for t in distributed)
+
+
 def queries_without_agency(sql_by_place: dict[str, str], distributed: set[str]) -> list[str]:
     """Places whose SQL reads or writes a distributed table without comparing `agency_id` with
     a parameter (or, for an INSERT, writing it). A table name made in Python (`{kind}_embedding`)
     counts as distributed when some distributed table fits it."""
 
-    def is_distributed(name: str) -> bool:
-        if "{" not in name:
-            return name in distributed
-        pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
-        return any(pattern.match(t) for t in distributed)
-
     return sorted(
         place
         for place, sql in sql_by_place.items()
         if not _NAMES_AGENCY.search(sql)
-        and any(is_distributed(t) for t in _TABLE_REFERENCE.findall(sql))
+        and any(_is_distributed(t, distributed) for t in _TABLE_REFERENCE.findall(sql))
     )
 
 
@@ -421,17 +424,11 @@ def joins_without_agency(sql_by_place: dict[str, str], distributed: set[str]) ->
     condition without `agency_id`: Citus joins co-located tables shard by shard only when
     their rows are matched on the distribution column."""
 
-    def is_distributed(name: str) -> bool:
-        if "{" not in name:
-            return name in distributed
-        pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
-        return any(pattern.match(t) for t in distributed)
-
     found = []
     for place, sql in sql_by_place.items():
         for pattern in (_JOIN, _SUBQUERY):
             for table, alias, condition in pattern.findall(sql):
-                if is_distributed(table) and AGENCY not in condition:
+                if _is_distributed(table, distributed) and AGENCY not in condition:
                     found.append(f"{place}: {table} {alias}")
     return sorted(found)
 
@@ -548,17 +545,11 @@ def writes_without_agency(sql_by_place: dict[str, str], distributed: set[str]) -
     not compare `agency_id` with a parameter, even if a subquery does: Citus routes a write to
     one shard only by its own condition, and the primary keys lead with `agency_id`."""
 
-    def is_distributed(name: str) -> bool:
-        if "{" not in name:
-            return name in distributed
-        pattern = re.compile(_PLACEHOLDER.sub("[a-z_]+", name) + "$")
-        return any(pattern.match(t) for t in distributed)
-
     return sorted(
         f"{place}: {table}"
         for place, sql in sql_by_place.items()
         for table, condition in _WRITE.findall(_without_subqueries(sql))
-        if is_distributed(table) and not _NAMES_AGENCY.search(condition)
+        if _is_distributed(table, distributed) and not _NAMES_AGENCY.search(condition)
     )
 
 

@@ -199,19 +199,19 @@ async def store_upload(
     # instead of waiting for the whole upload.
     preparing: dict[int, tuple[list[tuple[int, Body]], asyncio.Task[np.ndarray]]] = {}
 
-    def prepare(n: int) -> None:
+    def prepare(n: int, sent: asyncio.Task[np.ndarray] | None = None) -> None:
         if n < len(chunks) and n not in preparing:
             chunk = [(i, _body(kind, item)) for i, item in chunks[n]]
             bodies = [b for _, b in chunk]
-            task = asyncio.ensure_future(preparation.embed_and_understand(state, kind, bodies))
+            task = sent or asyncio.ensure_future(
+                preparation.embed_and_understand(state, kind, bodies)
+            )
             preparing[n] = (chunk, task)
 
-    if first_chunk is not None:
-        if start == 0 and chunks:
-            preparing[0] = ([(i, _body(kind, item)) for i, item in chunks[0]], first_chunk)
-        else:
-            first_chunk.cancel()
-    prepare(0)
+    if first_chunk is not None and start > 0:  # resumed: that chunk is stored already
+        first_chunk.cancel()
+        first_chunk = None
+    prepare(0, first_chunk)
     prepare(1)
     try:
         for n in range(len(chunks)):
